@@ -1,0 +1,59 @@
+package client
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// MarshalJSON adds the durations, in milliseconds, to the JSON fields.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result // without this method
+	return json.Marshal(struct {
+		plain
+		UnitMS     float64 `json:"unit_ms"`
+		MakespanMS float64 `json:"makespan_ms"`
+		ExpectedMS float64 `json:"expected_ms"`
+		DiffMS     float64 `json:"diff_ms"`
+	}{plain(r), ms(r.Unit), ms(r.Makespan), ms(r.Expected), ms(r.Makespan - r.Expected)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *Result) UnmarshalJSON(b []byte) error {
+	type plain Result
+	var v struct {
+		plain
+		UnitMS     float64 `json:"unit_ms"`
+		MakespanMS float64 `json:"makespan_ms"`
+		ExpectedMS float64 `json:"expected_ms"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*r = Result(v.plain)
+	r.Unit, r.Makespan, r.Expected = fromMS(v.UnitMS), fromMS(v.MakespanMS), fromMS(v.ExpectedMS)
+	return nil
+}
+
+func fromMS(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+
+// WriteSummary writes the human summary of a run: measured against
+// expected makespan, and where to see the trace (traceURL may be empty).
+func (r Result) WriteSummary(w io.Writer, traceURL string) {
+	diff := r.Makespan - r.Expected
+	fmt.Fprintf(w, "%s: %d tasks, GOMAXPROCS=%d, compute=%s, unit=%v\n", r.Scenario, r.Tasks, r.GOMAXPROCS, r.Compute, r.Unit)
+	fmt.Fprintf(w, "  makespan %v, expected %v (%s), difference %+v (%+.2f%%)\n",
+		r.Makespan.Round(time.Microsecond), r.Expected, r.Formula, diff.Round(time.Microsecond),
+		100*float64(diff)/float64(r.Expected))
+	fmt.Fprintf(w, "  peak %d OS threads, %d goroutines\n", r.PeakOSThreads, r.PeakGoroutines)
+	fmt.Fprintf(w, "  trace %s", r.TraceID)
+	if traceURL != "" {
+		fmt.Fprintf(w, "  %s", traceURL)
+	}
+	fmt.Fprintln(w)
+	if len(r.Errors) > 0 {
+		fmt.Fprintf(w, "  %d of %d tasks failed: %s\n", len(r.Errors), r.Tasks, strings.Join(r.Errors, "; "))
+	}
+}

@@ -1,0 +1,173 @@
+// Command client runs the article's scenarios against the echo server, one
+// trace per scenario, and prints the article's lines and a summary of each
+// run: the measured makespan against the expected one, and the trace.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"asynctrace/client"
+	"asynctrace/tracing"
+)
+
+func main() {
+	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	var usage usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &usage):
+		os.Exit(2) // the flag package has said why
+	default:
+		fmt.Fprintln(os.Stderr, "client:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError is a bad command line, already reported with the usage.
+type usageError struct{ error }
+
+// jaegerUIEnv overrides the default base of trace links.
+const jaegerUIEnv = "ASYNCTRACE_JAEGER_UI"
+
+type config struct {
+	scenarios []client.Scenario
+	run       client.Config // Scenario is set per run
+	json      bool
+	jaegerUI  string
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("client", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	fs.StringVar(&c.run.Addr, "addr", "127.0.0.1:6142", "echo server `address`")
+	scenario := fs.String("scenario", "all", "`name`: "+names(client.Scenarios)+", or all (one trace each, one after another)")
+	fs.IntVar(&c.run.Tasks, "tasks", 3, "number of tasks `n`")
+	fs.DurationVar(&c.run.Unit, "unit", time.Second, "time `unit` u: connect 2u, compute 4u; the server must hold requests 8u")
+	compute := fs.String("compute", "", "compute `mode`: "+names(client.Computes)+" (default: hold; syscall for os-threads)")
+	fs.IntVar(&c.run.Procs, "procs", 0, "GOMAXPROCS `P` for the scenario (default: 1 for single-thread, else the number of CPUs)")
+	fs.BoolVar(&c.json, "json", false, "print one JSON object per scenario instead of the article's lines")
+	def := os.Getenv(jaegerUIEnv)
+	if def == "" {
+		def = "http://localhost:16686"
+	}
+	fs.StringVar(&c.jaegerUI, "jaeger-ui", def, "base `URL` of trace links, empty for none (default from $"+jaegerUIEnv+")")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: client [flags]\n\nRuns the article's scenarios against the echo server. Spans go to OTLP gRPC, set by OTEL_* variables.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, usageError{err}
+	}
+	bad := func(err error) (config, error) {
+		fmt.Fprintln(fs.Output(), err)
+		fs.Usage()
+		return c, usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return bad(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	if *scenario == "all" {
+		c.scenarios = client.Scenarios
+	} else {
+		s, err := client.ParseScenario(*scenario)
+		if err != nil {
+			return bad(err)
+		}
+		c.scenarios = []client.Scenario{s}
+	}
+	if *compute != "" {
+		m, err := client.ParseCompute(*compute)
+		if err != nil {
+			return bad(err)
+		}
+		c.run.Compute = m
+	}
+	switch {
+	case c.run.Tasks < 1:
+		return bad(errors.New("-tasks must be at least 1"))
+	case c.run.Unit <= 0:
+		return bad(errors.New("-unit must be positive"))
+	case c.run.Procs < 0:
+		return bad(errors.New("-procs must not be negative"))
+	}
+	return c, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	shutdown, err := tracing.Setup(ctx, tracing.ClientService, tracing.Version(), stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), tracing.ShutdownTimeout)
+		defer cancel()
+		err = errors.Join(err, shutdown(ctx))
+	}()
+
+	enc := json.NewEncoder(stdout)
+	for i, s := range cfg.scenarios {
+		rc := cfg.run
+		rc.Scenario = s
+		if !cfg.json {
+			if i > 0 {
+				fmt.Fprintln(stdout)
+			}
+			fmt.Fprintf(stdout, "== %s\n", s)
+			rc.Lines = stdout
+		}
+		res, err := client.Run(ctx, rc)
+		if cfg.json {
+			if err := enc.Encode(res); err != nil {
+				return err
+			}
+		} else {
+			res.WriteSummary(stdout, traceURL(cfg.jaegerUI, res.TraceID))
+		}
+		for _, e := range res.Errors {
+			fmt.Fprintf(stderr, "client: %s: %s\n", s, e)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %d of %d tasks failed", s, len(res.Errors), res.Tasks)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func traceURL(base, traceID string) string {
+	if base == "" {
+		return ""
+	}
+	return strings.TrimSuffix(base, "/") + "/trace/" + traceID
+}
+
+func names[T ~string](list []T) string {
+	s := make([]string, len(list))
+	for i, v := range list {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,126 @@
+// Package tracing sets up OpenTelemetry for asynctrace and holds its trace
+// contract (DESIGN.md, "Trace contract"): span names, attribute keys, and the
+// goroutine and OS thread ids every span carries.
+package tracing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+)
+
+// NewTracerProvider is sdktrace.NewTracerProvider with the ID generator that
+// ReserveSpan needs. Tests pass an in-memory span processor.
+func NewTracerProvider(opts ...sdktrace.TracerProviderOption) *sdktrace.TracerProvider {
+	return sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{sdktrace.WithIDGenerator(idGenerator{})}, opts...)...)
+}
+
+// SetGlobal installs tp and the W3C TraceContext and Baggage propagators.
+func SetGlobal(tp *sdktrace.TracerProvider) {
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+}
+
+// ShutdownTimeout bounds the final flush of spans: with no collector
+// listening, the program still exits within it.
+const ShutdownTimeout = 5 * time.Second
+
+// Setup exports spans over OTLP gRPC, configured only by the standard
+// OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
+// variables, with service as the default service name. Export failures are
+// reported once, on warn. Call shutdown with a fresh context to flush.
+func Setup(ctx context.Context, service, version string, warn io.Writer) (shutdown func(context.Context) error, err error) {
+	w := &onceWarner{w: warn, endpoint: endpoint()}
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(w.warn))
+
+	res, err := resource.New(ctx,
+		resource.WithSchemaURL(semconv.SchemaURL),
+		resource.WithAttributes(semconv.ServiceName(service), semconv.ServiceVersion(version)),
+		resource.WithTelemetrySDK(),
+		resource.WithFromEnv(), // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
+	)
+	if err != nil {
+		return nil, fmt.Errorf("tracing resource: %w", err)
+	}
+
+	opts := []otlptracegrpc.Option{
+		// Retrying for the default minute would hold the exit that long when
+		// no collector listens.
+		otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{
+			Enabled:         true,
+			InitialInterval: 250 * time.Millisecond,
+			MaxInterval:     time.Second,
+			MaxElapsedTime:  3 * time.Second,
+		}),
+	}
+	if plaintextByDefault() {
+		opts = append(opts, otlptracegrpc.WithInsecure())
+	}
+	exp, err := otlptracegrpc.New(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("otlp exporter: %w", err)
+	}
+
+	tp := NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	SetGlobal(tp)
+	return func(ctx context.Context) error {
+		if err := tp.Shutdown(ctx); err != nil {
+			w.warn(err)
+		}
+		return nil // reported on warn: a lost trace is no reason to fail
+	}, nil
+}
+
+// plaintextByDefault: with no endpoint or security setting in the
+// environment, the Go exporter would speak TLS to localhost:4317, which
+// Jaeger's default OTLP receiver refuses. A user who starts Jaeger and runs
+// asynctrace with no settings must see traces.
+func plaintextByDefault() bool {
+	for _, k := range []string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+		"OTEL_EXPORTER_OTLP_INSECURE", "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+	} {
+		if _, ok := os.LookupEnv(k); ok {
+			return false
+		}
+	}
+	return true
+}
+
+// endpoint names where spans go, for the warning.
+func endpoint() string {
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return "localhost:4317"
+}
+
+// onceWarner prints the first export error and drops the rest: with no
+// collector, every batch fails the same way.
+type onceWarner struct {
+	w        io.Writer
+	endpoint string
+	once     sync.Once
+}
+
+func (o *onceWarner) warn(err error) {
+	o.once.Do(func() {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = errors.New("no answer before the deadline")
+		}
+		fmt.Fprintf(o.w, "warning: cannot export spans to %s (is Jaeger running?); traces of this run may be lost: %v\n", o.endpoint, err)
+	})
+}

@@ -1,0 +1,152 @@
+// Package wire is the echo server's wire protocol (DESIGN.md, "Wire
+// protocol"): a traced client sends its W3C trace context in a preamble
+// before the payload; a plain client sends only the payload and gets it back
+// byte for byte.
+//
+// A preamble is a magic line, header lines and a blank line, at most
+// MaxPreamble bytes:
+//
+//	ASYNCTRACE/1\r\n
+//	traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n
+//	baggage: user=alice\r\n
+//	\r\n
+//	task1
+//
+// Parse tells a preamble from payload byte by byte, so it never waits for
+// bytes a plain client would not send: the first byte that differs from the
+// magic line decides.
+package wire
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+)
+
+// Magic opens every preamble.
+const Magic = "ASYNCTRACE/1\r\n"
+
+// MaxPreamble bounds a preamble, magic line and blank line included.
+const MaxPreamble = 8192
+
+const maxHeaders = 16
+
+// ErrTooLarge: no blank line within MaxPreamble bytes.
+var ErrTooLarge = fmt.Errorf("preamble larger than %d bytes", MaxPreamble)
+
+// Preamble encodes the trace context of ctx, through the global propagator.
+func Preamble(ctx context.Context) ([]byte, error) {
+	c := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, c)
+	keys := c.Keys()
+	slices.Sort(keys)
+	b := []byte(Magic)
+	for _, k := range keys {
+		v := c[k]
+		if !validKey([]byte(k)) || !printable([]byte(v)) {
+			return nil, fmt.Errorf("preamble header %q: not encodable", k)
+		}
+		b = fmt.Appendf(b, "%s: %s\r\n", k, v)
+	}
+	b = append(b, "\r\n"...)
+	if len(b) > MaxPreamble {
+		return nil, ErrTooLarge
+	}
+	return b, nil
+}
+
+// Status is what Parse made of the first bytes of a request.
+type Status int
+
+const (
+	NeedMore Status = iota // a prefix of a preamble so far: read more, or take it as payload if no more comes
+	Plain                  // no preamble: every byte is payload
+	Traced                 // a preamble of Result.Len bytes, then payload
+	Invalid                // began like a preamble but is not one (Result.Err says why): every byte is payload
+)
+
+func (s Status) String() string {
+	return [...]string{"need more", "plain", "traced", "invalid"}[s]
+}
+
+// Result of Parse.
+type Result struct {
+	Status  Status
+	Len     int                    // preamble length, for Traced
+	Headers propagation.MapCarrier // for Traced
+	Err     error                  // for Invalid
+}
+
+// Parse examines the bytes received so far.
+func Parse(b []byte) Result {
+	n := min(len(b), len(Magic))
+	if !bytes.Equal(b[:n], []byte(Magic[:n])) {
+		return Result{Status: Plain}
+	}
+	if n < len(Magic) {
+		return Result{Status: NeedMore}
+	}
+	headers := propagation.MapCarrier{}
+	for pos := len(Magic); ; {
+		end := bytes.Index(b[pos:], []byte("\r\n"))
+		if end < 0 {
+			rest := b[pos:]
+			switch {
+			case !printable(bytes.TrimSuffix(rest, []byte("\r"))):
+				return invalid("header line with a control or non-ASCII byte")
+			case len(b) >= MaxPreamble:
+				return Result{Status: Invalid, Err: ErrTooLarge}
+			}
+			return Result{Status: NeedMore}
+		}
+		line := b[pos : pos+end]
+		pos += end + 2
+		if pos > MaxPreamble {
+			return Result{Status: Invalid, Err: ErrTooLarge}
+		}
+		if len(line) == 0 {
+			return Result{Status: Traced, Len: pos, Headers: headers}
+		}
+		k, v, ok := bytes.Cut(line, []byte(": "))
+		switch {
+		case !ok:
+			return invalid("header line without \": \"")
+		case !validKey(k):
+			return invalid(fmt.Sprintf("bad header name %q", k))
+		case !printable(v):
+			return invalid(fmt.Sprintf("header %s: control or non-ASCII byte", k))
+		case len(headers) == maxHeaders:
+			return invalid(fmt.Sprintf("more than %d headers", maxHeaders))
+		}
+		headers[string(k)] = string(v)
+	}
+}
+
+func invalid(why string) Result { return Result{Status: Invalid, Err: errors.New(why)} }
+
+// validKey: a lower-case header name as W3C propagators write them.
+func validKey(k []byte) bool {
+	if len(k) == 0 || len(k) > 64 {
+		return false
+	}
+	for _, c := range k {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func printable(v []byte) bool {
+	for _, c := range v {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
