@@ -92,7 +92,7 @@ func Parse(b []byte) Result {
 		return Result{Status: NeedMore}
 	}
 	headers := propagation.MapCarrier{}
-	for pos := len(Magic); ; {
+	for pos, lines := len(Magic), 0; ; lines++ {
 		end := bytes.Index(b[pos:], []byte("\r\n"))
 		if end < 0 {
 			rest := b[pos:]
@@ -120,7 +120,7 @@ func Parse(b []byte) Result {
 			return invalid(fmt.Sprintf("bad header name %q", k))
 		case !printable(v):
 			return invalid(fmt.Sprintf("header %s: control or non-ASCII byte", k))
-		case len(headers) == maxHeaders:
+		case lines == maxHeaders:
 			return invalid(fmt.Sprintf("more than %d headers", maxHeaders))
 		}
 		headers[string(k)] = string(v)

@@ -1,0 +1,162 @@
+package tracing
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+)
+
+func TestGoroutineID(t *testing.T) {
+	ids := make(chan int64, 2)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { ids <- ThisGoroutine().ID })
+	}
+	wg.Wait()
+	a, b := <-ids, <-ids
+	if a <= 0 || b <= 0 || a == b {
+		t.Errorf("goroutine ids %d and %d, want two distinct positive ids", a, b)
+	}
+	if g := ThisGoroutine(); g.ID == a || g.ID == b || g.name != "goroutine "+strconv.FormatInt(g.ID, 10) {
+		t.Errorf("ThisGoroutine() = %+v", g)
+	}
+}
+
+func TestReserveSpan(t *testing.T) {
+	sr := tracetest.NewSpanRecorder()
+	tp := NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+	tr := tp.Tracer("test")
+
+	ctx, parent := tr.Start(context.Background(), "parent")
+	rctx, want := ReserveSpan(ctx)
+	if !want.IsValid() || want.TraceID() != parent.SpanContext().TraceID() {
+		t.Fatalf("ReserveSpan = %v, want a span context in trace %v", want, parent.SpanContext().TraceID())
+	}
+	cctx, child := tr.Start(rctx, "child")
+	if got := child.SpanContext(); !got.Equal(want) {
+		t.Errorf("child span context = %v, want the reserved %v", got, want)
+	}
+	// Neither a grandchild nor a second child takes the reserved ID.
+	_, grandchild := tr.Start(cctx, "grandchild")
+	_, second := tr.Start(rctx, "second")
+	if grandchild.SpanContext().SpanID() == want.SpanID() || second.SpanContext().SpanID() == want.SpanID() {
+		t.Errorf("reserved span ID %v handed out twice", want.SpanID())
+	}
+}
+
+func TestStartEndThreadAttrs(t *testing.T) {
+	sr := tracetest.NewSpanRecorder()
+	tr := NewTracerProvider(sdktrace.WithSpanProcessor(sr)).Tracer("test")
+
+	// Start on one locked thread, end on another: id_end records the move.
+	started := make(chan Span)
+	var startTID int
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		startTID = OSThreadID()
+		_, s := ThisGoroutine().Start(context.Background(), tr, "moved")
+		started <- s
+		<-started // hold this thread until the span has ended
+	}()
+	s := <-started
+	done := make(chan int)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		s.End()
+		done <- OSThreadID()
+	}()
+	endTID := <-done
+	close(started)
+
+	_, same := ThisGoroutine().Start(context.Background(), tr, "stayed")
+	same.End()
+
+	attrs := map[string]map[string]any{}
+	for _, span := range sr.Ended() {
+		m := map[string]any{}
+		for _, kv := range span.Attributes() {
+			m[string(kv.Key)] = kv.Value.AsInterface()
+		}
+		attrs[span.Name()] = m
+	}
+	if got := attrs["moved"][string(KeyOSThreadID)]; got != int64(startTID) {
+		t.Errorf("moved: %s = %v, want %d", KeyOSThreadID, got, startTID)
+	}
+	if got := attrs["moved"][string(KeyOSThreadIDEnd)]; got != int64(endTID) || startTID == endTID {
+		t.Errorf("moved: %s = %v, want %d (started on %d)", KeyOSThreadIDEnd, got, endTID, startTID)
+	}
+	if got, ok := attrs["stayed"][string(KeyOSThreadIDEnd)]; ok {
+		t.Errorf("stayed: %s = %v, want none", KeyOSThreadIDEnd, got)
+	}
+	for _, k := range []string{string(KeyThreadID), string(KeyThreadName), string(KeyOSThreadID)} {
+		if _, ok := attrs["stayed"][k]; !ok {
+			t.Errorf("stayed: no attribute %s", k)
+		}
+	}
+}
+
+// With no collector listening, spans are lost with one warning, and the
+// shutdown returns promptly and without error.
+func TestSetupNoCollector(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+addr)
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+
+	var warn syncBuffer
+	shutdown, err := Setup(context.Background(), "test", "v0", &warn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		_, s := ThisGoroutine().Start(context.Background(), otel.Tracer("test"), "lost")
+		s.End()
+		time.Sleep(100 * time.Millisecond) // let batches fail
+	}
+	t0 := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v, want nil", err)
+	}
+	if el := time.Since(t0); el > ShutdownTimeout+time.Second {
+		t.Errorf("shutdown took %v, want at most %v", el, ShutdownTimeout)
+	}
+	out := warn.String()
+	if n := strings.Count(out, "warning:"); n != 1 || !strings.Contains(out, addr) {
+		t.Errorf("warnings:\n%s\nwant exactly one, naming %s", out, addr)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
