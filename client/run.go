@@ -83,6 +83,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.Expected, res.Formula = Expected(cfg.Scenario, cfg.Compute, cfg.Tasks, cfg.Procs, res.NumCPU, cfg.Unit)
 
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cfg.Procs))
+	// A GC stop-the-world waits for every hold in progress to end, and
+	// stops every other goroutine meanwhile: one during a run turns parallel
+	// computes into a stair. Collect now, as testing.B does before it times,
+	// so that the few kilobytes a run allocates do not start a cycle.
+	runtime.GC()
 
 	r := &runner{addr: cfg.Addr, scenario: cfg.Scenario, mode: cfg.Compute, unit: cfg.Unit}
 	if cfg.Lines != nil {

@@ -98,6 +98,9 @@ func (r *runner) response(ctx context.Context, g tracing.Goroutine, conn net.Con
 	conn.SetReadDeadline(r.responseDeadline)
 	got := make([]byte, len(label))
 	if _, err := io.ReadFull(conn, got); err != nil {
+		if ctx.Err() != nil {
+			err = context.Cause(ctx) // the deadline we set, not the server
+		}
 		return fmt.Errorf("response: %w", err)
 	}
 	if !bytes.Equal(got, []byte(label)) {
