@@ -56,10 +56,10 @@ func newLocalServer(t *testing.T) string {
 type run struct {
 	res    Result
 	root   sdktrace.ReadOnlySpan
-	tasks  []sdktrace.ReadOnlySpan                      // task1..taskN
-	stages []map[string]sdktrace.ReadOnlySpan           // per task: connect, response, compute
-	echoes map[trace.SpanID]sdktrace.ReadOnlySpan       // by parent (a response span)
-	server map[trace.SpanID][]sdktrace.ReadOnlySpan     // delay and write, by parent echo
+	tasks  []sdktrace.ReadOnlySpan                  // task1..taskN
+	stages []map[string]sdktrace.ReadOnlySpan       // per task: connect, response, compute
+	echoes map[trace.SpanID]sdktrace.ReadOnlySpan   // by parent (a response span)
+	server map[trace.SpanID][]sdktrace.ReadOnlySpan // delay and write, by parent echo
 }
 
 // runScenario runs cfg against a fresh in-process server and collects its

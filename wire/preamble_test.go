@@ -115,7 +115,9 @@ func TestPreambleRoundTrip(t *testing.T) {
 // fixedPropagator injects one header, whatever the context.
 type fixedPropagator struct{ key, value string }
 
-func (p fixedPropagator) Inject(_ context.Context, c propagation.TextMapCarrier) { c.Set(p.key, p.value) }
+func (p fixedPropagator) Inject(_ context.Context, c propagation.TextMapCarrier) {
+	c.Set(p.key, p.value)
+}
 func (p fixedPropagator) Extract(ctx context.Context, _ propagation.TextMapCarrier) context.Context {
 	return ctx
 }
