@@ -38,8 +38,10 @@ const ShutdownTimeout = 5 * time.Second
 
 // Setup exports spans over OTLP gRPC, configured only by the standard
 // OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
-// variables, with service as the default service name. Export failures are
-// reported once, on warn. Call shutdown with a fresh context to flush.
+// variables, with service as the default service name;
+// OTEL_TRACES_EXPORTER=none records spans (trace ids stay real) and exports
+// none. Export failures are reported once, on warn. Call shutdown with a
+// fresh context to flush.
 func Setup(ctx context.Context, service, version string, warn io.Writer) (shutdown func(context.Context) error, err error) {
 	w := &onceWarner{w: warn, endpoint: endpoint()}
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(w.warn))
@@ -52,6 +54,16 @@ func Setup(ctx context.Context, service, version string, warn io.Writer) (shutdo
 	)
 	if err != nil {
 		return nil, fmt.Errorf("tracing resource: %w", err)
+	}
+
+	switch e := os.Getenv("OTEL_TRACES_EXPORTER"); e {
+	case "", "otlp":
+	case "none":
+		tp := NewTracerProvider(sdktrace.WithResource(res))
+		SetGlobal(tp)
+		return tp.Shutdown, nil
+	default:
+		return nil, fmt.Errorf("OTEL_TRACES_EXPORTER=%s: only otlp and none are supported", e)
 	}
 
 	opts := []otlptracegrpc.Option{

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"asynctrace/client"
+	"asynctrace/server"
+)
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		give    string
+		want    []client.Scenario
+		wantErr bool
+	}{
+		{give: "", want: client.Scenarios},
+		{give: "-scenario all", want: client.Scenarios},
+		{give: "-scenario single-thread -tasks 5 -unit 10ms -compute syscall -procs 2", want: []client.Scenario{client.SingleThread}},
+		{give: "-scenario nope", wantErr: true},
+		{give: "-compute nope", wantErr: true},
+		{give: "-tasks 0", wantErr: true},
+		{give: "-unit -1s", wantErr: true},
+		{give: "-procs -1", wantErr: true},
+		{give: "-bogus", wantErr: true},
+		{give: "extra", wantErr: true},
+	}
+	for _, tt := range tests {
+		var stderr bytes.Buffer
+		c, err := parseFlags(strings.Fields(tt.give), &stderr)
+		if tt.wantErr {
+			var u usageError
+			if !errors.As(err, &u) || !strings.Contains(stderr.String(), "Usage") {
+				t.Errorf("parseFlags(%q) = %v, stderr %q; want a usage error", tt.give, err, stderr.String())
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("parseFlags(%q) = %v", tt.give, err)
+			continue
+		}
+		if !equal(c.scenarios, tt.want) {
+			t.Errorf("parseFlags(%q) scenarios = %v, want %v", tt.give, c.scenarios, tt.want)
+		}
+	}
+	c, _ := parseFlags(strings.Fields("-scenario single-thread -tasks 5 -unit 10ms -compute syscall -procs 2"), io.Discard)
+	if want := (client.Config{Addr: "127.0.0.1:6142", Tasks: 5, Unit: 10 * time.Millisecond, Compute: client.Syscall, Procs: 2}); c.run != want {
+		t.Errorf("config = %+v, want %+v", c.run, want)
+	}
+	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h = %v, want flag.ErrHelp", err)
+	}
+}
+
+func equal(a, b []client.Scenario) bool {
+	return names(a) == names(b)
+}
+
+// The -json output: one object per scenario, with the fields the README
+// and the end-to-end tests read.
+func TestRunJSON(t *testing.T) {
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	const unit = 10 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Config{Delay: client.ServerDelay(unit)})
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() { srv.Shutdown(context.Background()); <-served }()
+
+	var stdout, stderr bytes.Buffer
+	args := []string{"-addr", ln.Addr().String(), "-unit", unit.String(), "-scenario", "all", "-procs", "3", "-json"}
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	sc := bufio.NewScanner(&stdout)
+	var i int
+	for ; sc.Scan(); i++ {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("line %d: %v: %s", i+1, err, sc.Text())
+		}
+		for _, k := range []string{"scenario", "tasks", "gomaxprocs", "compute", "unit_ms", "makespan_ms", "expected_ms", "trace_id", "peak_os_threads", "peak_goroutines"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("line %d has no %q: %s", i+1, k, sc.Text())
+			}
+		}
+		if i < len(client.Scenarios) && m["scenario"] != string(client.Scenarios[i]) {
+			t.Errorf("line %d is scenario %v, want %s", i+1, m["scenario"], client.Scenarios[i])
+		}
+		if id, _ := m["trace_id"].(string); len(id) != 32 || id == strings.Repeat("0", 32) {
+			t.Errorf("line %d trace_id %q", i+1, id)
+		}
+	}
+	if i != len(client.Scenarios) {
+		t.Errorf("%d JSON lines, want %d", i, len(client.Scenarios))
+	}
+}
+
+// Human output: the article's lines, then the summary with a trace link.
+func TestRunHuman(t *testing.T) {
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	t.Setenv(jaegerUIEnv, "http://jaeger.example:16686/")
+	const unit = 5 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Config{Delay: client.ServerDelay(unit)})
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() { srv.Shutdown(context.Background()); <-served }()
+
+	var stdout bytes.Buffer
+	args := []string{"-addr", ln.Addr().String(), "-unit", unit.String(), "-scenario", "sync"}
+	if err := run(context.Background(), args, &stdout, io.Discard); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	out := stdout.String()
+	for _, want := range []string{" - task1 started: ", " - task3 finished: ", "makespan ", "expected 210ms (n(c+w+p))", "http://jaeger.example:16686/trace/"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.HasPrefix(strings.SplitN(out, "\n", 3)[1], "OS thread ") {
+		t.Errorf("second line %q, want the article's line format", strings.SplitN(out, "\n", 3)[1])
+	}
+}
+
+// A server that is not there: one line per failed task, a non-zero exit.
+func TestRunUnreachable(t *testing.T) {
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	var stderr bytes.Buffer
+	err = run(context.Background(), []string{"-addr", addr, "-unit", "1ms", "-scenario", "multi-thread"}, io.Discard, &stderr)
+	if err == nil {
+		t.Fatal("run against a closed port: nil error")
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("stderr:\n%s\nwant one line per task", stderr.String())
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, "connect: dial tcp "+addr) {
+			t.Errorf("line %q does not say which dial failed", l)
+		}
+	}
+}
