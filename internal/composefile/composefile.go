@@ -1,0 +1,52 @@
+// Package composefile loads the project's docker-compose.yml the way
+// docker compose does (compose-go), for the tests that check it against the
+// commands it runs: there is no Docker engine to try it on.
+package composefile
+
+import (
+	"context"
+	"path/filepath"
+	"runtime"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// Path is the compose file at the module root.
+func Path() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "docker-compose.yml")
+}
+
+// Load loads and validates the compose file at path, with an empty
+// environment, as `docker compose config` would.
+func Load(ctx context.Context, path string) (*types.Project, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	return loader.LoadWithContext(ctx, types.ConfigDetails{
+		WorkingDir:  filepath.Dir(abs),
+		ConfigFiles: []types.ConfigFile{{Filename: abs}},
+		Environment: types.Mapping{},
+	})
+}
+
+// Flag returns the value of -name in a command line of Go flags written as
+// separate words ("-addr", "host:port"), and whether it is there.
+func Flag(args []string, name string) (string, bool) {
+	for i, a := range args {
+		if a == "-"+name || a == "--"+name {
+			if i+1 < len(args) {
+				return args[i+1], true
+			}
+			return "", true
+		}
+		for _, p := range []string{"-" + name + "=", "--" + name + "="} {
+			if len(a) > len(p) && a[:len(p)] == p {
+				return a[len(p):], true
+			}
+		}
+	}
+	return "", false
+}

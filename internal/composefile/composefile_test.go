@@ -1,0 +1,170 @@
+package composefile
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"asynctrace/client"
+)
+
+func load(t *testing.T) *types.Project {
+	t.Helper()
+	p, err := Load(context.Background(), Path())
+	if err != nil {
+		t.Fatalf("load %s: %v", Path(), err)
+	}
+	return p
+}
+
+func TestJaeger(t *testing.T) {
+	j, ok := load(t).Services["jaeger"]
+	if !ok {
+		t.Fatal("no service jaeger")
+	}
+	if j.Image != "jaegertracing/jaeger:2.13.0" {
+		t.Errorf("jaeger image %q, want jaegertracing/jaeger:2.13.0", j.Image)
+	}
+	for _, port := range []uint32{16686, 4317, 4318} {
+		if !slices.ContainsFunc(j.Ports, func(p types.ServicePortConfig) bool {
+			return p.Target == port && p.Published == itoa(port)
+		}) {
+			t.Errorf("jaeger does not publish %d", port)
+		}
+	}
+	if j.HealthCheck == nil || len(j.HealthCheck.Test) < 2 || !strings.Contains(strings.Join(j.HealthCheck.Test, " "), ":13133/status") {
+		t.Errorf("jaeger healthcheck %v, want one on the healthcheckv2 port", j.HealthCheck)
+	}
+}
+
+func itoa(p uint32) string { return strconv.FormatUint(uint64(p), 10) }
+
+func TestEchoServer(t *testing.T) {
+	s, ok := load(t).Services["echo-server"]
+	if !ok {
+		t.Fatal("no service echo-server")
+	}
+	if s.Build == nil || s.Build.Dockerfile != "Dockerfile" {
+		t.Errorf("echo-server build %+v, want the Dockerfile", s.Build)
+	}
+	if len(s.Command) == 0 || s.Command[0] != "/server" {
+		t.Fatalf("echo-server command %q, want /server ...", s.Command)
+	}
+	addr, _ := Flag(s.Command, "addr")
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host != "0.0.0.0" {
+		t.Errorf("echo-server -addr %q, want 0.0.0.0:<port>: inside the network it must listen on every interface", addr)
+	}
+	if !slices.ContainsFunc(s.Ports, func(p types.ServicePortConfig) bool { return itoa(p.Target) == port }) {
+		t.Errorf("echo-server does not publish its port %s", port)
+	}
+	checkOTLP(t, "echo-server", s)
+	if c := s.DependsOn["jaeger"].Condition; c != types.ServiceConditionHealthy {
+		t.Errorf("echo-server depends on jaeger %q, want service_healthy", c)
+	}
+}
+
+// One client per scenario, pointed at the echo server's port with the
+// server's unit, exporting to Jaeger.
+func TestClients(t *testing.T) {
+	p := load(t)
+	srv := p.Services["echo-server"]
+	_, srvPort, _ := net.SplitHostPort(must(Flag(srv.Command, "addr")))
+	srvUnit := must(Flag(srv.Command, "unit"))
+
+	var seen []client.Scenario
+	for name, s := range p.Services {
+		if !strings.HasPrefix(name, "client-") {
+			continue
+		}
+		if len(s.Command) == 0 || s.Command[0] != "/client" {
+			t.Errorf("%s command %q, want /client ...", name, s.Command)
+			continue
+		}
+		if s.Image != srv.Image {
+			t.Errorf("%s image %q, want the echo server's %q", name, s.Image, srv.Image)
+		}
+		sc, err := client.ParseScenario(must(Flag(s.Command, "scenario")))
+		if err != nil || "client-"+string(sc) != name {
+			t.Errorf("%s runs scenario %q (%v), want %s", name, sc, err, strings.TrimPrefix(name, "client-"))
+		}
+		seen = append(seen, sc)
+		host, port, _ := net.SplitHostPort(must(Flag(s.Command, "addr")))
+		if _, ok := p.Services[host]; host != "echo-server" || !ok || port != srvPort {
+			t.Errorf("%s -addr %s:%s, want echo-server:%s", name, host, port, srvPort)
+		}
+		if u := must(Flag(s.Command, "unit")); u != srvUnit {
+			t.Errorf("%s -unit %s, the server's is %s", name, u, srvUnit)
+		}
+		checkOTLP(t, name, s)
+		if c := s.DependsOn["jaeger"].Condition; c != types.ServiceConditionHealthy {
+			t.Errorf("%s depends on jaeger %q, want service_healthy", name, c)
+		}
+		if _, ok := s.DependsOn["echo-server"]; !ok {
+			t.Errorf("%s does not depend on echo-server", name)
+		}
+	}
+	slices.Sort(seen)
+	want := slices.Clone(client.Scenarios)
+	slices.Sort(want)
+	if !slices.Equal(seen, want) {
+		t.Errorf("client services run %v, want one for each of %v", seen, want)
+	}
+}
+
+// checkOTLP: the exporter's standard variable, at Jaeger's OTLP gRPC port,
+// in plaintext (http://), as Jaeger's receiver speaks by default.
+func checkOTLP(t *testing.T, name string, s types.ServiceConfig) {
+	t.Helper()
+	v := s.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"]
+	if v == nil || *v != "http://jaeger:4317" {
+		t.Errorf("%s OTEL_EXPORTER_OTLP_ENDPOINT = %v, want http://jaeger:4317", name, v)
+	}
+}
+
+func must(v string, ok bool) string {
+	if !ok {
+		return ""
+	}
+	return v
+}
+
+func TestDockerfile(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(Path()), "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	for _, want := range []string{"AS build", "CGO_ENABLED=0", "./cmd/server", "./cmd/client", "FROM scratch", "/out/server /out/client /"} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q: the compose commands run /server and /client from a static image", want)
+		}
+	}
+}
+
+func TestFlag(t *testing.T) {
+	tests := []struct {
+		give   string
+		name   string
+		want   string
+		wantOK bool
+	}{
+		{"/client -addr a:1 -unit 1s", "addr", "a:1", true},
+		{"/client -addr=a:1", "addr", "a:1", true},
+		{"/client --unit 2s", "unit", "2s", true},
+		{"/client -address x", "addr", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := Flag(strings.Fields(tt.give), tt.name)
+		if got != tt.want || ok != tt.wantOK {
+			t.Errorf("Flag(%q, %q) = %q, %v; want %q, %v", tt.give, tt.name, got, ok, tt.want, tt.wantOK)
+		}
+	}
+}
