@@ -101,6 +101,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			tracing.KeyScenario.String(string(cfg.Scenario)),
 			tracing.KeyTasks.Int(cfg.Tasks),
 			tracing.KeyGOMAXPROCS.Int(cfg.Procs),
+			tracing.KeyNumCPU.Int(res.NumCPU),
 			tracing.KeyCompute.String(string(cfg.Compute)),
 			tracing.KeyUnitMS.Float64(ms(cfg.Unit)),
 			tracing.KeyExpectedMS.Float64(ms(res.Expected)),

@@ -24,9 +24,9 @@ import (
 
 // Set by TestMain.
 var (
-	serverBin, clientBin string
-	jaeger               *jaegerProc
-	project              *types.Project
+	serverBin, clientBin, diagramBin string
+	jaegerd                          *jaegerProc
+	project                          *types.Project
 )
 
 func TestMain(m *testing.M) {
@@ -46,7 +46,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if serverBin, clientBin, err = build(dir); err != nil {
+	if err = build(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: build:", err)
 		return 1
 	}
@@ -54,11 +54,11 @@ func runMain(m *testing.M) int {
 	if bin == "" {
 		fmt.Fprintln(os.Stderr, "e2e: ASYNCTRACE_JAEGER is not set; scripts/test builds Jaeger and sets it. Skipping the tests that need Jaeger.")
 	} else {
-		if jaeger, err = startJaeger(bin, dir); err != nil {
+		if jaegerd, err = startJaeger(bin, dir); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: jaeger:", err)
 			return 1
 		}
-		defer jaeger.stop()
+		defer jaegerd.stop()
 	}
 	return m.Run()
 }
@@ -66,7 +66,7 @@ func runMain(m *testing.M) int {
 // needJaeger skips a test when run by plain `go test` without Jaeger.
 func needJaeger(t *testing.T) {
 	t.Helper()
-	if jaeger == nil {
+	if jaegerd == nil {
 		t.Skip("no Jaeger: run scripts/test, or set ASYNCTRACE_JAEGER to a jaeger binary")
 	}
 }
@@ -76,15 +76,16 @@ func moduleRoot() string {
 	return filepath.Dir(filepath.Dir(file))
 }
 
-// build compiles the two commands as the Dockerfile does.
-func build(dir string) (server, client string, err error) {
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/server", "./cmd/client")
+// build compiles the commands as the Dockerfile does.
+func build(dir string) error {
+	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/server", "./cmd/client", "./cmd/diagram")
 	cmd.Dir = moduleRoot()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("%v: %s", err, out)
+		return fmt.Errorf("%v: %s", err, out)
 	}
-	return filepath.Join(dir, "server"), filepath.Join(dir, "client"), nil
+	serverBin, clientBin, diagramBin = filepath.Join(dir, "server"), filepath.Join(dir, "client"), filepath.Join(dir, "diagram")
+	return nil
 }
 
 // freePort picks a free 127.0.0.1 port.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,12 +11,21 @@ import (
 	"time"
 
 	"asynctrace/client"
+	"asynctrace/jaeger"
 	"asynctrace/tracing"
 )
 
+func dur(s jaeger.Span) time.Duration { return time.Duration(s.Duration) * time.Microsecond }
+
 // unit: small enough for a quick suite, large enough that one compute
 // (4u = 200ms) stands far out of a busy 2-core machine's noise.
-const unit = 50 * time.Millisecond
+// scripts/diagrams runs the suite at u = 1s to draw the README's figures.
+var unit = func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("ASYNCTRACE_E2E_UNIT")); err == nil && d > 0 {
+		return d
+	}
+	return 50 * time.Millisecond
+}()
 
 // The article's makespans in units: 42s, 42s, 22s, 14s, 14s.
 var articleUnits = map[client.Scenario]int{
@@ -80,7 +90,7 @@ func runClient(t *testing.T, service, addr string, otlp map[uint32]int) client.R
 // checks every scenario's trace as Jaeger returns it.
 func TestE2EScenarios(t *testing.T) {
 	needJaeger(t)
-	otlp := jaeger.otlpPorts()
+	otlp := jaegerd.otlpPorts()
 	addr, _ := startServer(t, otlp)
 
 	makespans := map[client.Scenario]time.Duration{}
@@ -96,18 +106,18 @@ func TestE2EScenarios(t *testing.T) {
 				want[tracing.ClientService] = append(want[tracing.ClientService], tracing.TaskLabel(i), tracing.SpanConnect, tracing.SpanResponse, tracing.SpanCompute)
 				want[tracing.ServerService] = append(want[tracing.ServerService], tracing.SpanEcho, tracing.SpanDelay, tracing.SpanWrite)
 			}
-			tr := jaeger.awaitTrace(t, res.TraceID, want)
+			tr := jaegerd.awaitTrace(t, res.TraceID, want)
 			v := checkJaegerTrace(t, tr, sc, n)
-			makespans[sc] = v.root.dur()
+			makespans[sc] = dur(v.root)
 
 			// The article's makespan, in units: never below it, and within
 			// a tolerance a busy 2-core machine keeps.
 			exp := time.Duration(articleUnits[sc]) * unit
-			if got := v.root.dur(); got < exp-2*time.Millisecond || got > exp+exp/10+50*time.Millisecond {
+			if got := dur(v.root); got < exp-2*time.Millisecond || got > exp+exp/10+50*time.Millisecond {
 				t.Errorf("%s: Jaeger's root span lasts %v = %.2fu, want the article's %du (%v)", sc, got, float64(got)/float64(unit), articleUnits[sc], exp)
 			}
-			if d := v.root.dur() - res.Makespan; d < -time.Millisecond || d > time.Millisecond {
-				t.Errorf("%s: Jaeger says %v, the client printed %v", sc, v.root.dur(), res.Makespan)
+			if d := dur(v.root) - res.Makespan; d < -time.Millisecond || d > time.Millisecond {
+				t.Errorf("%s: Jaeger says %v, the client printed %v", sc, dur(v.root), res.Makespan)
 			}
 
 			switch sc {
@@ -116,7 +126,7 @@ func TestE2EScenarios(t *testing.T) {
 			case client.OSThreads:
 				ids := map[int64]bool{}
 				for _, task := range v.tasks {
-					id, _ := task.intTag(string(tracing.KeyOSThreadID))
+					id, _ := task.Int(string(tracing.KeyOSThreadID))
 					ids[id] = true
 				}
 				if len(ids) != n {
@@ -127,10 +137,14 @@ func TestE2EScenarios(t *testing.T) {
 					t.Errorf("multi-thread ran with GOMAXPROCS=%d < %d tasks: the compose file should pass -procs", res.GOMAXPROCS, n)
 				}
 			}
+			checkDiagramCommands(t, sc, res.TraceID)
 			t.Logf("%s: makespan %v (%.2fu; article %du), %d spans from %s, %d from %s",
-				sc, v.root.dur(), float64(v.root.dur())/float64(unit), articleUnits[sc],
+				sc, dur(v.root), float64(dur(v.root))/float64(unit), articleUnits[sc],
 				v.count[tracing.ClientService], tracing.ClientService, v.count[tracing.ServerService], tracing.ServerService)
 		})
+	}
+	if !t.Failed() {
+		checkComposeVerify(t)
 	}
 	if len(makespans) == len(client.Scenarios) {
 		var parts []string
@@ -143,18 +157,18 @@ func TestE2EScenarios(t *testing.T) {
 
 // view is a checked trace.
 type view struct {
-	root   jSpan
-	tasks  []jSpan
-	stages []map[string]jSpan
+	root   jaeger.Span
+	tasks  []jaeger.Span
+	stages []map[string]jaeger.Span
 	count  map[string]int // spans per service
 }
 
 // checkJaegerTrace asserts the trace contract on a trace as Jaeger has it.
-func checkJaegerTrace(t *testing.T, tr *jTrace, sc client.Scenario, n int) view {
+func checkJaegerTrace(t *testing.T, tr *jaeger.Trace, sc client.Scenario, n int) view {
 	t.Helper()
-	v := view{count: map[string]int{}, tasks: make([]jSpan, n), stages: make([]map[string]jSpan, n)}
-	byID := map[string]jSpan{}
-	svc := func(s jSpan) string { return tr.Processes[s.ProcessID].ServiceName }
+	v := view{count: map[string]int{}, tasks: make([]jaeger.Span, n), stages: make([]map[string]jaeger.Span, n)}
+	byID := map[string]jaeger.Span{}
+	svc := tr.Service
 	for _, s := range tr.Spans {
 		byID[s.SpanID] = s
 		v.count[svc(s)]++
@@ -170,22 +184,22 @@ func checkJaegerTrace(t *testing.T, tr *jTrace, sc client.Scenario, n int) view 
 			v.root = s
 		}
 	}
-	if v.root.SpanID == "" || v.root.parent() != "" {
+	if v.root.SpanID == "" || v.root.Parent() != "" {
 		t.Fatalf("no root span %q", tracing.ScenarioSpanName(string(sc)))
 	}
 	for _, k := range []string{
 		string(tracing.KeyScenario), string(tracing.KeyTasks), string(tracing.KeyGOMAXPROCS), string(tracing.KeyCompute),
 		string(tracing.KeyUnitMS), string(tracing.KeyExpectedMS), string(tracing.KeyPeakOSThreads), string(tracing.KeyPeakGoroutines),
 	} {
-		if _, ok := v.root.tag(k); !ok {
+		if _, ok := v.root.Tag(k); !ok {
 			t.Errorf("root span has no tag %s", k)
 		}
 	}
 	for i := range n {
-		v.stages[i] = map[string]jSpan{}
+		v.stages[i] = map[string]jaeger.Span{}
 	}
 	for _, s := range tr.Spans {
-		p := s.parent()
+		p := s.Parent()
 		switch {
 		case p == v.root.SpanID && svc(s) == tracing.ClientService:
 			i, err := strconv.Atoi(strings.TrimPrefix(s.OperationName, "task"))
@@ -201,19 +215,19 @@ func checkJaegerTrace(t *testing.T, tr *jTrace, sc client.Scenario, n int) view 
 		if task.SpanID == "" {
 			t.Fatalf("no %s span under the root", label)
 		}
-		if tag, _ := task.tag(string(tracing.KeyTask)); tag.Value != label {
+		if tag, _ := task.Tag(string(tracing.KeyTask)); tag.Value != label {
 			t.Errorf("%s: %s = %v", label, tracing.KeyTask, tag.Value)
 		}
-		if tag, ok := task.tag(string(tracing.KeyLockedThread)); !ok || tag.Type != "bool" {
+		if tag, ok := task.Tag(string(tracing.KeyLockedThread)); !ok || tag.Type != "bool" {
 			t.Errorf("%s: no boolean %s", label, tracing.KeyLockedThread)
 		}
 		checkThreadTags(t, label, task)
 		for _, s := range tr.Spans {
-			if s.parent() == task.SpanID {
+			if s.Parent() == task.SpanID {
 				v.stages[i][s.OperationName] = s
 			}
 		}
-		var prev jSpan
+		var prev jaeger.Span
 		for _, name := range []string{tracing.SpanConnect, tracing.SpanResponse, tracing.SpanCompute} {
 			s, ok := v.stages[i][name]
 			if !ok {
@@ -229,9 +243,9 @@ func checkJaegerTrace(t *testing.T, tr *jTrace, sc client.Scenario, n int) view 
 
 		// Across the services: the server's echo is the response's child.
 		resp := v.stages[i][tracing.SpanResponse]
-		var echo jSpan
+		var echo jaeger.Span
 		for _, s := range tr.Spans {
-			if s.OperationName == tracing.SpanEcho && s.parent() == resp.SpanID {
+			if s.OperationName == tracing.SpanEcho && s.Parent() == resp.SpanID {
 				echo = s
 			}
 		}
@@ -241,13 +255,13 @@ func checkJaegerTrace(t *testing.T, tr *jTrace, sc client.Scenario, n int) view 
 		}
 		checkThreadTags(t, label+"/echo", echo)
 		for _, k := range []string{string(tracing.KeyPeerAddress), string(tracing.KeyPeerPort), string(tracing.KeyEchoBytes)} {
-			if _, ok := echo.tag(k); !ok {
+			if _, ok := echo.Tag(k); !ok {
 				t.Errorf("%s/echo has no tag %s", label, k)
 			}
 		}
 		var kids []string
 		for _, s := range tr.Spans {
-			if s.parent() == echo.SpanID {
+			if s.Parent() == echo.SpanID {
 				kids = append(kids, s.OperationName)
 				checkThreadTags(t, label+"/echo/"+s.OperationName, s)
 			}
@@ -261,15 +275,15 @@ func checkJaegerTrace(t *testing.T, tr *jTrace, sc client.Scenario, n int) view 
 }
 
 // checkThreadTags: the thread attributes of the contract, as integers.
-func checkThreadTags(t *testing.T, what string, s jSpan) {
+func checkThreadTags(t *testing.T, what string, s jaeger.Span) {
 	t.Helper()
-	g, ok1 := s.intTag(string(tracing.KeyThreadID))
-	tid, ok2 := s.intTag(string(tracing.KeyOSThreadID))
-	name, _ := s.tag(string(tracing.KeyThreadName))
+	g, ok1 := s.Int(string(tracing.KeyThreadID))
+	tid, ok2 := s.Int(string(tracing.KeyOSThreadID))
+	name, _ := s.Tag(string(tracing.KeyThreadName))
 	if !ok1 || !ok2 || g <= 0 || tid <= 0 || name.Value != fmt.Sprintf("goroutine %d", g) {
 		t.Errorf("%s: thread.id=%v os_thread.id=%v thread.name=%v, want positive integers and \"goroutine <id>\"", what, g, tid, name.Value)
 	}
-	if end, ok := s.tag(string(tracing.KeyOSThreadIDEnd)); ok && end.Type != "int64" {
+	if end, ok := s.Tag(string(tracing.KeyOSThreadIDEnd)); ok && end.Type != "int64" {
 		t.Errorf("%s: %s is %s, want int64", what, tracing.KeyOSThreadIDEnd, end.Type)
 	}
 }
@@ -278,21 +292,21 @@ func checkThreadTags(t *testing.T, what string, s jSpan) {
 // thread, the article's stair.
 func checkStair(t *testing.T, v view) {
 	t.Helper()
-	var computes []jSpan
+	var computes []jaeger.Span
 	for _, st := range v.stages {
 		computes = append(computes, st[tracing.SpanCompute])
 	}
-	slices.SortFunc(computes, func(a, b jSpan) int { return int(a.StartTime - b.StartTime) })
-	first, _ := computes[0].intTag(string(tracing.KeyOSThreadID))
+	slices.SortFunc(computes, func(a, b jaeger.Span) int { return int(a.StartTime - b.StartTime) })
+	first, _ := computes[0].Int(string(tracing.KeyOSThreadID))
 	for i, c := range computes {
-		if id, _ := c.intTag(string(tracing.KeyOSThreadID)); id != first {
+		if id, _ := c.Int(string(tracing.KeyOSThreadID)); id != first {
 			t.Errorf("single-thread: compute %d on OS thread %d, the first on %d", i+1, id, first)
 		}
-		if _, moved := c.tag(string(tracing.KeyOSThreadIDEnd)); moved {
+		if _, moved := c.Tag(string(tracing.KeyOSThreadIDEnd)); moved {
 			t.Errorf("single-thread: compute %d changed OS thread", i+1)
 		}
-		if c.dur() < 4*unit {
-			t.Errorf("single-thread: compute %d lasts %v, less than 4u", i+1, c.dur())
+		if dur(c) < 4*unit {
+			t.Errorf("single-thread: compute %d lasts %v, less than 4u", i+1, dur(c))
 		}
 		if i > 0 && c.StartTime < computes[i-1].StartTime+computes[i-1].Duration-1 {
 			t.Errorf("single-thread: compute %d starts before compute %d ends: no stair", i+1, i)

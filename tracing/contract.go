@@ -39,6 +39,7 @@ const (
 	KeyScenario       = attribute.Key("asynctrace.scenario")
 	KeyTasks          = attribute.Key("asynctrace.tasks")
 	KeyGOMAXPROCS     = attribute.Key("asynctrace.gomaxprocs")
+	KeyNumCPU         = attribute.Key("asynctrace.num_cpu")
 	KeyCompute        = attribute.Key("asynctrace.compute")
 	KeyUnitMS         = attribute.Key("asynctrace.unit_ms")
 	KeyExpectedMS     = attribute.Key("asynctrace.expected_ms")

@@ -40,9 +40,9 @@ const ShutdownTimeout = 5 * time.Second
 // OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
 // variables, with service as the default service name;
 // OTEL_TRACES_EXPORTER=none records spans (trace ids stay real) and exports
-// none. Export failures are reported once, on warn. Call shutdown with a
-// fresh context to flush.
-func Setup(ctx context.Context, service, version string, warn io.Writer) (shutdown func(context.Context) error, err error) {
+// none. Export failures are reported once, on warn. extra processors see
+// every span too. Call shutdown with a fresh context to flush.
+func Setup(ctx context.Context, service, version string, warn io.Writer, extra ...sdktrace.SpanProcessor) (shutdown func(context.Context) error, err error) {
 	w := &onceWarner{w: warn, endpoint: endpoint()}
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(w.warn))
 
@@ -56,17 +56,21 @@ func Setup(ctx context.Context, service, version string, warn io.Writer) (shutdo
 		return nil, fmt.Errorf("tracing resource: %w", err)
 	}
 
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	for _, p := range extra {
+		opts = append(opts, sdktrace.WithSpanProcessor(p))
+	}
 	switch e := os.Getenv("OTEL_TRACES_EXPORTER"); e {
 	case "", "otlp":
 	case "none":
-		tp := NewTracerProvider(sdktrace.WithResource(res))
+		tp := NewTracerProvider(opts...)
 		SetGlobal(tp)
 		return tp.Shutdown, nil
 	default:
 		return nil, fmt.Errorf("OTEL_TRACES_EXPORTER=%s: only otlp and none are supported", e)
 	}
 
-	opts := []otlptracegrpc.Option{
+	expOpts := []otlptracegrpc.Option{
 		// Retrying for the default minute would hold the exit that long when
 		// no collector listens.
 		otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{
@@ -77,14 +81,14 @@ func Setup(ctx context.Context, service, version string, warn io.Writer) (shutdo
 		}),
 	}
 	if plaintextByDefault() {
-		opts = append(opts, otlptracegrpc.WithInsecure())
+		expOpts = append(expOpts, otlptracegrpc.WithInsecure())
 	}
-	exp, err := otlptracegrpc.New(ctx, opts...)
+	exp, err := otlptracegrpc.New(ctx, expOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("otlp exporter: %w", err)
 	}
 
-	tp := NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	tp := NewTracerProvider(append(opts, sdktrace.WithBatcher(exp))...)
 	SetGlobal(tp)
 	return func(ctx context.Context) error {
 		if err := tp.Shutdown(ctx); err != nil {

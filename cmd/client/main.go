@@ -12,11 +12,15 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"asynctrace/client"
+	"asynctrace/diagram"
 	"asynctrace/tracing"
 )
 
@@ -44,6 +48,8 @@ type config struct {
 	run       client.Config // Scenario is set per run
 	json      bool
 	jaegerUI  string
+	diagram   bool   // print each run's diagram
+	svgDir    string // write each run's diagram here
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -57,6 +63,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	compute := fs.String("compute", "", "compute `mode`: "+names(client.Computes)+" (default: hold; syscall for os-threads)")
 	fs.IntVar(&c.run.Procs, "procs", 0, "GOMAXPROCS `P` for the scenario (default: 1 for single-thread, else the number of CPUs)")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object per scenario instead of the article's lines")
+	fs.BoolVar(&c.diagram, "diagram", false, "after each scenario, draw its execution diagram in the terminal")
+	fs.StringVar(&c.svgDir, "svg", "", "write each scenario's execution diagram as SVG into `dir`")
 	def := os.Getenv(jaegerUIEnv)
 	if def == "" {
 		def = "http://localhost:16686"
@@ -115,7 +123,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	shutdown, err := tracing.Setup(ctx, tracing.ClientService, tracing.Version(), stderr)
+	// The diagrams are drawn from the client's own spans, kept in memory.
+	var rec *diagram.Recorder
+	var extra []sdktrace.SpanProcessor
+	if cfg.diagram || cfg.svgDir != "" {
+		rec = diagram.NewRecorder()
+		extra = append(extra, rec)
+	}
+	shutdown, err := tracing.Setup(ctx, tracing.ClientService, tracing.Version(), stderr, extra...)
 	if err != nil {
 		return err
 	}
@@ -147,11 +162,53 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		for _, e := range res.Errors {
 			fmt.Fprintf(stderr, "client: %s: %s\n", s, e)
 		}
+		if rec != nil {
+			if err := draw(cfg, rec, res, stdout); err != nil {
+				return err
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %d of %d tasks failed", s, len(res.Errors), res.Tasks)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// draw renders a run's diagram from the client's own spans: in the
+// terminal (-diagram), as SVG (-svg).
+func draw(cfg config, rec *diagram.Recorder, res client.Result, stdout io.Writer) error {
+	spans := rec.Take(res.TraceID)
+	d, err := diagram.Build(res.TraceID, diagram.FromSDK(tracing.ClientService, spans))
+	if err != nil {
+		return fmt.Errorf("%s diagram: %w", res.Scenario, err)
+	}
+	if cfg.diagram {
+		fmt.Fprintln(stdout)
+		if err := d.WriteText(stdout, diagram.TextOptions{Color: diagram.AutoColor(stdout)}); err != nil {
+			return err
+		}
+	}
+	if cfg.svgDir != "" {
+		if err := os.MkdirAll(cfg.svgDir, 0o755); err != nil {
+			return err
+		}
+		path := filepath.Join(cfg.svgDir, string(res.Scenario)+".svg")
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := d.WriteSVG(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		if !cfg.json {
+			fmt.Fprintf(stdout, "  diagram %s\n", path)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package composefile
 import (
 	"context"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -136,13 +137,37 @@ func must(v string, ok bool) string {
 	return v
 }
 
+// The verify service runs after every client, against Jaeger's query port.
+func TestVerify(t *testing.T) {
+	p := load(t)
+	v, ok := p.Services["verify"]
+	if !ok {
+		t.Fatal("no service verify")
+	}
+	if len(v.Command) == 0 || v.Command[0] != "/diagram" || !slices.Contains(v.Command, "-verify") {
+		t.Errorf("verify command %q, want /diagram ... -verify", v.Command)
+	}
+	u, err := url.Parse(must(Flag(v.Command, "jaeger")))
+	if err != nil || u.Hostname() != "jaeger" || u.Port() != "16686" {
+		t.Errorf("verify -jaeger %q, want the jaeger service's query port 16686", must(Flag(v.Command, "jaeger")))
+	}
+	if n := must(Flag(v.Command, "last")); n != strconv.Itoa(len(client.Scenarios)) {
+		t.Errorf("verify -last %s, want one per scenario (%d)", n, len(client.Scenarios))
+	}
+	for name := range p.Services {
+		if strings.HasPrefix(name, "client-") && v.DependsOn[name].Condition != types.ServiceConditionCompletedSuccessfully {
+			t.Errorf("verify does not wait for %s to complete", name)
+		}
+	}
+}
+
 func TestDockerfile(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(filepath.Dir(Path()), "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	df := string(b)
-	for _, want := range []string{"AS build", "CGO_ENABLED=0", "./cmd/server", "./cmd/client", "FROM scratch", "/out/server /out/client /"} {
+	for _, want := range []string{"AS build", "CGO_ENABLED=0", "./cmd/server", "./cmd/client", "./cmd/diagram", "FROM scratch", "/out/server /out/client /out/diagram /"} {
 		if !strings.Contains(df, want) {
 			t.Errorf("Dockerfile lacks %q: the compose commands run /server and /client from a static image", want)
 		}

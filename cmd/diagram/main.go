@@ -1,0 +1,271 @@
+// Command diagram draws the article's execution diagrams from traces in
+// Jaeger (or saved from its query API), in the terminal or as SVG, and
+// verifies them against their scenario's expected timeline.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"asynctrace/client"
+	"asynctrace/diagram"
+	"asynctrace/jaeger"
+	"asynctrace/tracing"
+)
+
+func main() {
+	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	var usage usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &usage):
+		os.Exit(2) // the flag package has said why
+	case errors.Is(err, errVerify):
+		os.Exit(1) // the checks say what failed
+	default:
+		fmt.Fprintln(os.Stderr, "diagram:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError is a bad command line, already reported with the usage.
+type usageError struct{ error }
+
+var errVerify = errors.New("verification failed")
+
+type config struct {
+	jaegerURL string
+	traceID   string
+	file      string
+	service   string
+	last      int
+	lookback  time.Duration
+	wait      time.Duration
+	svgDir    string
+	verify    bool
+	color     string
+	expect    client.Scenario
+	procs     int
+	compute   client.Compute
+	tolerance float64
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("diagram", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	def := os.Getenv("ASYNCTRACE_JAEGER_UI")
+	if def == "" {
+		def = "http://localhost:16686"
+	}
+	fs.StringVar(&c.jaegerURL, "jaeger", def, "Jaeger query `URL` (default from $ASYNCTRACE_JAEGER_UI)")
+	fs.StringVar(&c.traceID, "trace", "", "trace `id` to draw")
+	fs.StringVar(&c.file, "file", "", "read traces from a `file` saved from Jaeger's /api/traces instead")
+	fs.StringVar(&c.service, "service", tracing.ClientService, "without -trace: the service whose latest traces to draw")
+	fs.IntVar(&c.last, "last", 1, "without -trace: how many of the latest traces")
+	fs.DurationVar(&c.lookback, "lookback", time.Hour, "without -trace: how far back to look")
+	fs.DurationVar(&c.wait, "wait", 0, "wait up to this long for the traces to be complete in Jaeger")
+	fs.StringVar(&c.svgDir, "svg", "", "write one SVG per trace into `dir` instead of drawing in the terminal")
+	fs.BoolVar(&c.verify, "verify", false, "check each trace against its scenario's expected timeline instead of drawing it; exit 1 on any failure")
+	fs.StringVar(&c.color, "color", "auto", "terminal colours: auto, always or never")
+	expect := fs.String("expect", "", "with -verify: check against this `scenario`'s timeline instead of the recorded one")
+	fs.IntVar(&c.procs, "procs", 0, "with -expect: GOMAXPROCS P of the expectation (default: the scenario's)")
+	compute := fs.String("compute", "", "with -expect: compute `mode` of the expectation (default: the scenario's)")
+	fs.Float64Var(&c.tolerance, "tolerance", diagram.DefaultTolerance, "with -verify: allowed makespan excess, as a `fraction` of the expected one")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: diagram [flags]\n\nDraws asynctrace runs from Jaeger as the article's execution diagrams, or verifies them.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, usageError{err}
+	}
+	bad := func(err error) (config, error) {
+		fmt.Fprintln(fs.Output(), err)
+		fs.Usage()
+		return c, usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return bad(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	if *expect != "" {
+		s, err := client.ParseScenario(*expect)
+		if err != nil {
+			return bad(err)
+		}
+		c.expect = s
+	}
+	if *compute != "" {
+		m, err := client.ParseCompute(*compute)
+		if err != nil {
+			return bad(err)
+		}
+		c.compute = m
+	}
+	switch {
+	case c.last < 1:
+		return bad(errors.New("-last must be at least 1"))
+	case c.color != "auto" && c.color != "always" && c.color != "never":
+		return bad(fmt.Errorf("-color %q: want auto, always or never", c.color))
+	case (c.procs != 0 || c.compute != "") && c.expect == "":
+		return bad(errors.New("-procs and -compute go with -expect"))
+	case c.tolerance < 0:
+		return bad(errors.New("-tolerance must not be negative"))
+	}
+	return c, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	diagrams, err := load(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	failed := false
+	names := map[string]int{}
+	for i, d := range diagrams {
+		if i > 0 && cfg.svgDir == "" {
+			fmt.Fprintln(stdout)
+		}
+		if cfg.svgDir != "" {
+			name := string(d.Scenario)
+			if names[name]++; names[name] > 1 {
+				name += "-" + d.TraceID[:8]
+			}
+			path := filepath.Join(cfg.svgDir, name+".svg")
+			if err := writeSVG(path, d); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: %s\n", d.TraceID, path)
+		}
+		if cfg.verify {
+			exp := d.Expect()
+			if cfg.expect != "" {
+				exp.Scenario, exp.Compute, exp.Procs = cfg.expect, cfg.expect.DefaultCompute(), cfg.expect.DefaultProcs()
+				if cfg.compute != "" {
+					exp.Compute = cfg.compute
+				}
+				if cfg.procs > 0 {
+					exp.Procs = cfg.procs
+				}
+			}
+			exp.Tolerance = cfg.tolerance
+			checks := d.Verify(exp)
+			fmt.Fprintf(stdout, "trace %s, %s, checked as %s (compute %s, P=%d):\n", d.TraceID, d.Scenario, exp.Scenario, exp.Compute, exp.Procs)
+			for _, c := range checks {
+				fmt.Fprintf(stdout, "  %s\n", c)
+			}
+			if !diagram.Passed(checks) {
+				failed = true
+			}
+		} else if cfg.svgDir == "" {
+			if err := d.WriteText(stdout, diagram.TextOptions{Color: cfg.color == "always" || cfg.color == "auto" && diagram.AutoColor(stdout)}); err != nil {
+				return err
+			}
+		}
+	}
+	if failed {
+		return errVerify
+	}
+	return nil
+}
+
+// load gets the traces to draw and builds their models, waiting (up to
+// -wait) for Jaeger to have every client span of each.
+func load(ctx context.Context, cfg config) ([]*diagram.Diagram, error) {
+	deadline := time.Now().Add(cfg.wait)
+	for {
+		traces, err := fetch(ctx, cfg)
+		var ds []*diagram.Diagram
+		if err == nil {
+			ds, err = build(traces)
+		}
+		if err == nil && cfg.traceID == "" && cfg.file == "" && len(ds) < cfg.last {
+			err = fmt.Errorf("%d trace(s) of %s in Jaeger, want %d", len(ds), cfg.service, cfg.last)
+		}
+		if err == nil || cfg.file != "" || time.Now().After(deadline) {
+			return ds, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func fetch(ctx context.Context, cfg config) ([]jaeger.Trace, error) {
+	if cfg.file != "" {
+		b, err := os.ReadFile(cfg.file)
+		if err != nil {
+			return nil, err
+		}
+		return jaeger.Decode(b)
+	}
+	c := jaeger.Client{BaseURL: cfg.jaegerURL}
+	if cfg.traceID != "" {
+		t, err := c.Trace(ctx, cfg.traceID)
+		if err != nil {
+			return nil, err
+		}
+		return []jaeger.Trace{*t}, nil
+	}
+	return c.Latest(ctx, cfg.service, cfg.last, cfg.lookback)
+}
+
+// build makes the models, oldest run first; a trace is complete when it
+// has its root, every task and every task's three stages.
+func build(traces []jaeger.Trace) ([]*diagram.Diagram, error) {
+	var ds []*diagram.Diagram
+	for i := len(traces) - 1; i >= 0; i-- {
+		t := &traces[i]
+		d, err := diagram.Build(t.TraceID, diagram.FromJaeger(t))
+		if err != nil {
+			return nil, fmt.Errorf("trace %s: %w", t.TraceID, err)
+		}
+		stages := 0
+		for _, l := range d.TaskLanes {
+			for _, s := range l.Segments {
+				if s.Stage != diagram.StageReady {
+					stages++
+				}
+			}
+		}
+		if len(d.TaskLanes) < d.Tasks || stages < 3*d.Tasks {
+			return nil, fmt.Errorf("trace %s is incomplete: %d of %d tasks, %d of %d stages", t.TraceID, len(d.TaskLanes), d.Tasks, stages, 3*d.Tasks)
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}
+
+func writeSVG(path string, d *diagram.Diagram) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := d.WriteSVG(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

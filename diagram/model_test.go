@@ -1,0 +1,177 @@
+package diagram
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"asynctrace/client"
+	"asynctrace/jaeger"
+	"asynctrace/tracing"
+)
+
+// testdata/<scenario>.json: real traces as Jaeger's API returned them, at
+// u = 50ms (written by the end-to-end suite with ASYNCTRACE_DIAGRAMS_OUT).
+func loadTrace(t *testing.T, scenario string) *jaeger.Trace {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", scenario+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	traces, err := jaeger.Decode(b)
+	if err != nil || len(traces) != 1 {
+		t.Fatalf("testdata %s: %v, %d traces", scenario, err, len(traces))
+	}
+	return &traces[0]
+}
+
+func build(t *testing.T, tr *jaeger.Trace) *Diagram {
+	t.Helper()
+	d, err := Build(tr.TraceID, FromJaeger(tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func load(t *testing.T, scenario string) *Diagram { return build(t, loadTrace(t, scenario)) }
+
+func stages(l Lane) []string {
+	var s []string
+	for _, seg := range l.Segments {
+		s = append(s, seg.Stage)
+	}
+	return s
+}
+
+func TestBuildSingleThread(t *testing.T) {
+	d := load(t, "single-thread")
+	if d.Scenario != client.SingleThread || d.Compute != client.Hold || d.GOMAXPROCS != 1 || d.Unit != 50*time.Millisecond || len(d.TaskLanes) != 3 {
+		t.Fatalf("header: %+v", d)
+	}
+	// The stair: one OS thread lane, three computes one after another.
+	if len(d.ThreadLanes) != 1 {
+		t.Fatalf("%d thread lanes, want 1", len(d.ThreadLanes))
+	}
+	th := d.ThreadLanes[0]
+	if got := stages(th); !slices.Equal(got, []string{"compute", "compute", "compute"}) {
+		t.Errorf("thread lane stages %v, want three computes", got)
+	}
+	for i := 1; i < len(th.Segments); i++ {
+		if th.Segments[i].Start < th.Segments[i-1].End {
+			t.Errorf("compute %d starts before compute %d ends", i+1, i)
+		}
+	}
+	// Two tasks waited for the thread with their reply there: ready parts.
+	ready := 0
+	for _, l := range d.TaskLanes {
+		if slices.Contains(stages(l), StageReady) {
+			ready++
+		}
+		// Unlocked tasks: the connect and response stages are not on the
+		// thread lane.
+		if l.Locked {
+			t.Errorf("%s locked in single-thread", l.Label)
+		}
+	}
+	if ready != 2 {
+		t.Errorf("%d tasks with a ready part, want 2 (the 2nd and 3rd to compute)", ready)
+	}
+	// The server's delay and write for each task.
+	if len(d.ServerLanes) != 3 {
+		t.Fatalf("%d server lanes, want 3", len(d.ServerLanes))
+	}
+	for _, l := range d.ServerLanes {
+		if got := stages(l); !slices.Equal(got, []string{tracing.SpanDelay, tracing.SpanWrite}) {
+			t.Errorf("server lane %s: %v", l.Label, got)
+		}
+	}
+	// A goroutine that migrated: each connect started on one OS thread and,
+	// after its sleep, ended on the one that ran everything after.
+	for _, l := range d.TaskLanes {
+		c := l.Segments[0]
+		if c.Stage != tracing.SpanConnect || !c.Moved() || c.ThreadEnd != th.ID {
+			t.Errorf("%s connect: thread %d → %d, want a move to %d", l.Label, c.Thread, c.ThreadEnd, th.ID)
+		}
+	}
+}
+
+func TestBuildLocked(t *testing.T) {
+	for _, tt := range []struct {
+		scenario    string
+		wantThreads int
+	}{{"os-threads", 3}, {"sync", 1}} {
+		d := load(t, tt.scenario)
+		if len(d.ThreadLanes) != tt.wantThreads {
+			t.Errorf("%s: %d thread lanes, want %d", tt.scenario, len(d.ThreadLanes), tt.wantThreads)
+		}
+		// Locked tasks hold their thread through every stage.
+		n := 0
+		for _, l := range d.ThreadLanes {
+			n += len(l.Segments)
+		}
+		if n != 9 {
+			t.Errorf("%s: %d segments on thread lanes, want all 9 stages", tt.scenario, n)
+		}
+		for _, l := range d.TaskLanes {
+			if !l.Locked {
+				t.Errorf("%s: %s not locked", tt.scenario, l.Label)
+			}
+		}
+	}
+}
+
+func TestBuildMultiThread(t *testing.T) {
+	d := load(t, "multi-thread")
+	n := 0
+	for _, l := range d.ThreadLanes {
+		for _, s := range l.Segments {
+			if s.Stage != tracing.SpanCompute {
+				t.Errorf("%s on a thread lane of an unlocked task", s.Stage)
+			}
+			n++
+		}
+	}
+	if n != 3 || len(d.ThreadLanes) < 2 {
+		t.Errorf("%d computes on %d thread lanes, want 3 on several", n, len(d.ThreadLanes))
+	}
+}
+
+// A compute whose goroutine moved: it stays on the lane of the thread it
+// started on, marked with the thread it ended on.
+func TestBuildMovedCompute(t *testing.T) {
+	tr := loadTrace(t, "multi-thread")
+	moved := false
+	for i, s := range tr.Spans {
+		if s.OperationName == tracing.SpanCompute && !moved {
+			tr.Spans[i].Tags = append(tr.Spans[i].Tags, jaeger.Tag{Key: string(tracing.KeyOSThreadIDEnd), Type: "int64", Value: float64(424242)})
+			moved = true
+		}
+	}
+	d := build(t, tr)
+	found := false
+	for _, l := range d.ThreadLanes {
+		for _, s := range l.Segments {
+			if s.Moved() {
+				found = true
+				if s.ThreadEnd != 424242 || l.ID != s.Thread {
+					t.Errorf("moved compute: lane %d, thread %d → %d", l.ID, s.Thread, s.ThreadEnd)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("no moved compute on the thread lanes")
+	}
+}
+
+// The client's own spans build the same model, without server lanes.
+func TestFromSDK(t *testing.T) {
+	// Covered end to end by cmd/client -diagram; here: a trace without
+	// root is an error, not a panic.
+	if _, err := Build("x", []Span{{ID: "1", Name: "task1"}}); err == nil {
+		t.Error("Build without a root span: no error")
+	}
+}

@@ -1,0 +1,247 @@
+package diagram
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"asynctrace/tracing"
+)
+
+// SVG geometry, in pixels.
+const (
+	svgPxPerUnit = 16  // to scale: the same for every run with a unit
+	svgPlotH     = 640 // the whole run, where the unit is unknown
+	svgTop       = 92
+	svgLeft      = 84
+	svgLaneW     = 74
+	svgServerW   = 12
+	svgLaneGap   = 10
+	svgGroupGap  = 46
+	svgBottom    = 100
+)
+
+// layout places the diagram's lanes and maps time to y.
+type layout struct {
+	d              *Diagram
+	pxPerNs        float64
+	taskX, threadX []float64
+	width, height  float64
+}
+
+func (d *Diagram) layout() layout {
+	l := layout{d: d}
+	if d.Unit > 0 {
+		l.pxPerNs = svgPxPerUnit / float64(d.Unit)
+	} else {
+		l.pxPerNs = svgPlotH / float64(max(d.Makespan, time.Millisecond))
+	}
+	x := float64(svgLeft)
+	for range d.TaskLanes {
+		l.taskX = append(l.taskX, x)
+		x += svgLaneW + svgLaneGap
+		if d.ServerLanes != nil {
+			x += svgServerW + 2
+		}
+	}
+	x += svgGroupGap - svgLaneGap
+	for range d.ThreadLanes {
+		l.threadX = append(l.threadX, x)
+		x += svgLaneW + svgLaneGap
+	}
+	l.width = max(x+10, 12+legendWidth(d)+10, 600)
+	l.height = l.y(d.Makespan) + svgBottom
+	return l
+}
+
+func (l layout) y(t time.Duration) float64 { return svgTop + float64(t)*l.pxPerNs }
+
+// WriteSVG draws both views side by side, as the article does: task lanes
+// (with the server's delay and write beside each, where the trace has
+// them) on the left, OS thread lanes on the right, to scale, in the
+// article's colours, with ticks at the measured stage ends.
+func (d *Diagram) WriteSVG(w io.Writer) error {
+	l := d.layout()
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+
+	p(`<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="Helvetica, Arial, sans-serif" font-size="11">`+"\n",
+		l.width, l.height, l.width, l.height)
+	p("<title>%s</title>\n", esc(fmt.Sprintf("asynctrace %s, trace %s", d.Scenario, d.TraceID)))
+	p(`<rect width="100%%" height="100%%" fill="#ffffff"/>` + "\n")
+	p(`<text x="12" y="22" font-size="15" font-weight="bold">%s</text>`+"\n",
+		esc(fmt.Sprintf("%s: %d tasks, GOMAXPROCS=%d, compute %s", d.Scenario, len(d.TaskLanes), d.GOMAXPROCS, d.Compute)))
+	sub := fmt.Sprintf("makespan %s, expected %s", fmtSec(d.Makespan), fmtSec(d.Expected))
+	if d.Unit > 0 {
+		sub += fmt.Sprintf(" · u = %v", d.Unit)
+	}
+	p(`<text x="12" y="40">%s · trace %s</text>`+"\n", esc(sub), esc(d.TraceID))
+
+	// Group headings and lane labels.
+	p(`<text x="%.1f" y="62" font-weight="bold">Tasks (goroutines)</text>`+"\n", float64(svgLeft))
+	if len(l.threadX) > 0 {
+		p(`<text x="%.1f" y="62" font-weight="bold">OS threads</text>`+"\n", l.threadX[0])
+	}
+	plotH := l.y(d.Makespan) - svgTop
+	for i, lane := range d.TaskLanes {
+		x := l.taskX[i]
+		p(`<text x="%.1f" y="80" text-anchor="middle">%s</text>`+"\n", x+svgLaneW/2, esc(fmt.Sprintf("%s · g%d", lane.Label, lane.ID)))
+		p(`<rect class="lane" data-lane="task" data-label="%s" x="%.1f" y="%d" width="%d" height="%.1f" fill="#f6f6f6"/>`+"\n", esc(lane.Label), x, svgTop, svgLaneW, plotH)
+	}
+	for i, lane := range d.ThreadLanes {
+		x := l.threadX[i]
+		p(`<text x="%.1f" y="80" text-anchor="middle">%s</text>`+"\n", x+svgLaneW/2, esc(lane.Label))
+		p(`<rect class="lane" data-lane="thread" data-label="%s" x="%.1f" y="%d" width="%d" height="%.1f" fill="#f6f6f6"/>`+"\n", esc(lane.Label), x, svgTop, svgLaneW, plotH)
+	}
+
+	// Ticks at the measured stage ends, on an axis at the left, with a
+	// faint rule across the lanes.
+	axisX := float64(svgLeft - 10)
+	end := l.y(d.Makespan) + 14
+	p(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="#333"/>`+"\n", axisX, svgTop, axisX, end)
+	p(`<path d="M %.1f %.1f l -4 -9 l 8 0 z" fill="#333"/>`+"\n", axisX, end+2)
+	lastY := -100.0
+	endY := l.y(d.Makespan)
+	for _, t := range d.tickTimes() {
+		y := l.y(t)
+		label := t == d.Makespan || y-lastY >= 12 && endY-y >= 12
+		p(`<line class="tick" data-us="%d" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#333"/>`+"\n", t.Microseconds(), axisX-4, y, axisX, y)
+		p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000" stroke-opacity="0.08"/>`+"\n", axisX, y, l.width-10, y)
+		if label {
+			p(`<text x="%.1f" y="%.1f" text-anchor="end" font-size="10">%s</text>`+"\n", axisX-6, y+3.5, fmtSec(t))
+			lastY = y
+		}
+	}
+
+	for i, lane := range d.TaskLanes {
+		for _, s := range lane.Segments {
+			d.svgSegment(&b, l, "task", lane.Label, l.taskX[i], svgLaneW, s, true)
+		}
+		if d.ServerLanes != nil {
+			for _, s := range d.ServerLanes[i].Segments {
+				d.svgSegment(&b, l, "server", lane.Label, l.taskX[i]+svgLaneW+2, svgServerW, s, false)
+			}
+		}
+	}
+	for i, lane := range d.ThreadLanes {
+		for _, s := range lane.Segments {
+			d.svgSegment(&b, l, "thread", lane.Label, l.threadX[i], svgLaneW, s, true)
+		}
+	}
+
+	// Legend.
+	y := l.y(d.Makespan) + 34
+	x := 12.0
+	for _, st := range legendStages(d) {
+		s := styles[st]
+		p(`<rect class="legend" data-stage="%s" x="%.1f" y="%.1f" width="14" height="14" fill="%s" stroke="#333" stroke-width="0.8"/>`+"\n", st, x, y, s.color)
+		p(`<text x="%.1f" y="%.1f">%s</text>`+"\n", x+19, y+11, esc(s.label))
+		x += legendItemWidth(s.label)
+	}
+	p(`<text x="12" y="%.1f" font-size="10" fill="#555">Time runs down. A stage holds an OS thread lane while it holds the thread:</text>`+"\n", y+32)
+	p(`<text x="12" y="%.1f" font-size="10" fill="#555">compute always; connect and response only where the task is locked to its thread.</text>`+"\n", y+45)
+	p("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (d *Diagram) svgSegment(b *strings.Builder, l layout, laneKind, laneLabel string, x float64, width int, s Segment, labels bool) {
+	st := styles[s.Stage]
+	y0, y1 := l.y(s.Start), l.y(s.End)
+	h := max(y1-y0, 2) // a write of microseconds stays visible
+	stroke := `stroke="#333333" stroke-width="0.8"`
+	if s.Moved() {
+		stroke = `stroke="#000000" stroke-width="1" stroke-dasharray="3 2"`
+	}
+	fmt.Fprintf(b, `<rect class="segment" data-lane="%s" data-label="%s" data-task="%s" data-stage="%s" data-start-us="%d" data-end-us="%d" data-thread="%d" data-thread-end="%d" x="%.1f" y="%.2f" width="%d" height="%.2f" fill="%s" %s/>`+"\n",
+		laneKind, esc(laneLabel), esc(s.Task), s.Stage, s.Start.Microseconds(), s.End.Microseconds(), s.Thread, s.ThreadEnd, x, y0, width, h, st.color, stroke)
+	if !labels {
+		return
+	}
+	fg := "#000000"
+	if s.Stage == tracing.SpanCompute || s.Stage == tracing.SpanConnect {
+		fg = "#ffffff"
+	}
+	cx := x + float64(width)/2
+	// As many lines as fit, most useful first.
+	lines := []string{fmtSec(s.End - s.Start)}
+	if h >= 28 {
+		lines = []string{stageTitle(s.Stage), fmtSec(s.End - s.Start)}
+	}
+	if h >= 42 && laneKind == "thread" {
+		lines = append(lines, s.Task)
+	}
+	if s.Moved() && h >= 42 {
+		lines = append(lines, fmt.Sprintf("→ thread %d", s.ThreadEnd))
+	}
+	if h < 14 {
+		lines = nil
+	}
+	top := y0 + h/2 - float64(len(lines)-1)*6.5 + 4
+	for i, line := range lines {
+		fmt.Fprintf(b, `<text x="%.1f" y="%.2f" text-anchor="middle" fill="%s" font-size="10">%s</text>`+"\n", cx, top+float64(i)*13, fg, esc(line))
+	}
+}
+
+func legendStages(d *Diagram) []string {
+	st := []string{tracing.SpanConnect, tracing.SpanResponse, StageReady, tracing.SpanCompute}
+	if d.ServerLanes != nil {
+		st = append(st, tracing.SpanDelay, tracing.SpanWrite)
+	}
+	return st
+}
+
+// legendItemWidth: a swatch and its label, at about 6px a character.
+func legendItemWidth(label string) float64 { return 28 + 6*float64(len(label)) }
+
+func legendWidth(d *Diagram) float64 {
+	w := 0.0
+	for _, st := range legendStages(d) {
+		w += legendItemWidth(styles[st].label)
+	}
+	return w
+}
+
+// stageTitle: the article's words.
+func stageTitle(stage string) string {
+	switch stage {
+	case tracing.SpanConnect:
+		return "Connecting"
+	case tracing.SpanResponse:
+		return "Waiting to read"
+	case tracing.SpanCompute:
+		return "Working"
+	case StageReady:
+		return "Ready"
+	}
+	return stage
+}
+
+// tickTimes: every task stage's end, and the run's.
+func (d *Diagram) tickTimes() []time.Duration {
+	var ts []time.Duration
+	for _, l := range d.TaskLanes {
+		for _, s := range l.Segments {
+			ts = append(ts, s.End)
+		}
+	}
+	ts = append(ts, d.Makespan)
+	slices.Sort(ts)
+	return slices.Compact(ts)
+}
+
+func fmtSec(t time.Duration) string {
+	if t >= time.Second {
+		return fmt.Sprintf("%.3f s", t.Seconds())
+	}
+	return fmt.Sprintf("%.1f ms", float64(t)/float64(time.Millisecond))
+}
+
+func esc(s string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s))
+	return b.String()
+}

@@ -1,0 +1,199 @@
+package diagram
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"asynctrace/tracing"
+)
+
+// The article's colours (its legend: connecting, waiting to read, working),
+// and a lighter grey for the wait for a thread that its drawings hide.
+const (
+	ColorConnect  = "#37abc8"
+	ColorResponse = "#b3b3b3"
+	ColorCompute  = "#c87137"
+	ColorReady    = "#e3e3e3"
+	ColorDelay    = "#dddddd"
+	ColorWrite    = "#555555"
+)
+
+// stageStyle is how a stage is drawn: its legend label, its colour, and a
+// character that reads without colour.
+type stageStyle struct {
+	label string
+	color string
+	char  byte
+}
+
+var styles = map[string]stageStyle{
+	tracing.SpanConnect:  {"connecting", ColorConnect, '='},
+	tracing.SpanResponse: {"waiting to read", ColorResponse, '.'},
+	StageReady:           {"ready, waiting for a thread", ColorReady, ':'},
+	tracing.SpanCompute:  {"working", ColorCompute, '#'},
+	tracing.SpanDelay:    {"server delay", ColorDelay, '-'},
+	tracing.SpanWrite:    {"server write", ColorWrite, 'w'},
+}
+
+// TextOptions shape the terminal diagram.
+type TextOptions struct {
+	Width int  // columns, default 100
+	Rows  int  // time rows, default: half a unit each, at most 48
+	Color bool // ANSI colours, for a terminal
+}
+
+// WriteText draws the diagram for a terminal: time runs down; task lanes
+// on the left, OS thread lanes on the right.
+func (d *Diagram) WriteText(w io.Writer, opt TextOptions) error {
+	if opt.Width <= 0 {
+		opt.Width = 100
+	}
+	step := d.textStep(opt.Rows)
+	rows := max(1, int(math.Ceil(float64(d.Makespan)/float64(step))))
+
+	const timeW = 9 // "  22.0u |"
+	lanes := len(d.TaskLanes) + len(d.ThreadLanes)
+	laneW := min(8, max(1, (opt.Width-timeW-3)/max(1, lanes)-1))
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d tasks, GOMAXPROCS=%d, compute=%s: makespan %v (expected %v)\n",
+		d.Scenario, len(d.TaskLanes), d.GOMAXPROCS, d.Compute, d.Makespan.Round(time.Millisecond), d.Expected)
+	fmt.Fprintf(&b, "time runs down, one row = %s\n", d.fmtUnits(step))
+
+	// Headers: task labels, then OS thread ids (or T1… with a key if narrow).
+	header := func(label string) string {
+		if len(label) > laneW {
+			label = label[len(label)-laneW:]
+		}
+		return fmt.Sprintf("%-*s ", laneW, label)
+	}
+	var key []string
+	b.WriteString(strings.Repeat(" ", timeW))
+	for _, l := range d.TaskLanes {
+		b.WriteString(header(l.Label))
+	}
+	b.WriteString("| ")
+	for i, l := range d.ThreadLanes {
+		label := l.Label
+		if len(label) > laneW {
+			label = fmt.Sprintf("T%d", i+1)
+			key = append(key, fmt.Sprintf("%s = OS thread %s", label, l.Label))
+		}
+		b.WriteString(header(label))
+	}
+	b.WriteString("\n")
+
+	for r := range rows {
+		from, to := time.Duration(r)*step, time.Duration(r+1)*step
+		fmt.Fprintf(&b, "%7s |", d.fmtUnits(from))
+		for _, l := range d.TaskLanes {
+			b.WriteString(d.cell(l, from, to, laneW, opt.Color))
+		}
+		b.WriteString("| ")
+		for _, l := range d.ThreadLanes {
+			b.WriteString(d.cell(l, from, to, laneW, opt.Color))
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "%7s  end of the run\n", d.fmtUnits(d.Makespan))
+	var legend []string
+	for _, st := range []string{tracing.SpanConnect, tracing.SpanResponse, StageReady, tracing.SpanCompute} {
+		s := styles[st]
+		legend = append(legend, paint(string(s.char), s.color, opt.Color)+" "+s.label)
+	}
+	b.WriteString(strings.Join(legend, "  ") + "\n")
+	if d.hasMoves() {
+		b.WriteString("> the goroutine moved to another OS thread during this stage\n")
+	}
+	for _, k := range key {
+		b.WriteString(k + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// cell is one lane in one row: the stage that covers most of [from, to).
+func (d *Diagram) cell(l Lane, from, to time.Duration, width int, color bool) string {
+	var best *Segment
+	var bestCover time.Duration
+	for i := range l.Segments {
+		s := &l.Segments[i]
+		cover := min(s.End, to) - max(s.Start, from)
+		if cover > bestCover {
+			best, bestCover = s, cover
+		}
+	}
+	if best == nil || bestCover < (to-from)/4 {
+		return strings.Repeat(" ", width) + " "
+	}
+	st := styles[best.Stage]
+	text := strings.Repeat(string(st.char), width)
+	if best.Moved() && best.End <= to {
+		text = text[:width-1] + ">"
+	}
+	return paint(text, st.color, color) + " "
+}
+
+func (d *Diagram) hasMoves() bool {
+	for _, l := range d.TaskLanes {
+		for _, s := range l.Segments {
+			if s.Moved() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// textStep: half a unit per row, unless that makes too many rows.
+func (d *Diagram) textStep(rows int) time.Duration {
+	if rows > 0 {
+		return max(time.Microsecond, d.Makespan/time.Duration(rows))
+	}
+	if d.Unit > 0 {
+		for _, s := range []time.Duration{d.Unit / 2, d.Unit, 2 * d.Unit} {
+			if d.Makespan/s <= 48 {
+				return s
+			}
+		}
+	}
+	return max(time.Microsecond, d.Makespan/48)
+}
+
+// fmtUnits writes a time in units where the unit is known.
+func (d *Diagram) fmtUnits(t time.Duration) string {
+	if d.Unit > 0 {
+		return fmt.Sprintf("%.1fu", float64(t)/float64(d.Unit))
+	}
+	return t.Round(time.Millisecond).String()
+}
+
+// AutoColor says whether text written to w should be coloured: w is a
+// terminal and NO_COLOR is not set.
+func AutoColor(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// paint colours text's background on a terminal, with black or white text
+// as the colour needs.
+func paint(text, hex string, on bool) string {
+	if !on {
+		return text
+	}
+	var r, g, bl int
+	fmt.Sscanf(hex, "#%02x%02x%02x", &r, &g, &bl)
+	fg := "30"
+	if r*299+g*587+bl*114 < 128000 {
+		fg = "97"
+	}
+	return fmt.Sprintf("\x1b[48;2;%d;%d;%dm\x1b[%sm%s\x1b[0m", r, g, bl, fg, text)
+}

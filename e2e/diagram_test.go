@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"asynctrace/client"
+	"asynctrace/jaeger"
+	"asynctrace/tracing"
+)
+
+// runDiagram runs the diagram command and returns its output and whether
+// it exited 0.
+func runDiagram(t *testing.T, args ...string) (string, bool) {
+	t.Helper()
+	p, err := start(diagramBin, args, os.Environ())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.wait(time.Minute) {
+		p.stop(time.Second)
+		t.Fatalf("diagram %s: still running after a minute", strings.Join(args, " "))
+	}
+	return p.stdout.String() + p.stderr.String(), p.err == nil
+}
+
+// checkDiagramCommands draws and verifies one scenario's trace from Jaeger,
+// and checks that verify fails on a trace that breaks the timeline.
+func checkDiagramCommands(t *testing.T, sc client.Scenario, traceID string) {
+	t.Helper()
+	base := jaegerd.client().BaseURL
+
+	out, ok := runDiagram(t, "-jaeger", base, "-trace", traceID, "-verify")
+	if !ok || strings.Contains(out, "FAIL") || !strings.Contains(out, "ok   makespan") {
+		t.Errorf("diagram -verify of %s's trace: exit ok %v:\n%s", sc, ok, out)
+	}
+
+	out, ok = runDiagram(t, "-jaeger", base, "-trace", traceID, "-color", "never")
+	if !ok || !strings.Contains(out, string(sc)+": ") || !strings.Contains(out, "# working") {
+		t.Errorf("diagram (terminal) of %s: exit ok %v:\n%s", sc, ok, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if len(line) > 100 {
+			t.Errorf("terminal diagram line of %d columns, want at most 100: %q", len(line), line)
+		}
+	}
+
+	dir := t.TempDir()
+	if out := os.Getenv("ASYNCTRACE_DIAGRAMS_OUT"); out != "" {
+		dir = out // scripts/diagrams: keep them
+		saveTrace(t, filepath.Join(dir, string(sc)+".json"), traceID)
+	}
+	if out, ok := runDiagram(t, "-jaeger", base, "-trace", traceID, "-svg", dir); !ok {
+		t.Fatalf("diagram -svg: %s", out)
+	}
+	checkSVGFile(t, filepath.Join(dir, string(sc)+".svg"), sc)
+
+	// A single-thread run is not a multi-thread one.
+	if sc == client.SingleThread {
+		out, ok := runDiagram(t, "-jaeger", base, "-trace", traceID, "-verify", "-expect", "multi-thread", "-procs", "3")
+		if ok || !strings.Contains(out, "FAIL makespan") {
+			t.Errorf("single-thread checked as multi-thread -procs 3 passed:\n%s", out)
+		}
+	}
+	// The trace as stored, with its computes moved to start together.
+	if sc == client.SingleThread || sc == client.Sync {
+		path := filepath.Join(t.TempDir(), "broken.json")
+		overlapComputes(t, traceID, path)
+		out, ok := runDiagram(t, "-file", path, "-verify")
+		if ok || !strings.Contains(out, "FAIL") {
+			t.Errorf("%s trace with overlapping computes passed verify:\n%s", sc, out)
+		}
+	}
+}
+
+// checkComposeVerify runs the compose file's verify command, pointed at
+// this Jaeger: it must pass on the five runs just made.
+func checkComposeVerify(t *testing.T) {
+	t.Helper()
+	s, ok := project.Services["verify"]
+	if !ok {
+		t.Fatal("docker-compose.yml has no verify service")
+	}
+	args := replaceFlags(s.Command[1:], map[string]string{"jaeger": jaegerd.client().BaseURL})
+	out, ok := runDiagram(t, args...)
+	if !ok || strings.Count(out, "checked as") != len(client.Scenarios) {
+		t.Errorf("compose's verify command (%s): exit ok %v:\n%s", strings.Join(args, " "), ok, out)
+	}
+}
+
+// saveTrace writes the trace as Jaeger's API returns it.
+func saveTrace(t *testing.T, path, traceID string) {
+	t.Helper()
+	resp, err := http.Get(jaegerd.client().BaseURL + "/api/traces/" + traceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// overlapComputes stores a copy of the trace whose compute spans all start
+// when the first one does.
+func overlapComputes(t *testing.T, traceID, path string) {
+	t.Helper()
+	tr, err := jaegerd.client().Trace(context.Background(), traceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := int64(-1)
+	for _, s := range tr.Spans {
+		if s.OperationName == tracing.SpanCompute && (first < 0 || s.StartTime < first) {
+			first = s.StartTime
+		}
+	}
+	for i, s := range tr.Spans {
+		if s.OperationName == tracing.SpanCompute {
+			tr.Spans[i].StartTime = first
+		}
+	}
+	b, err := json.Marshal(map[string][]jaeger.Trace{"data": {*tr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkSVGFile: the SVG parses, and has a segment for every stage of
+// every task.
+func checkSVGFile(t *testing.T, path string, sc client.Scenario) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := xml.NewDecoder(f)
+	stages := map[string]int{}
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if el, ok := tok.(xml.StartElement); ok && el.Name.Local == "rect" {
+			var lane, stage string
+			for _, a := range el.Attr {
+				switch a.Name.Local {
+				case "data-lane":
+					lane = a.Value
+				case "data-stage":
+					stage = a.Value
+				}
+			}
+			if lane == "task" {
+				stages[stage]++
+			}
+		}
+	}
+	for _, st := range []string{tracing.SpanConnect, tracing.SpanResponse, tracing.SpanCompute} {
+		if stages[st] != 3 {
+			t.Errorf("%s SVG has %d %s segments on task lanes, want 3", sc, stages[st], st)
+		}
+	}
+}

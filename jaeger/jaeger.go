@@ -1,0 +1,205 @@
+// Package jaeger reads traces from Jaeger's query API (/api/traces), the
+// JSON its UI reads.
+package jaeger
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Trace is one trace as the query API returns it.
+type Trace struct {
+	TraceID   string             `json:"traceID"`
+	Spans     []Span             `json:"spans"`
+	Processes map[string]Process `json:"processes"`
+}
+
+// Span is one span of a Trace. Times are in microseconds.
+type Span struct {
+	TraceID       string      `json:"traceID"`
+	SpanID        string      `json:"spanID"`
+	OperationName string      `json:"operationName"`
+	References    []Reference `json:"references"`
+	StartTime     int64       `json:"startTime"` // µs since the epoch
+	Duration      int64       `json:"duration"`  // µs
+	Tags          []Tag       `json:"tags"`
+	Logs          []Log       `json:"logs,omitempty"`
+	ProcessID     string      `json:"processID"`
+}
+
+// Reference links a span to its parent (refType CHILD_OF).
+type Reference struct {
+	RefType string `json:"refType"`
+	TraceID string `json:"traceID"`
+	SpanID  string `json:"spanID"`
+}
+
+// Tag is a span attribute; Type is string, bool, int64, float64 or binary.
+type Tag struct {
+	Key   string `json:"key"`
+	Type  string `json:"type"`
+	Value any    `json:"value"`
+}
+
+// Log is a span event.
+type Log struct {
+	Timestamp int64 `json:"timestamp"`
+	Fields    []Tag `json:"fields"`
+}
+
+// Process is the resource of the spans that name it.
+type Process struct {
+	ServiceName string `json:"serviceName"`
+	Tags        []Tag  `json:"tags"`
+}
+
+// Parent is the span ID of the CHILD_OF reference, or "".
+func (s Span) Parent() string {
+	for _, r := range s.References {
+		if r.RefType == "CHILD_OF" {
+			return r.SpanID
+		}
+	}
+	return ""
+}
+
+// Tag returns the tag named key.
+func (s Span) Tag(key string) (Tag, bool) {
+	for _, t := range s.Tags {
+		if t.Key == key {
+			return t, true
+		}
+	}
+	return Tag{}, false
+}
+
+// Int returns an int64 tag's value.
+func (s Span) Int(key string) (int64, bool) {
+	t, ok := s.Tag(key)
+	if !ok || t.Type != "int64" {
+		return 0, false
+	}
+	switch v := t.Value.(type) {
+	case float64:
+		return int64(v), true
+	case json.Number:
+		i, err := v.Int64()
+		return i, err == nil
+	}
+	return 0, false
+}
+
+// Start and End of the span.
+func (s Span) Start() time.Time { return time.UnixMicro(s.StartTime) }
+func (s Span) End() time.Time   { return time.UnixMicro(s.StartTime + s.Duration) }
+
+// Service is the name of the service that recorded s.
+func (t *Trace) Service(s Span) string { return t.Processes[s.ProcessID].ServiceName }
+
+// ErrNotFound: Jaeger has no such trace (yet).
+var ErrNotFound = errors.New("trace not found")
+
+// Client queries one Jaeger.
+type Client struct {
+	BaseURL string       // for example http://localhost:16686
+	HTTP    *http.Client // nil: a client with a 10s timeout
+}
+
+// Trace fetches one trace by id.
+func (c Client) Trace(ctx context.Context, id string) (*Trace, error) {
+	traces, err := c.get(ctx, "/api/traces/"+url.PathEscape(id))
+	if err != nil {
+		return nil, err
+	}
+	if len(traces) == 0 {
+		return nil, fmt.Errorf("trace %s: %w", id, ErrNotFound)
+	}
+	return &traces[0], nil
+}
+
+// Latest fetches the service's traces of the last lookback, newest first,
+// at most limit.
+func (c Client) Latest(ctx context.Context, service string, limit int, lookback time.Duration) ([]Trace, error) {
+	q := url.Values{
+		"service":  {service},
+		"limit":    {strconv.Itoa(limit)},
+		"start":    {strconv.FormatInt(time.Now().Add(-lookback).UnixMicro(), 10)},
+		"end":      {strconv.FormatInt(time.Now().UnixMicro(), 10)},
+		"lookback": {"custom"},
+	}
+	traces, err := c.get(ctx, "/api/traces?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	// Newest first, by the earliest span of each trace.
+	first := func(t Trace) int64 {
+		m := int64(0)
+		for i, s := range t.Spans {
+			if i == 0 || s.StartTime < m {
+				m = s.StartTime
+			}
+		}
+		return m
+	}
+	slices.SortFunc(traces, func(a, b Trace) int { return cmp.Compare(first(b), first(a)) })
+	if len(traces) > limit {
+		traces = traces[:limit]
+	}
+	return traces, nil
+}
+
+func (c Client) get(ctx context.Context, path string) ([]Trace, error) {
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	u := strings.TrimSuffix(c.BaseURL, "/") + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %.200s", u, resp.Status, body)
+	}
+	return Decode(body)
+}
+
+// Decode reads a query API answer ({"data": [traces]}), as saved to a file
+// from /api/traces/{id}.
+func Decode(b []byte) ([]Trace, error) {
+	var r struct {
+		Data   []Trace `json:"data"`
+		Errors []struct {
+			Msg string `json:"msg"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decode Jaeger traces: %w", err)
+	}
+	if len(r.Errors) > 0 && len(r.Data) == 0 {
+		return nil, fmt.Errorf("jaeger: %s", r.Errors[0].Msg)
+	}
+	return r.Data, nil
+}
