@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,6 +106,18 @@ func (s Span) End() time.Time   { return time.UnixMicro(s.StartTime + s.Duration
 
 // Service is the name of the service that recorded s.
 func (t *Trace) Service(s Span) string { return t.Processes[s.ProcessID].ServiceName }
+
+// URLEnv names the variable that overrides DefaultURL.
+const URLEnv = "ASYNCTRACE_JAEGER_UI"
+
+// DefaultURL is where the commands find Jaeger's UI and query API:
+// $ASYNCTRACE_JAEGER_UI, or Jaeger's default port on this host.
+func DefaultURL() string {
+	if u := os.Getenv(URLEnv); u != "" {
+		return u
+	}
+	return "http://localhost:16686"
+}
 
 // ErrNotFound: Jaeger has no such trace (yet).
 var ErrNotFound = errors.New("trace not found")

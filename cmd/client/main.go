@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,27 +20,12 @@ import (
 
 	"asynctrace/client"
 	"asynctrace/diagram"
+	"asynctrace/internal/cli"
+	"asynctrace/jaeger"
 	"asynctrace/tracing"
 )
 
-func main() {
-	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
-	var usage usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.As(err, &usage):
-		os.Exit(2) // the flag package has said why
-	default:
-		fmt.Fprintln(os.Stderr, "client:", err)
-		os.Exit(1)
-	}
-}
-
-// usageError is a bad command line, already reported with the usage.
-type usageError struct{ error }
-
-// jaegerUIEnv overrides the default base of trace links.
-const jaegerUIEnv = "ASYNCTRACE_JAEGER_UI"
+func main() { cli.Main("client", run) }
 
 type config struct {
 	scenarios []client.Scenario
@@ -53,8 +37,7 @@ type config struct {
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
-	fs := flag.NewFlagSet("client", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("client", "Runs the article's scenarios against the echo server. Spans go to OTLP gRPC, set by OTEL_* variables.", stderr)
 	var c config
 	fs.StringVar(&c.run.Addr, "addr", "127.0.0.1:6142", "echo server `address`")
 	scenario := fs.String("scenario", "all", "`name`: "+names(client.Scenarios)+", or all (one trace each, one after another)")
@@ -65,52 +48,36 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.json, "json", false, "print one JSON object per scenario instead of the article's lines")
 	fs.BoolVar(&c.diagram, "diagram", false, "after each scenario, draw its execution diagram in the terminal")
 	fs.StringVar(&c.svgDir, "svg", "", "write each scenario's execution diagram as SVG into `dir`")
-	def := os.Getenv(jaegerUIEnv)
-	if def == "" {
-		def = "http://localhost:16686"
-	}
-	fs.StringVar(&c.jaegerUI, "jaeger-ui", def, "base `URL` of trace links, empty for none (default from $"+jaegerUIEnv+")")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: client [flags]\n\nRuns the article's scenarios against the echo server. Spans go to OTLP gRPC, set by OTEL_* variables.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return c, err
+	fs.StringVar(&c.jaegerUI, "jaeger-ui", jaeger.DefaultURL(), "base `URL` of trace links, empty for none (default from $"+jaeger.URLEnv+")")
+	err := cli.Parse(fs, args, func() error {
+		if *scenario == "all" {
+			c.scenarios = client.Scenarios
+		} else {
+			s, err := client.ParseScenario(*scenario)
+			if err != nil {
+				return err
+			}
+			c.scenarios = []client.Scenario{s}
 		}
-		return c, usageError{err}
-	}
-	bad := func(err error) (config, error) {
-		fmt.Fprintln(fs.Output(), err)
-		fs.Usage()
-		return c, usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return bad(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
-	}
-	if *scenario == "all" {
-		c.scenarios = client.Scenarios
-	} else {
-		s, err := client.ParseScenario(*scenario)
-		if err != nil {
-			return bad(err)
+		if *compute != "" {
+			m, err := client.ParseCompute(*compute)
+			if err != nil {
+				return err
+			}
+			c.run.Compute = m
 		}
-		c.scenarios = []client.Scenario{s}
-	}
-	if *compute != "" {
-		m, err := client.ParseCompute(*compute)
-		if err != nil {
-			return bad(err)
+		switch {
+		case c.run.Tasks < 1:
+			return errors.New("-tasks must be at least 1")
+		case c.run.Unit <= 0:
+			return errors.New("-unit must be positive")
+		case c.run.Procs < 0:
+			return errors.New("-procs must not be negative")
 		}
-		c.run.Compute = m
-	}
-	switch {
-	case c.run.Tasks < 1:
-		return bad(errors.New("-tasks must be at least 1"))
-	case c.run.Unit <= 0:
-		return bad(errors.New("-unit must be positive"))
-	case c.run.Procs < 0:
-		return bad(errors.New("-procs must not be negative"))
+		return nil
+	})
+	if err != nil {
+		return c, err
 	}
 	return c, nil
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"asynctrace/client"
+	"asynctrace/internal/cli"
+	"asynctrace/jaeger"
 	"asynctrace/server"
 )
 
@@ -38,7 +40,7 @@ func TestParseFlags(t *testing.T) {
 		var stderr bytes.Buffer
 		c, err := parseFlags(strings.Fields(tt.give), &stderr)
 		if tt.wantErr {
-			var u usageError
+			var u cli.UsageError
 			if !errors.As(err, &u) || !strings.Contains(stderr.String(), "Usage") {
 				t.Errorf("parseFlags(%q) = %v, stderr %q; want a usage error", tt.give, err, stderr.String())
 			}
@@ -111,7 +113,7 @@ func TestRunJSON(t *testing.T) {
 // Human output: the article's lines, then the summary with a trace link.
 func TestRunHuman(t *testing.T) {
 	t.Setenv("OTEL_TRACES_EXPORTER", "none")
-	t.Setenv(jaegerUIEnv, "http://jaeger.example:16686/")
+	t.Setenv(jaeger.URLEnv, "http://jaeger.example:16686/")
 	const unit = 5 * time.Millisecond
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,29 +16,12 @@ import (
 
 	"asynctrace/client"
 	"asynctrace/diagram"
+	"asynctrace/internal/cli"
 	"asynctrace/jaeger"
 	"asynctrace/tracing"
 )
 
-func main() {
-	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
-	var usage usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.As(err, &usage):
-		os.Exit(2) // the flag package has said why
-	case errors.Is(err, errVerify):
-		os.Exit(1) // the checks say what failed
-	default:
-		fmt.Fprintln(os.Stderr, "diagram:", err)
-		os.Exit(1)
-	}
-}
-
-// usageError is a bad command line, already reported with the usage.
-type usageError struct{ error }
-
-var errVerify = errors.New("verification failed")
+func main() { cli.Main("diagram", run) }
 
 type config struct {
 	jaegerURL string
@@ -59,14 +41,9 @@ type config struct {
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
-	fs := flag.NewFlagSet("diagram", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("diagram", "Draws asynctrace runs from Jaeger as the article's execution diagrams, or verifies them.", stderr)
 	var c config
-	def := os.Getenv("ASYNCTRACE_JAEGER_UI")
-	if def == "" {
-		def = "http://localhost:16686"
-	}
-	fs.StringVar(&c.jaegerURL, "jaeger", def, "Jaeger query `URL` (default from $ASYNCTRACE_JAEGER_UI)")
+	fs.StringVar(&c.jaegerURL, "jaeger", jaeger.DefaultURL(), "Jaeger query `URL` (default from $"+jaeger.URLEnv+")")
 	fs.StringVar(&c.traceID, "trace", "", "trace `id` to draw")
 	fs.StringVar(&c.file, "file", "", "read traces from a `file` saved from Jaeger's /api/traces instead")
 	fs.StringVar(&c.service, "service", tracing.ClientService, "without -trace: the service whose latest traces to draw")
@@ -80,47 +57,35 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.procs, "procs", 0, "with -expect: GOMAXPROCS P of the expectation (default: the scenario's)")
 	compute := fs.String("compute", "", "with -expect: compute `mode` of the expectation (default: the scenario's)")
 	fs.Float64Var(&c.tolerance, "tolerance", diagram.DefaultTolerance, "with -verify: allowed makespan excess, as a `fraction` of the expected one")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: diagram [flags]\n\nDraws asynctrace runs from Jaeger as the article's execution diagrams, or verifies them.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return c, err
+	err := cli.Parse(fs, args, func() error {
+		if *expect != "" {
+			s, err := client.ParseScenario(*expect)
+			if err != nil {
+				return err
+			}
+			c.expect = s
 		}
-		return c, usageError{err}
-	}
-	bad := func(err error) (config, error) {
-		fmt.Fprintln(fs.Output(), err)
-		fs.Usage()
-		return c, usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return bad(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
-	}
-	if *expect != "" {
-		s, err := client.ParseScenario(*expect)
-		if err != nil {
-			return bad(err)
+		if *compute != "" {
+			m, err := client.ParseCompute(*compute)
+			if err != nil {
+				return err
+			}
+			c.compute = m
 		}
-		c.expect = s
-	}
-	if *compute != "" {
-		m, err := client.ParseCompute(*compute)
-		if err != nil {
-			return bad(err)
+		switch {
+		case c.last < 1:
+			return errors.New("-last must be at least 1")
+		case c.color != "auto" && c.color != "always" && c.color != "never":
+			return fmt.Errorf("-color %q: want auto, always or never", c.color)
+		case (c.procs != 0 || c.compute != "") && c.expect == "":
+			return errors.New("-procs and -compute go with -expect")
+		case c.tolerance < 0:
+			return errors.New("-tolerance must not be negative")
 		}
-		c.compute = m
-	}
-	switch {
-	case c.last < 1:
-		return bad(errors.New("-last must be at least 1"))
-	case c.color != "auto" && c.color != "always" && c.color != "never":
-		return bad(fmt.Errorf("-color %q: want auto, always or never", c.color))
-	case (c.procs != 0 || c.compute != "") && c.expect == "":
-		return bad(errors.New("-procs and -compute go with -expect"))
-	case c.tolerance < 0:
-		return bad(errors.New("-tolerance must not be negative"))
+		return nil
+	})
+	if err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -181,7 +146,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if failed {
-		return errVerify
+		return cli.ErrReported // the checks say what failed
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -14,25 +13,12 @@ import (
 	"syscall"
 	"time"
 
+	"asynctrace/internal/cli"
 	"asynctrace/server"
 	"asynctrace/tracing"
 )
 
-func main() {
-	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
-	var usage usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.As(err, &usage):
-		os.Exit(2) // the flag package has said why
-	default:
-		fmt.Fprintln(os.Stderr, "server:", err)
-		os.Exit(1)
-	}
-}
-
-// usageError is a bad command line, already reported with the usage.
-type usageError struct{ error }
+func main() { cli.Main("server", run) }
 
 type config struct {
 	addr  string
@@ -41,34 +27,20 @@ type config struct {
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
-	fs := flag.NewFlagSet("server", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("server", "Echoes each connection's bytes after a delay. Spans go to OTLP gRPC, set by OTEL_* variables.", stderr)
 	var c config
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:6142", "listen `address` (0.0.0.0:6142 to serve other hosts)")
 	unit := fs.Duration("unit", time.Second, "time `unit` u: requests are held 8u")
 	fs.DurationVar(&c.delay, "delay", 0, "hold each request this long, instead of 8u")
 	fs.DurationVar(&c.grace, "grace", 15*time.Second, "on SIGINT/SIGTERM, how long connections in flight may take to finish")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n\nEchoes each connection's bytes after a delay. Spans go to OTLP gRPC, set by OTEL_* variables.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return c, err
+	err := cli.Parse(fs, args, func() error {
+		if *unit <= 0 || c.delay < 0 || c.grace < 0 {
+			return errors.New("-unit must be positive, -delay and -grace not negative")
 		}
-		return c, usageError{err}
-	}
-	var bad error
-	switch {
-	case fs.NArg() > 0:
-		bad = fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case *unit <= 0 || c.delay < 0 || c.grace < 0:
-		bad = errors.New("-unit must be positive, -delay and -grace not negative")
-	}
-	if bad != nil {
-		fmt.Fprintln(fs.Output(), bad)
-		fs.Usage()
-		return c, usageError{bad}
+		return nil
+	})
+	if err != nil {
+		return c, err
 	}
 	if c.delay == 0 {
 		c.delay = 8 * *unit

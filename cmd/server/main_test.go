@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"asynctrace/internal/cli"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -29,7 +31,7 @@ func TestParseFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		c, err := parseFlags(strings.Fields(tt.give), io.Discard)
-		var u usageError
+		var u cli.UsageError
 		if tt.wantErr != errors.As(err, &u) {
 			t.Errorf("parseFlags(%q) error = %v, want usage error: %v", tt.give, err, tt.wantErr)
 		}

@@ -1,0 +1,77 @@
+// Package cli is what the commands share: one way to exit, and one way to
+// parse and check flags, so that a bad command line says why and shows the
+// usage, and tests can call a command's run function directly.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Run is a command's body: main calls it once, tests call it directly.
+type Run func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+// Main runs run and exits once: 0 on success or -h, 2 on a bad command line
+// (already reported with the usage), 1 on failure (reported here, unless
+// the command already said what failed).
+func Main(name string, run Run) {
+	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	var usage UsageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &usage):
+		os.Exit(2)
+	case errors.Is(err, ErrReported):
+		os.Exit(1)
+	default:
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+// ErrReported: the command has said what failed; exit 1 without more.
+var ErrReported = errors.New("failure already reported")
+
+// UsageError is a bad command line, reported with the usage.
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
+// NewFlagSet returns a flag set that reports to stderr and whose usage
+// starts with summary.
+func NewFlagSet(name, summary string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\n%s\n\n", name, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// Parse parses args, refuses positional arguments, and runs check on the
+// values; any error comes back as a UsageError, reported with the usage,
+// except flag.ErrHelp.
+func Parse(fs *flag.FlagSet, args []string, check func() error) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return UsageError{err} // the flag package has reported it
+	}
+	err := check()
+	if fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err != nil {
+		fmt.Fprintln(fs.Output(), err)
+		fs.Usage()
+		return UsageError{err}
+	}
+	return nil
+}
