@@ -407,18 +407,14 @@ func TestComputeModesOneP(t *testing.T) {
 	allOverlap(t, "sleep computes", stage(sleep, tracing.SpanCompute))
 }
 
-// CPU work under GOMAXPROCS=1 takes n·p in all, time-sliced: the computes
-// interleave rather than run one after another.
+// CPU work under GOMAXPROCS=1 is time-sliced: the computes interleave
+// instead of forming a stair. (How long they take depends on the machine's
+// other load, through the calibration: no timing is asserted.)
 func TestComputeCPU(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spins a CPU for 12 units")
 	}
 	r := runScenario(t, Config{Scenario: SingleThread, Compute: CPU, Procs: 1})
-	// CPU work is only as fast as the machine's other load allows; check
-	// the tree and the interleaving, and the makespan only from below.
-	if r.res.Makespan < r.res.Expected*9/10 {
-		t.Errorf("cpu makespan %v, want at least about %v", r.res.Makespan, r.res.Expected)
-	}
 	allOverlap(t, "cpu computes", stage(r, tracing.SpanCompute))
 }
 

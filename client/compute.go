@@ -45,34 +45,35 @@ func ParseCompute(s string) (Compute, error) {
 	return "", fmt.Errorf("unknown compute mode %q (want one of %s)", s, joinNames(Computes))
 }
 
-// run blocks for d in mode m and returns when the stage ended. For hold and
-// syscall the end is read before anything can yield: after a long hold,
-// sysmon has asked for preemption, and the goroutine is descheduled at its
-// next function call, which would make the stage look longer than it was.
-func (m Compute) run(ctx context.Context, d time.Duration) (time.Time, error) {
+// run blocks for d in mode m and returns when the stage ended, and on which
+// OS thread. For hold and syscall both are read before anything can yield:
+// after a long hold, sysmon has asked for preemption, and the goroutine is
+// descheduled at its next function call, to resume later and perhaps on
+// another thread, which would make the stage look longer than it was, or
+// look as if it moved.
+func (m Compute) run(ctx context.Context, d time.Duration) (end time.Time, osThread int, err error) {
 	switch m {
 	case Hold, Syscall:
 		start := time.Now()
 		m0 := monotonic()
-		m1 := sleepUntil(m0+d.Nanoseconds(), m == Hold)
-		return start.Add(time.Duration(m1 - m0)), nil
+		m1, tid := sleepUntil(m0+d.Nanoseconds(), m == Hold)
+		return start.Add(time.Duration(m1 - m0)), tid, nil
 	case CPU:
 		spin(d)
-		return time.Now(), nil
 	default:
-		err := wait(ctx, d)
-		return time.Now(), err
+		err = wait(ctx, d)
 	}
+	return time.Now(), unix.Gettid(), err
 }
 
 // sleepUntil sleeps until the CLOCK_MONOTONIC deadline and returns the
-// clock when it woke. The runtime's preemption signal interrupts the sleep
+// clock when it woke, and the OS thread it woke on. The runtime's preemption signal interrupts the sleep
 // about every 10ms; an absolute deadline makes restarting it exact (a
 // relative restart drifted +25ms per 4s). nosplit: no preemption check
 // between waking and reading the clock.
 //
 //go:nosplit
-func sleepUntil(deadline int64, raw bool) int64 {
+func sleepUntil(deadline int64, raw bool) (int64, int) {
 	ts := unix.NsecToTimespec(deadline)
 	for {
 		var errno syscall.Errno
@@ -85,7 +86,9 @@ func sleepUntil(deadline int64, raw bool) int64 {
 			break
 		}
 	}
-	return monotonic()
+	now := monotonic()
+	tid, _, _ := syscall.RawSyscall(unix.SYS_GETTID, 0, 0, 0)
+	return now, int(tid)
 }
 
 // monotonic reads CLOCK_MONOTONIC, the clock of time.Now's monotonic

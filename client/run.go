@@ -95,7 +95,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	r.start = time.Now()
 	r.responseDeadline = r.start.Add(2*res.Expected + 10*time.Second)
-	ctx, root := tracer.Start(ctx, tracing.ScenarioSpanName(string(cfg.Scenario)),
+	ctx, root := tracer().Start(ctx, tracing.ScenarioSpanName(string(cfg.Scenario)),
 		trace.WithTimestamp(r.start),
 		trace.WithAttributes(
 			tracing.KeyScenario.String(string(cfg.Scenario)),

@@ -16,14 +16,17 @@ import (
 	"asynctrace/wire"
 )
 
-var tracer = otel.Tracer("asynctrace/client")
+// tracer is looked up at each use: the global provider's first delegate
+// would otherwise stick to a package-level tracer, and a test that sets up
+// tracing twice in one process would record into the first.
+func tracer() trace.Tracer { return otel.Tracer("asynctrace/client") }
 
 // task runs task i (1-based) of the scenario on the calling goroutine:
 // connect, response, compute, each a child span of the task's span.
 func (r *runner) task(ctx context.Context, i int) (err error) {
 	g := tracing.ThisGoroutine()
 	label := tracing.TaskLabel(i)
-	ctx, span := g.Start(ctx, tracer, label, trace.WithAttributes(
+	ctx, span := g.Start(ctx, tracer(), label, trace.WithAttributes(
 		tracing.KeyTask.String(label),
 		tracing.KeyLockedThread.Bool(r.scenario.locked()),
 	))
@@ -61,7 +64,7 @@ func (r *runner) task(ctx context.Context, i int) (err error) {
 // response span to come: the server's span becomes its child. It returns
 // the context to start that span with.
 func (r *runner) connect(ctx context.Context, g tracing.Goroutine, label string) (_ net.Conn, _ context.Context, err error) {
-	sctx, span := g.Start(ctx, tracer, tracing.SpanConnect)
+	sctx, span := g.Start(ctx, tracer(), tracing.SpanConnect)
 	defer func() { endStage(span, err) }()
 
 	if err := wait(sctx, connectUnits*r.unit); err != nil {
@@ -89,7 +92,7 @@ func (r *runner) connect(ctx context.Context, g tracing.Goroutine, label string)
 // when this goroutine runs again, which under a busy P is later than the
 // bytes arrived (the server's write span shows when they did).
 func (r *runner) response(ctx context.Context, g tracing.Goroutine, conn net.Conn, label string) (err error) {
-	_, span := g.Start(ctx, tracer, tracing.SpanResponse, trace.WithSpanKind(trace.SpanKindClient))
+	_, span := g.Start(ctx, tracer(), tracing.SpanResponse, trace.WithSpanKind(trace.SpanKindClient))
 	defer func() { endStage(span, err) }()
 
 	// Cancellation, or a server that never answers, ends the read.
@@ -110,16 +113,17 @@ func (r *runner) response(ctx context.Context, g tracing.Goroutine, conn net.Con
 }
 
 // compute blocks for 4u in the run's compute mode. The span ends at the
-// time the mode read, not when End is called.
+// time, and on the OS thread, the mode read when it was done, not when End
+// is called.
 func (r *runner) compute(ctx context.Context, g tracing.Goroutine) error {
-	_, span := g.Start(ctx, tracer, tracing.SpanCompute)
-	end, err := r.mode.run(ctx, computeUnits*r.unit)
+	_, span := g.Start(ctx, tracer(), tracing.SpanCompute)
+	end, tid, err := r.mode.run(ctx, computeUnits*r.unit)
 	if err != nil {
 		err = fmt.Errorf("compute: %w", err)
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 	}
-	span.End(trace.WithTimestamp(end))
+	span.EndAt(end, tid)
 	return err
 }
 

@@ -17,7 +17,10 @@ import (
 	"asynctrace/wire"
 )
 
-var tracer = otel.Tracer("asynctrace/server")
+// tracer is looked up at each use: the global provider's first delegate
+// would otherwise stick to a package-level tracer, and a test that sets up
+// tracing twice in one process would record into the first.
+func tracer() trace.Tracer { return otel.Tracer("asynctrace/server") }
 
 // drainTimeout bounds the wait for the client to close after the echo, so
 // that closing does not reset a connection with unread bytes.
@@ -90,7 +93,7 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	}
 
 	peer := peerAttrs(conn.RemoteAddr())
-	ctx, echo := g.Start(parent, tracer, tracing.SpanEcho,
+	ctx, echo := g.Start(parent, tracer(), tracing.SpanEcho,
 		trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithTimestamp(start),
 		trace.WithAttributes(append(peer, tracing.KeyPreamble.String(kind))...))
@@ -105,7 +108,7 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 		echo.SetStatus(codes.Error, err.Error())
 	}
 
-	_, delay := g.Start(ctx, tracer, tracing.SpanDelay, trace.WithTimestamp(start))
+	_, delay := g.Start(ctx, tracer(), tracing.SpanDelay, trace.WithTimestamp(start))
 	for r.err == nil {
 		r.read()
 	}
@@ -122,7 +125,7 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	}
 
 	payload := r.buf[payloadAt:]
-	_, write := g.Start(ctx, tracer, tracing.SpanWrite)
+	_, write := g.Start(ctx, tracer(), tracing.SpanWrite)
 	conn.SetWriteDeadline(time.Now().Add(s.cfg.IdleTimeout))
 	n, err := conn.Write(payload)
 	if err == nil {

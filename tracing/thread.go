@@ -5,6 +5,7 @@ import (
 	"context"
 	"runtime"
 	"strconv"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -74,9 +75,13 @@ func (g Goroutine) Start(ctx context.Context, tracer trace.Tracer, name string, 
 
 // End ends the span, first recording the OS thread it ends on if that is not
 // the one it started on. Call it on the goroutine that started the span.
-func (s Span) End(opts ...trace.SpanEndOption) {
-	if tid := OSThreadID(); tid != s.osThread {
-		s.SetAttributes(KeyOSThreadIDEnd.Int(tid))
+func (s Span) End() { s.EndAt(time.Now(), OSThreadID()) }
+
+// EndAt ends the span at t, on OS thread osThread, both read by the caller
+// when the work ended, which may be well before it could call EndAt.
+func (s Span) EndAt(t time.Time, osThread int) {
+	if osThread != s.osThread {
+		s.SetAttributes(KeyOSThreadIDEnd.Int(osThread))
 	}
-	s.Span.End(opts...)
+	s.Span.End(trace.WithTimestamp(t))
 }

@@ -9,6 +9,8 @@ import (
 	"flag"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -125,15 +127,22 @@ func TestRunHuman(t *testing.T) {
 	defer func() { srv.Shutdown(context.Background()); <-served }()
 
 	var stdout bytes.Buffer
-	args := []string{"-addr", ln.Addr().String(), "-unit", unit.String(), "-scenario", "sync"}
+	svgDir := t.TempDir()
+	args := []string{"-addr", ln.Addr().String(), "-unit", unit.String(), "-scenario", "sync", "-diagram", "-svg", svgDir}
 	if err := run(context.Background(), args, &stdout, io.Discard); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	out := stdout.String()
-	for _, want := range []string{" - task1 started: ", " - task3 finished: ", "makespan ", "expected 210ms (n(c+w+p))", "http://jaeger.example:16686/trace/"} {
+	for _, want := range []string{
+		" - task1 started: ", " - task3 finished: ", "makespan ", "expected 210ms (n(c+w+p))", "http://jaeger.example:16686/trace/",
+		"time runs down", "# working", "diagram " + filepath.Join(svgDir, "sync.svg"),
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	if b, err := os.ReadFile(filepath.Join(svgDir, "sync.svg")); err != nil || !bytes.Contains(b, []byte(`data-stage="compute"`)) {
+		t.Errorf("sync.svg: %v, %.80q", err, b)
 	}
 	if !strings.HasPrefix(strings.SplitN(out, "\n", 3)[1], "OS thread ") {
 		t.Errorf("second line %q, want the article's line format", strings.SplitN(out, "\n", 3)[1])
