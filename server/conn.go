@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -42,9 +43,7 @@ func (r *request) read() {
 		r.err = errPayloadFull
 		return
 	}
-	if len(r.buf) == cap(r.buf) {
-		r.buf = append(r.buf, 0)[:len(r.buf)]
-	}
+	r.buf = slices.Grow(r.buf, min(512, r.limit-len(r.buf)))
 	n, err := r.conn.Read(r.buf[len(r.buf):min(cap(r.buf), r.limit)])
 	r.buf = r.buf[:len(r.buf)+n]
 	r.err = err
