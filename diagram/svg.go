@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -146,6 +148,22 @@ func (d *Diagram) WriteSVG(w io.Writer) error {
 	p("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// WriteSVGFile writes the SVG to path, making its directory if need be.
+func (d *Diagram) WriteSVGFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := d.WriteSVG(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func (d *Diagram) svgSegment(b *strings.Builder, l layout, laneKind, laneLabel string, x float64, width int, s Segment, labels bool) {

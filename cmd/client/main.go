@@ -159,19 +159,8 @@ func draw(cfg config, rec *diagram.Recorder, res client.Result, stdout io.Writer
 		}
 	}
 	if cfg.svgDir != "" {
-		if err := os.MkdirAll(cfg.svgDir, 0o755); err != nil {
-			return err
-		}
 		path := filepath.Join(cfg.svgDir, string(res.Scenario)+".svg")
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		if err := d.WriteSVG(f); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
+		if err := d.WriteSVGFile(path); err != nil {
 			return err
 		}
 		if !cfg.json {

@@ -69,11 +69,9 @@ func equal(a, b []client.Scenario) bool {
 	return names(a) == names(b)
 }
 
-// The -json output: one object per scenario, with the fields the README
-// and the end-to-end tests read.
-func TestRunJSON(t *testing.T) {
-	t.Setenv("OTEL_TRACES_EXPORTER", "none")
-	const unit = 10 * time.Millisecond
+// newLocalServer serves the echo server in-process on a free loopback port.
+func newLocalServer(t *testing.T, unit time.Duration) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -81,10 +79,19 @@ func TestRunJSON(t *testing.T) {
 	srv := server.New(server.Config{Delay: client.ServerDelay(unit)})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	defer func() { srv.Shutdown(context.Background()); <-served }()
+	t.Cleanup(func() { srv.Shutdown(context.Background()); <-served })
+	return ln.Addr().String()
+}
+
+// The -json output: one object per scenario, with the fields the README
+// and the end-to-end tests read.
+func TestRunJSON(t *testing.T) {
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	const unit = 10 * time.Millisecond
+	addr := newLocalServer(t, unit)
 
 	var stdout, stderr bytes.Buffer
-	args := []string{"-addr", ln.Addr().String(), "-unit", unit.String(), "-scenario", "all", "-procs", "3", "-json"}
+	args := []string{"-addr", addr, "-unit", unit.String(), "-scenario", "all", "-procs", "3", "-json"}
 	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
@@ -117,18 +124,11 @@ func TestRunHuman(t *testing.T) {
 	t.Setenv("OTEL_TRACES_EXPORTER", "none")
 	t.Setenv(jaeger.URLEnv, "http://jaeger.example:16686/")
 	const unit = 5 * time.Millisecond
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(server.Config{Delay: client.ServerDelay(unit)})
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	defer func() { srv.Shutdown(context.Background()); <-served }()
+	addr := newLocalServer(t, unit)
 
 	var stdout bytes.Buffer
 	svgDir := t.TempDir()
-	args := []string{"-addr", ln.Addr().String(), "-unit", unit.String(), "-scenario", "sync", "-diagram", "-svg", svgDir}
+	args := []string{"-addr", addr, "-unit", unit.String(), "-scenario", "sync", "-diagram", "-svg", svgDir}
 	if err := run(context.Background(), args, &stdout, io.Discard); err != nil {
 		t.Fatalf("run: %v", err)
 	}

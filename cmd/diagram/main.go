@@ -114,7 +114,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				name += "-" + d.TraceID[:8]
 			}
 			path := filepath.Join(cfg.svgDir, name+".svg")
-			if err := writeSVG(path, d); err != nil {
+			if err := d.WriteSVGFile(path); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "%s: %s\n", d.TraceID, path)
@@ -218,19 +218,4 @@ func build(traces []jaeger.Trace) ([]*diagram.Diagram, error) {
 		ds = append(ds, d)
 	}
 	return ds, nil
-}
-
-func writeSVG(path string, d *diagram.Diagram) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := d.WriteSVG(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
