@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -159,4 +160,25 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// With nothing set, the exporter speaks plaintext to localhost:4317, as
+// Jaeger's receiver does by default; any endpoint or security setting is
+// left to the exporter.
+func TestPlaintextByDefault(t *testing.T) {
+	vars := []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_INSECURE", "OTEL_EXPORTER_OTLP_TRACES_INSECURE"}
+	for _, v := range vars {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	if !plaintextByDefault() || endpoint() != "localhost:4317" {
+		t.Errorf("nothing set: plaintext %v, endpoint %q; want true, localhost:4317", plaintextByDefault(), endpoint())
+	}
+	for _, v := range vars {
+		t.Setenv(v, "https://collector.example:4317")
+		if plaintextByDefault() {
+			t.Errorf("%s set: still plaintext by default", v)
+		}
+		os.Unsetenv(v)
+	}
 }
