@@ -42,7 +42,7 @@ func ParseCompute(s string) (Compute, error) {
 			return m, nil
 		}
 	}
-	return "", fmt.Errorf("unknown compute mode %q (want one of %s)", s, joinNames(Computes))
+	return "", fmt.Errorf("unknown compute mode %q (want one of %s)", s, Names(Computes))
 }
 
 // run blocks for d in mode m and returns when the stage ended, and on which

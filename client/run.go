@@ -47,11 +47,8 @@ type Result struct {
 
 // runner is the state shared by a run's tasks.
 type runner struct {
-	addr     string
-	scenario Scenario
-	mode     Compute
-	unit     time.Duration
-	start    time.Time
+	cfg   Config // defaults filled in
+	start time.Time
 	// responseDeadline bounds a read from a server that never answers.
 	responseDeadline time.Time
 	lines            *lineWriter
@@ -89,7 +86,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	// so that the few kilobytes a run allocates do not start a cycle.
 	runtime.GC()
 
-	r := &runner{addr: cfg.Addr, scenario: cfg.Scenario, mode: cfg.Compute, unit: cfg.Unit}
+	r := &runner{cfg: cfg}
 	if cfg.Lines != nil {
 		r.lines = &lineWriter{w: cfg.Lines}
 	}
@@ -134,7 +131,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 func (r *runner) tasks(ctx context.Context, n int) []error {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
-	switch r.scenario {
+	switch r.cfg.Scenario {
 	case Sync:
 		// The article's std client: one thread, tasks in a loop.
 		wg.Go(func() {

@@ -33,7 +33,7 @@ func ParseScenario(s string) (Scenario, error) {
 			return sc, nil
 		}
 	}
-	return "", fmt.Errorf("unknown scenario %q (want one of %s)", s, joinNames(Scenarios))
+	return "", fmt.Errorf("unknown scenario %q (want one of %s)", s, Names(Scenarios))
 }
 
 // DefaultCompute is the compute mode that reproduces the article's figure.
@@ -92,7 +92,8 @@ func Expected(s Scenario, m Compute, tasks, procs, cpus int, unit time.Duration)
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-func joinNames[T ~string](names []T) string {
+// Names joins scenario or compute mode names for messages and usage.
+func Names[T ~string](names []T) string {
 	s := make([]string, len(names))
 	for i, n := range names {
 		s[i] = string(n)

@@ -28,7 +28,7 @@ func (r *runner) task(ctx context.Context, i int) (err error) {
 	label := tracing.TaskLabel(i)
 	ctx, span := g.Start(ctx, tracer(), label, trace.WithAttributes(
 		tracing.KeyTask.String(label),
-		tracing.KeyLockedThread.Bool(r.scenario.locked()),
+		tracing.KeyLockedThread.Bool(r.cfg.Scenario.locked()),
 	))
 	defer func() {
 		if err != nil {
@@ -67,11 +67,11 @@ func (r *runner) connect(ctx context.Context, g tracing.Goroutine, label string)
 	sctx, span := g.Start(ctx, tracer(), tracing.SpanConnect)
 	defer func() { endStage(span, err) }()
 
-	if err := wait(sctx, connectUnits*r.unit); err != nil {
+	if err := wait(sctx, connectUnits*r.cfg.Unit); err != nil {
 		return nil, nil, fmt.Errorf("connect: %w", err)
 	}
 	var d net.Dialer
-	conn, err := d.DialContext(sctx, "tcp", r.addr)
+	conn, err := d.DialContext(sctx, "tcp", r.cfg.Addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect: %w", err)
 	}
@@ -117,7 +117,7 @@ func (r *runner) response(ctx context.Context, g tracing.Goroutine, conn net.Con
 // is called.
 func (r *runner) compute(ctx context.Context, g tracing.Goroutine) error {
 	_, span := g.Start(ctx, tracer(), tracing.SpanCompute)
-	end, tid, err := r.mode.run(ctx, computeUnits*r.unit)
+	end, tid, err := r.cfg.Compute.run(ctx, computeUnits*r.cfg.Unit)
 	if err != nil {
 		err = fmt.Errorf("compute: %w", err)
 		span.RecordError(err)

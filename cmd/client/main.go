@@ -40,10 +40,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := cli.NewFlagSet("client", "Runs the article's scenarios against the echo server. Spans go to OTLP gRPC, set by OTEL_* variables.", stderr)
 	var c config
 	fs.StringVar(&c.run.Addr, "addr", "127.0.0.1:6142", "echo server `address`")
-	scenario := fs.String("scenario", "all", "`name`: "+names(client.Scenarios)+", or all (one trace each, one after another)")
+	scenario := fs.String("scenario", "all", "`name`: "+client.Names(client.Scenarios)+", or all (one trace each, one after another)")
 	fs.IntVar(&c.run.Tasks, "tasks", 3, "number of tasks `n`")
 	fs.DurationVar(&c.run.Unit, "unit", time.Second, "time `unit` u: connect 2u, compute 4u; the server must hold requests 8u")
-	compute := fs.String("compute", "", "compute `mode`: "+names(client.Computes)+" (default: hold; syscall for os-threads)")
+	compute := fs.String("compute", "", "compute `mode`: "+client.Names(client.Computes)+" (default: hold; syscall for os-threads)")
 	fs.IntVar(&c.run.Procs, "procs", 0, "GOMAXPROCS `P` for the scenario (default: 1 for single-thread, else the number of CPUs)")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object per scenario instead of the article's lines")
 	fs.BoolVar(&c.diagram, "diagram", false, "after each scenario, draw its execution diagram in the terminal")
@@ -175,12 +175,4 @@ func traceURL(base, traceID string) string {
 		return ""
 	}
 	return strings.TrimSuffix(base, "/") + "/trace/" + traceID
-}
-
-func names[T ~string](list []T) string {
-	s := make([]string, len(list))
-	for i, v := range list {
-		s[i] = string(v)
-	}
-	return strings.Join(s, ", ")
 }

@@ -66,7 +66,7 @@ func TestParseFlags(t *testing.T) {
 }
 
 func equal(a, b []client.Scenario) bool {
-	return names(a) == names(b)
+	return client.Names(a) == client.Names(b)
 }
 
 // newLocalServer serves the echo server in-process on a free loopback port.
