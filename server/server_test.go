@@ -29,16 +29,23 @@ func TestMain(m *testing.M) {
 
 const delay = 150 * time.Millisecond
 
-// newLocalServer serves on a free loopback port until the test ends.
-func newLocalServer(t *testing.T, cfg Config) (*Server, string) {
+// serve serves on a free loopback port; served gets Serve's result.
+func serve(t *testing.T, cfg Config) (srv *Server, addr string, served chan error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(cfg)
-	served := make(chan error, 1)
+	srv = New(cfg)
+	served = make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	return srv, ln.Addr().String(), served
+}
+
+// newLocalServer serves on a free loopback port until the test ends.
+func newLocalServer(t *testing.T, cfg Config) (*Server, string) {
+	t.Helper()
+	srv, addr, served := serve(t, cfg)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -49,7 +56,7 @@ func newLocalServer(t *testing.T, cfg Config) (*Server, string) {
 			t.Errorf("Serve = %v, want ErrServerClosed", err)
 		}
 	})
-	return srv, ln.Addr().String()
+	return srv, addr
 }
 
 // exchange writes req, reads until the server closes, and says how long the
@@ -222,15 +229,8 @@ func TestSpanTree(t *testing.T) {
 
 // Shutdown lets a connection in flight finish.
 func TestShutdownWaitsForConnections(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := New(Config{Delay: delay})
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-
-	conn, err := net.Dial("tcp", ln.Addr().String())
+	srv, addr, served := serve(t, Config{Delay: delay})
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,21 +255,15 @@ func TestShutdownWaitsForConnections(t *testing.T) {
 	if err := <-served; !errors.Is(err, ErrServerClosed) {
 		t.Errorf("Serve = %v, want ErrServerClosed", err)
 	}
-	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+	if _, err := net.Dial("tcp", addr); err == nil {
 		t.Errorf("still accepting after Shutdown")
 	}
 }
 
 // Past its deadline, Shutdown cuts delays short and says so.
 func TestShutdownDeadline(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := New(Config{Delay: time.Hour})
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	conn, err := net.Dial("tcp", ln.Addr().String())
+	srv, addr, served := serve(t, Config{Delay: time.Hour})
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

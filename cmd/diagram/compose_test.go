@@ -10,15 +10,14 @@ import (
 
 // The verify service runs a command line this command accepts.
 func TestComposeCommand(t *testing.T) {
-	p, err := composefile.Load(context.Background(), composefile.Path())
+	cmd, err := composefile.Command(context.Background(), "verify")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, ok := p.Services["verify"]
-	if !ok || len(s.Command) == 0 || s.Command[0] != "/diagram" {
-		t.Fatalf("verify command %q, want /diagram ...", s.Command)
+	if cmd[0] != "/diagram" {
+		t.Fatalf("verify command %q, want /diagram ...", cmd)
 	}
-	c, err := parseFlags(s.Command[1:], io.Discard)
+	c, err := parseFlags(cmd[1:], io.Discard)
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}

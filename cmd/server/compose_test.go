@@ -10,15 +10,14 @@ import (
 
 // The echo-server service runs a command line this server accepts.
 func TestComposeCommand(t *testing.T) {
-	p, err := composefile.Load(context.Background(), composefile.Path())
+	cmd, err := composefile.Command(context.Background(), "echo-server")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, ok := p.Services["echo-server"]
-	if !ok || len(s.Command) == 0 || s.Command[0] != "/server" {
-		t.Fatalf("echo-server command %q, want /server ...", s.Command)
+	if cmd[0] != "/server" {
+		t.Fatalf("echo-server command %q, want /server ...", cmd)
 	}
-	c, err := parseFlags(s.Command[1:], io.Discard)
+	c, err := parseFlags(cmd[1:], io.Discard)
 	if err != nil {
 		t.Fatalf("echo-server: %v", err)
 	}

@@ -5,6 +5,7 @@ package composefile
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"runtime"
 
@@ -30,6 +31,19 @@ func Load(ctx context.Context, path string) (*types.Project, error) {
 		ConfigFiles: []types.ConfigFile{{Filename: abs}},
 		Environment: types.Mapping{},
 	})
+}
+
+// Command is the command line of one service of the project's compose file.
+func Command(ctx context.Context, service string) ([]string, error) {
+	p, err := Load(ctx, Path())
+	if err != nil {
+		return nil, err
+	}
+	s, ok := p.Services[service]
+	if !ok || len(s.Command) == 0 {
+		return nil, fmt.Errorf("%s: no service %q with a command", Path(), service)
+	}
+	return s.Command, nil
 }
 
 // Flag returns the value of -name in a command line of Go flags written as
