@@ -17,7 +17,8 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		MakespanMS float64 `json:"makespan_ms"`
 		ExpectedMS float64 `json:"expected_ms"`
 		DiffMS     float64 `json:"diff_ms"`
-	}{plain(r), ms(r.Unit), ms(r.Makespan), ms(r.Expected), ms(r.Makespan - r.Expected)})
+		ReadyMS    float64 `json:"ready_ms"`
+	}{plain(r), ms(r.Unit), ms(r.Makespan), ms(r.Expected), ms(r.Makespan - r.Expected), ms(r.Ready)})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -28,12 +29,13 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		UnitMS     float64 `json:"unit_ms"`
 		MakespanMS float64 `json:"makespan_ms"`
 		ExpectedMS float64 `json:"expected_ms"`
+		ReadyMS    float64 `json:"ready_ms"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
 	*r = Result(v.plain)
-	r.Unit, r.Makespan, r.Expected = fromMS(v.UnitMS), fromMS(v.MakespanMS), fromMS(v.ExpectedMS)
+	r.Unit, r.Makespan, r.Expected, r.Ready = fromMS(v.UnitMS), fromMS(v.MakespanMS), fromMS(v.ExpectedMS), fromMS(v.ReadyMS)
 	return nil
 }
 
@@ -47,6 +49,7 @@ func (r Result) WriteSummary(w io.Writer, traceURL string) {
 	fmt.Fprintf(w, "  makespan %v, expected %v (%s), difference %+v (%+.2f%%)\n",
 		r.Makespan.Round(time.Microsecond), r.Expected, r.Formula, diff.Round(time.Microsecond),
 		100*float64(diff)/float64(r.Expected))
+	fmt.Fprintf(w, "  ready (reply there, waiting for a thread) %v in all; %d OS thread lane(s)\n", r.Ready.Round(time.Microsecond), r.ThreadLanes)
 	fmt.Fprintf(w, "  peak %d OS threads, %d goroutines\n", r.PeakOSThreads, r.PeakGoroutines)
 	fmt.Fprintf(w, "  trace %s", r.TraceID)
 	if traceURL != "" {

@@ -1,3 +1,7 @@
+// Package client runs the article's scenarios (package scenario) against
+// the echo server: n tasks, each through the stages connect, response,
+// ready and compute, every task and stage a span, one trace per scenario,
+// and the OS threads' lanes recorded as spans at the end of the run.
 package client
 
 import (
@@ -7,21 +11,27 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
+	"asynctrace/scenario"
 	"asynctrace/tracing"
 )
 
 // Config of one scenario run.
 type Config struct {
-	Addr     string        // the echo server
-	Scenario Scenario      // how the tasks run
-	Tasks    int           // n, default 3
-	Unit     time.Duration // u, default 1s: connect 2u, compute 4u, server delay 8u
-	Compute  Compute       // default: Scenario.DefaultCompute
-	Procs    int           // GOMAXPROCS for the run; default: Scenario.DefaultProcs
+	Addr     string            // the echo server
+	Scenario scenario.Scenario // how the tasks run
+	Tasks    int               // n, default 3
+	Unit     time.Duration     // u, default 1s: connect 2u, compute 4u, server delay 8u
+	Compute  scenario.Compute  // default: Scenario.DefaultCompute
+	Procs    int               // GOMAXPROCS for the run; default: Scenario.DefaultProcs
+	// TracerProvider makes the run's spans; nil makes none (the Result
+	// still has its measurements and a zero trace id).
+	TracerProvider trace.TracerProvider
 	// Lines, if not nil, gets the article's lines as they happen:
 	// "OS thread 48213 goroutine 18 - task1 started: 3.2µs".
 	Lines io.Writer
@@ -29,91 +39,96 @@ type Config struct {
 
 // Result of a run. JSON field names are part of the client's -json output.
 type Result struct {
-	Scenario       Scenario      `json:"scenario"`
-	Tasks          int           `json:"tasks"`
-	GOMAXPROCS     int           `json:"gomaxprocs"`
-	NumCPU         int           `json:"num_cpu"`
-	Compute        Compute       `json:"compute"`
-	Unit           time.Duration `json:"-"`
-	Makespan       time.Duration `json:"-"`
-	Expected       time.Duration `json:"-"`
-	Formula        string        `json:"formula"`
-	TraceID        string        `json:"trace_id"`
-	PeakOSThreads  int           `json:"peak_os_threads"`
-	PeakGoroutines int           `json:"peak_goroutines"`
+	Scenario       scenario.Scenario `json:"scenario"`
+	Tasks          int               `json:"tasks"`
+	GOMAXPROCS     int               `json:"gomaxprocs"`
+	NumCPU         int               `json:"num_cpu"`
+	Compute        scenario.Compute  `json:"compute"`
+	Unit           time.Duration     `json:"-"`
+	Makespan       time.Duration     `json:"-"`
+	Expected       time.Duration     `json:"-"`
+	Ready          time.Duration     `json:"-"` // all tasks' ready stages
+	Formula        string            `json:"formula"`
+	TraceID        string            `json:"trace_id"`
+	ThreadLanes    int               `json:"thread_lanes"`
+	PeakOSThreads  int               `json:"peak_os_threads"`
+	PeakGoroutines int               `json:"peak_goroutines"`
 	// Errors has one line per failed task.
 	Errors []string `json:"errors,omitempty"`
+	// Timeline is the run as the tasks measured it.
+	Timeline *scenario.Timeline `json:"-"`
 }
 
-// runner is the state shared by a run's tasks.
-type runner struct {
-	cfg   Config // defaults filled in
-	start time.Time
-	// responseDeadline bounds a read from a server that never answers.
-	responseDeadline time.Time
-	lines            *lineWriter
-	peak             peak
-}
+// ErrBusy: Run is already running in this process.
+var ErrBusy = errors.New("client: a run is already under way in this process (GOMAXPROCS is process-wide)")
+
+var running atomic.Bool
 
 // Run runs one scenario as one trace, with ctx's span, if any, as parent.
 // It returns an error if any task failed; Result.Errors has one line each.
+//
+// Run changes process-wide state, because the article's point needs it: it
+// sets GOMAXPROCS to the run's P and restores it after, and it forces a
+// garbage collection before the tasks start (a GC stop-the-world waits for
+// every hold in progress and stops every other goroutine meanwhile: one
+// during a run turns parallel computes into a stair; docs/design.md,
+// "Measured facts"). So one Run at a time per process: a second one while
+// the first runs returns ErrBusy.
 func Run(ctx context.Context, cfg Config) (Result, error) {
-	if cfg.Tasks <= 0 {
-		cfg.Tasks = 3
+	if !running.CompareAndSwap(false, true) {
+		return Result{}, ErrBusy
 	}
-	if cfg.Unit <= 0 {
-		cfg.Unit = time.Second
-	}
-	if cfg.Compute == "" {
-		cfg.Compute = cfg.Scenario.DefaultCompute()
-	}
-	if cfg.Procs <= 0 {
-		cfg.Procs = cfg.Scenario.DefaultProcs()
-	}
-	if cfg.Compute == CPU {
+	defer running.Store(false)
+
+	p := params(&cfg)
+	if cfg.Compute == scenario.CPU {
 		Calibrate()
 	}
-	res := Result{
-		Scenario: cfg.Scenario, Tasks: cfg.Tasks, GOMAXPROCS: cfg.Procs,
-		NumCPU: runtime.NumCPU(), Compute: cfg.Compute, Unit: cfg.Unit,
-	}
-	res.Expected, res.Formula = Expected(cfg.Scenario, cfg.Compute, cfg.Tasks, cfg.Procs, res.NumCPU, cfg.Unit)
+	res := Result{Scenario: p.Scenario, Tasks: p.N, GOMAXPROCS: p.Procs, NumCPU: p.CPUs, Compute: p.Compute, Unit: p.Unit}
+	res.Expected, res.Formula = p.Expected()
 
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cfg.Procs))
-	// A GC stop-the-world waits for every hold in progress to end, and
-	// stops every other goroutine meanwhile: one during a run turns parallel
-	// computes into a stair. Collect now, as testing.B does before it times,
-	// so that the few kilobytes a run allocates do not start a cycle.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(p.Procs))
 	runtime.GC()
 
-	r := &runner{cfg: cfg}
+	r := &runner{cfg: cfg, tracer: cfg.TracerProvider.Tracer("asynctrace/client"), records: make([]taskRecord, p.N)}
 	if cfg.Lines != nil {
 		r.lines = &lineWriter{w: cfg.Lines}
 	}
 	r.start = time.Now()
 	r.responseDeadline = r.start.Add(2*res.Expected + 10*time.Second)
-	ctx, root := tracer().Start(ctx, tracing.ScenarioSpanName(string(cfg.Scenario)),
+	ctx, root := r.tracer.Start(ctx, tracing.ScenarioSpanName(p.Scenario),
 		trace.WithTimestamp(r.start),
 		trace.WithAttributes(
-			tracing.KeyScenario.String(string(cfg.Scenario)),
-			tracing.KeyTasks.Int(cfg.Tasks),
-			tracing.KeyGOMAXPROCS.Int(cfg.Procs),
-			tracing.KeyNumCPU.Int(res.NumCPU),
-			tracing.KeyCompute.String(string(cfg.Compute)),
-			tracing.KeyUnitMS.Float64(ms(cfg.Unit)),
+			tracing.KeyScenario.String(string(p.Scenario)),
+			tracing.KeyTasks.Int(p.N),
+			tracing.KeyGOMAXPROCS.Int(p.Procs),
+			tracing.KeyNumCPU.Int(p.CPUs),
+			tracing.KeyCompute.String(string(p.Compute)),
+			tracing.KeyUnitMS.Float64(ms(p.Unit)),
 			tracing.KeyExpectedMS.Float64(ms(res.Expected)),
 		))
-	res.TraceID = root.SpanContext().TraceID().String()
+	if sc := root.SpanContext(); sc.IsValid() {
+		res.TraceID = sc.TraceID().String()
+	}
 	r.peak.sample()
 
-	errs := r.tasks(ctx, cfg.Tasks)
+	errs := r.tasks(ctx, p.N)
 
 	end := time.Now()
 	r.peak.sample()
+	tl := r.timeline(p, end)
+	lanes := tl.ThreadLanes()
+	r.laneSpans(ctx, lanes)
+
+	res.Timeline = tl
 	res.Makespan = end.Sub(r.start)
+	res.Ready = tl.StageTotal(scenario.StageReady)
+	res.ThreadLanes = len(lanes)
 	res.PeakOSThreads, res.PeakGoroutines = r.peak.get()
 	root.SetAttributes(
 		tracing.KeyMakespanMS.Float64(ms(res.Makespan)),
+		tracing.KeyReadyMS.Float64(ms(res.Ready)),
+		tracing.KeyThreadLanes.Int(res.ThreadLanes),
 		tracing.KeyPeakOSThreads.Int(res.PeakOSThreads),
 		tracing.KeyPeakGoroutines.Int(res.PeakGoroutines),
 	)
@@ -126,55 +141,82 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return res, errors.Join(errs...)
 }
 
+// params fills in cfg's defaults and returns the run's parameters.
+func params(cfg *Config) scenario.Params {
+	if cfg.Tasks <= 0 {
+		cfg.Tasks = 3
+	}
+	if cfg.Unit <= 0 {
+		cfg.Unit = time.Second
+	}
+	if cfg.Compute == "" {
+		cfg.Compute = cfg.Scenario.DefaultCompute()
+	}
+	cpus := runtime.NumCPU()
+	if cfg.Procs <= 0 {
+		cfg.Procs = cfg.Scenario.DefaultProcs(cfg.Tasks, cpus)
+	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = noop.NewTracerProvider()
+	}
+	return scenario.Params{Scenario: cfg.Scenario, Compute: cfg.Compute, N: cfg.Tasks, Procs: cfg.Procs, CPUs: cpus, Unit: cfg.Unit}
+}
+
+// runner is the state shared by a run's tasks.
+type runner struct {
+	cfg    Config // defaults filled in
+	tracer trace.Tracer
+	start  time.Time
+	// responseDeadline bounds a read from a server that never answers.
+	responseDeadline time.Time
+	lines            *lineWriter
+	peak             peak
+	records          []taskRecord // one per task, written by its goroutine only
+}
+
 // tasks runs the tasks the scenario's way: this is where the scenarios
 // differ, and all they differ in besides GOMAXPROCS and the compute mode.
+// A task is created (its span starts) before its goroutine runs; where
+// tasks run at once, all are created before any starts, so their spans
+// start in task order.
 func (r *runner) tasks(ctx context.Context, n int) []error {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
-	switch r.cfg.Scenario {
-	case Sync:
+	switch sc := r.cfg.Scenario; {
+	case sc == scenario.Sync:
 		// The article's std client: one thread, tasks in a loop.
 		wg.Go(func() {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			for i := range n {
-				errs[i] = r.task(ctx, i+1)
+				errs[i] = r.newTask(ctx, i+1).run()
 			}
 		})
-	case Sequential:
+	case sc == scenario.Sequential:
 		// Tokio's `task().await` in series: each awaited before the next.
 		for i := range n {
-			wg.Go(func() { errs[i] = r.task(ctx, i+1) })
+			t := r.newTask(ctx, i+1)
+			wg.Go(func() { errs[i] = t.run() })
 			wg.Wait()
 		}
-	case OSThreads:
-		// rayon: every task owns an OS thread.
-		for i := range n {
-			wg.Go(func() {
-				runtime.LockOSThread()
-				defer runtime.UnlockOSThread()
-				errs[i] = r.task(ctx, i+1)
-			})
-		}
 	default:
-		// single-thread and multi-thread: the same code, GOMAXPROCS differs.
+		tasks := make([]*task, n)
 		for i := range n {
-			wg.Go(func() { errs[i] = r.task(ctx, i+1) })
+			tasks[i] = r.newTask(ctx, i+1)
+		}
+		for i, t := range tasks {
+			wg.Go(func() {
+				if sc.Locked() {
+					// rayon: every task owns an OS thread.
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+				}
+				errs[i] = t.run()
+			})
 		}
 	}
 	wg.Wait()
 	return errs
-}
-
-// event records one of the article's moments on the task span, and prints
-// its line.
-func (r *runner) event(span tracing.Span, g tracing.Goroutine, label, name string) {
-	tid := tracing.OSThreadID()
-	span.AddEvent(name, trace.WithAttributes(g.Attrs(tid)...))
-	r.peak.sample()
-	if r.lines != nil {
-		r.lines.printf("OS thread %d goroutine %d - %s %s: %v\n", tid, g.ID, label, name, time.Since(r.start))
-	}
 }
 
 type lineWriter struct {

@@ -4,133 +4,210 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"asynctrace/scenario"
 	"asynctrace/tracing"
 	"asynctrace/wire"
 )
 
-// tracer is looked up at each use: the global provider's first delegate
-// would otherwise stick to a package-level tracer, and a test that sets up
-// tracing twice in one process would record into the first.
-func tracer() trace.Tracer { return otel.Tracer("asynctrace/client") }
+// task is one of the run's tasks: created (its span started) by whoever
+// spawns it, run on its own goroutine.
+type task struct {
+	r     *runner
+	i     int // 1-based
+	label string
+	ctx   context.Context // carries the task span
+	span  trace.Span
+	rec   *taskRecord
+}
 
-// task runs task i (1-based) of the scenario on the calling goroutine:
-// connect, response, compute, each a child span of the task's span.
-func (r *runner) task(ctx context.Context, i int) (err error) {
-	g := tracing.ThisGoroutine()
-	label := tracing.TaskLabel(i)
-	ctx, span := g.Start(ctx, tracer(), label, trace.WithAttributes(
+// taskRecord is what a task measured, for the thread lanes.
+type taskRecord struct {
+	goroutine  int64
+	start, end time.Time
+	stages     []stageRecord
+}
+
+type stageRecord struct {
+	stage             scenario.Stage
+	start, end        time.Time
+	thread, threadEnd int
+	span              trace.SpanContext
+}
+
+// newTask creates task i: its span starts now, before its goroutine runs.
+func (r *runner) newTask(ctx context.Context, i int) *task {
+	label := scenario.TaskLabel(i)
+	start := time.Now()
+	ctx, span := r.tracer.Start(ctx, tracing.TaskSpanName(i), trace.WithTimestamp(start), trace.WithAttributes(
 		tracing.KeyTask.String(label),
-		tracing.KeyLockedThread.Bool(r.cfg.Scenario.locked()),
+		tracing.KeyLockedThread.Bool(r.cfg.Scenario.Locked()),
 	))
+	rec := &r.records[i-1]
+	rec.start = start
+	rec.stages = make([]stageRecord, 0, len(scenario.Stages)) // stageSpan points into it
+	return &task{r: r, i: i, label: label, ctx: ctx, span: span, rec: rec}
+}
+
+// run runs the task on the calling goroutine: connect, response, ready,
+// compute, each a child span of the task's span.
+func (t *task) run() (err error) {
+	g := tracing.ThisGoroutine()
+	span := g.Adopt(t.span)
+	t.rec.goroutine = g.ID
 	defer func() {
 		if err != nil {
-			err = fmt.Errorf("%s: %w", label, err)
+			err = fmt.Errorf("%s: %w", t.label, err)
 			span.RecordError(err)
 			span.SetStatus(codes.Error, err.Error())
 		}
-		span.End()
+		t.rec.end = time.Now()
+		span.EndAt(t.rec.end, tracing.OSThreadID())
 	}()
-	r.event(span, g, label, tracing.EventStarted)
+	t.event(g, tracing.EventStarted)
 
-	conn, rctx, err := r.connect(ctx, g, label)
+	conn, err := t.connect(g)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	r.event(span, g, label, tracing.EventWritten)
-
-	if err := r.response(rctx, g, conn, label); err != nil {
+	err = t.response(g, conn)
+	// As the article's client does (shutdown(Both) right after the read):
+	// the server's wait for the close ends now, not after the compute.
+	conn.Close()
+	if err != nil {
 		return err
 	}
-	r.event(span, g, label, tracing.EventRead)
+	t.event(g, tracing.EventRead)
 
-	if err := r.compute(ctx, g); err != nil {
+	if err := t.compute(g); err != nil {
 		return err
 	}
-	r.event(span, g, label, tracing.EventFinished)
+	t.event(g, tracing.EventFinished)
 	return nil
 }
 
-// connect waits 2u (the simulated network delay), dials the server and
-// writes the label, after a preamble that carries the context of the
-// response span to come: the server's span becomes its child. It returns
-// the context to start that span with.
-func (r *runner) connect(ctx context.Context, g tracing.Goroutine, label string) (_ net.Conn, _ context.Context, err error) {
-	sctx, span := g.Start(ctx, tracer(), tracing.SpanConnect)
-	defer func() { endStage(span, err) }()
-
-	if err := wait(sctx, connectUnits*r.cfg.Unit); err != nil {
-		return nil, nil, fmt.Errorf("connect: %w", err)
+// stage starts a stage span of the task on g, at start if not zero.
+func (t *task) stage(g tracing.Goroutine, s scenario.Stage, start time.Time, opts ...trace.SpanStartOption) (context.Context, *stageSpan) {
+	if start.IsZero() {
+		start = time.Now()
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(sctx, "tcp", r.cfg.Addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("connect: %w", err)
-	}
-	rctx, response := tracing.ReserveSpan(ctx)
-	req, err := wire.Preamble(trace.ContextWithSpanContext(ctx, response))
-	if err != nil {
-		conn.Close()
-		return nil, nil, fmt.Errorf("connect: %w", err)
-	}
-	if _, err := conn.Write(append(req, label...)); err != nil {
-		conn.Close()
-		return nil, nil, fmt.Errorf("connect: write: %w", err)
-	}
-	return conn, rctx, nil
+	ctx, span := g.Start(t.ctx, t.r.tracer, string(s), append(opts, trace.WithTimestamp(start))...)
+	t.rec.stages = append(t.rec.stages, stageRecord{stage: s, start: start, thread: span.OSThread(), span: span.SpanContext()})
+	return ctx, &stageSpan{Span: span, rec: &t.rec.stages[len(t.rec.stages)-1]}
 }
 
-// response reads the echoed label: the server holds it 8u. The span ends
-// when this goroutine runs again, which under a busy P is later than the
-// bytes arrived (the server's write span shows when they did).
-func (r *runner) response(ctx context.Context, g tracing.Goroutine, conn net.Conn, label string) (err error) {
-	_, span := g.Start(ctx, tracer(), tracing.SpanResponse, trace.WithSpanKind(trace.SpanKindClient))
-	defer func() { endStage(span, err) }()
+type stageSpan struct {
+	tracing.Span
+	rec *stageRecord
+}
+
+// end ends the stage at end, on OS thread osThread, recording err.
+func (s *stageSpan) end(end time.Time, osThread int, err error) {
+	if err != nil {
+		s.RecordError(err)
+		s.SetStatus(codes.Error, err.Error())
+	}
+	s.rec.end, s.rec.threadEnd = end, osThread
+	s.EndAt(end, osThread)
+}
+
+// endNow ends the stage now.
+func (s *stageSpan) endNow(err error) { s.end(time.Now(), tracing.OSThreadID(), err) }
+
+// connect waits 2u (the simulated network delay) and dials the server.
+func (t *task) connect(g tracing.Goroutine) (_ net.Conn, err error) {
+	ctx, s := t.stage(g, scenario.StageConnect, time.Time{})
+	defer func() { s.endNow(err) }()
+
+	if err := wait(ctx, scenario.ConnectUnits*t.r.cfg.Unit); err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", t.r.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	stampArrivals(conn)
+	return conn, nil
+}
+
+// response writes the request, a preamble carrying this span's context
+// and the label, and waits for the echo: the server holds it 8u. The span
+// starts before the write, so that the server's span, which starts with
+// the first byte in, lies within it; it ends when the echo reached the
+// socket. The ready span follows, until this goroutine ran again.
+func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
+	ctx, s := t.stage(g, scenario.StageResponse, time.Time{}, trace.WithSpanKind(trace.SpanKindClient))
+	ended := false
+	defer func() {
+		if !ended {
+			s.endNow(err)
+		}
+	}()
+
+	req, err := wire.Preamble(ctx)
+	if err != nil {
+		return fmt.Errorf("response: %w", err)
+	}
+	if _, err := conn.Write(append(req, t.label...)); err != nil {
+		return fmt.Errorf("response: write: %w", err)
+	}
+	t.event(g, tracing.EventWritten)
 
 	// Cancellation, or a server that never answers, ends the read.
 	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
 	defer stop()
-	conn.SetReadDeadline(r.responseDeadline)
-	got := make([]byte, len(label))
-	if _, err := io.ReadFull(conn, got); err != nil {
+	conn.SetReadDeadline(t.r.responseDeadline)
+	got := make([]byte, len(t.label))
+	arrived, stamped, err := readArrived(conn, got)
+	ran, tid := time.Now(), tracing.OSThreadID()
+	if err != nil {
 		if ctx.Err() != nil {
 			err = context.Cause(ctx) // the deadline we set, not the server
 		}
 		return fmt.Errorf("response: %w", err)
 	}
-	if !bytes.Equal(got, []byte(label)) {
-		return fmt.Errorf("response: echoed %q, want %q", got, label)
+	if !bytes.Equal(got, []byte(t.label)) {
+		return fmt.Errorf("response: echoed %q, want %q", got, t.label)
 	}
+	how := tracing.TimeKernel
+	if !stamped || arrived.After(ran) {
+		arrived, how = ran, tracing.TimeClock
+	}
+	s.SetAttributes(tracing.KeyArrival.String(how))
+	s.end(arrived, tid, nil)
+	ended = true
+
+	_, ready := t.stage(g, scenario.StageReady, arrived)
+	ready.end(ran, tid, nil)
 	return nil
 }
 
 // compute blocks for 4u in the run's compute mode. The span ends at the
 // time, and on the OS thread, the mode read when it was done, not when End
 // is called.
-func (r *runner) compute(ctx context.Context, g tracing.Goroutine) error {
-	_, span := g.Start(ctx, tracer(), tracing.SpanCompute)
-	end, tid, err := r.cfg.Compute.run(ctx, computeUnits*r.cfg.Unit)
+func (t *task) compute(g tracing.Goroutine) error {
+	ctx, s := t.stage(g, scenario.StageCompute, time.Time{})
+	end, tid, err := block(ctx, t.r.cfg.Compute, scenario.ComputeUnits*t.r.cfg.Unit)
 	if err != nil {
 		err = fmt.Errorf("compute: %w", err)
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
 	}
-	span.EndAt(end, tid)
+	s.end(end, tid, err)
 	return err
 }
 
-func endStage(span tracing.Span, err error) {
-	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
+// event records one of the article's moments on the task span, and prints
+// its line.
+func (t *task) event(g tracing.Goroutine, name string) {
+	tid := tracing.OSThreadID()
+	t.span.AddEvent(name, trace.WithAttributes(g.Attrs(tid)...))
+	t.r.peak.sample()
+	if t.r.lines != nil {
+		t.r.lines.printf("OS thread %d goroutine %d - %s %s: %v\n", tid, g.ID, t.label, name, time.Since(t.r.start))
 	}
-	span.End()
 }

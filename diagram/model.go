@@ -1,15 +1,14 @@
 // Package diagram draws the article's execution diagrams from real spans:
 // time running down, a lane per task on the left, a lane per OS thread on
-// the right, the stages in the article's colours, to scale. It builds one
-// model (Build) from the client's own spans or a trace fetched from Jaeger,
-// renders it for a terminal (WriteText) or as SVG (WriteSVG), and checks it
-// against its scenario's expected timeline (Verify).
+// the right, the stages in the article's colours, to scale. Build reads a
+// run's timeline (package scenario's model) from its spans, the client's
+// own or a trace fetched from Jaeger; WriteText and WriteSVG draw it; the
+// timeline's Verify checks it.
 package diagram
 
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,17 +16,12 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
-	"asynctrace/client"
+	"asynctrace/scenario"
 	"asynctrace/tracing"
 )
 
-// Stages drawn, beyond the span names of the trace contract.
-const (
-	// StageReady is the end of a response span after the server had
-	// written the reply: the bytes were there, the goroutine was waiting
-	// for a thread. Only known where the trace has the server's spans.
-	StageReady = "ready"
-)
+// StageReady is the ready stage's name, for the renderers' callers.
+const StageReady = string(scenario.StageReady)
 
 // Segment is a stage of a task on a lane, in time from the run's start.
 type Segment struct {
@@ -52,165 +46,150 @@ type Lane struct {
 	Segments []Segment
 }
 
-// Diagram is one scenario run.
+// Diagram is one scenario run, drawn.
 type Diagram struct {
-	TraceID    string
-	Scenario   client.Scenario
-	Compute    client.Compute
-	Tasks      int
-	GOMAXPROCS int
-	NumCPU     int
-	Unit       time.Duration
-	Makespan   time.Duration
-	Expected   time.Duration // as the client recorded it
-	Start      time.Time
+	*scenario.Timeline // the run as measured: Verify checks it
+
+	TraceID  string
+	Expected time.Duration // as the client recorded it
+	Start    time.Time
 
 	TaskLanes   []Lane // task1…taskN
 	ServerLanes []Lane // the server's delay and write for each task; empty without server spans
-	ThreadLanes []Lane // OS threads, in order of first use
+	ThreadLanes []Lane // OS threads, in order of first use (scenario.HoldsThread)
 }
 
 // Build makes the model of the trace in spans: the client's spans, and the
-// server's where present.
+// server's where present. Thread lane spans in the trace are not read: the
+// lanes are worked out again from the stages, by the same rule.
 func Build(traceID string, spans []Span) (*Diagram, error) {
-	byID := map[string]*Span{}
-	children := map[string][]*Span{}
-	for i := range spans {
-		s := &spans[i]
-		byID[s.ID] = s
-	}
-	var root *Span
-	for i := range spans {
-		s := &spans[i]
-		if _, ok := byID[s.Parent]; ok {
-			children[s.Parent] = append(children[s.Parent], s)
-		} else if strings.HasPrefix(s.Name, tracing.ScenarioSpanName("")) {
-			root = s
-		}
-	}
-	if root == nil {
+	tr := index(spans)
+	if tr.root == nil {
 		return nil, errors.New("no scenario root span in the trace")
 	}
-	d := &Diagram{TraceID: traceID, Start: root.Start, Makespan: root.End.Sub(root.Start)}
-	d.Scenario = client.Scenario(str(root, tracing.KeyScenario))
-	d.Compute = client.Compute(str(root, tracing.KeyCompute))
-	d.Tasks = int(num(root, tracing.KeyTasks))
-	d.GOMAXPROCS = int(num(root, tracing.KeyGOMAXPROCS))
-	d.NumCPU = int(num(root, tracing.KeyNumCPU))
-	d.Unit = ms(num(root, tracing.KeyUnitMS))
-	d.Expected = ms(num(root, tracing.KeyExpectedMS))
+	root := tr.root
+	tl := &scenario.Timeline{
+		Params: scenario.Params{
+			Scenario: scenario.Scenario(str(root, tracing.KeyScenario)),
+			Compute:  scenario.Compute(str(root, tracing.KeyCompute)),
+			N:        int(num(root, tracing.KeyTasks)),
+			Procs:    int(num(root, tracing.KeyGOMAXPROCS)),
+			CPUs:     int(num(root, tracing.KeyNumCPU)),
+			Unit:     ms(num(root, tracing.KeyUnitMS)),
+		},
+		Makespan: root.End.Sub(root.Start),
+	}
+	d := &Diagram{Timeline: tl, TraceID: traceID, Start: root.Start, Expected: ms(num(root, tracing.KeyExpectedMS))}
 	at := func(t time.Time) time.Duration { return t.Sub(root.Start) }
 
-	var tasks []*Span
-	for _, s := range children[root.ID] {
-		if _, err := taskIndex(s.Name); err == nil {
-			tasks = append(tasks, s)
+	for _, s := range tr.children[root.ID] {
+		i, err := scenario.ParseTaskLabel(s.Name)
+		if err != nil {
+			continue // a thread lane
 		}
-	}
-	slices.SortFunc(tasks, func(a, b *Span) int {
-		ai, _ := taskIndex(a.Name)
-		bi, _ := taskIndex(b.Name)
-		return cmp.Compare(ai, bi)
-	})
-	if len(tasks) == 0 {
-		return nil, errors.New("no task spans under the root")
-	}
-	// A run that failed part-way has fewer tasks than it meant to.
-	if d.Tasks == 0 {
-		d.Tasks = len(tasks)
-	}
-
-	threads := map[int64]*Lane{}
-	var threadOrder []int64
-	occupy := func(seg Segment) {
-		l, ok := threads[seg.Thread]
-		if !ok {
-			l = &Lane{Label: strconv.FormatInt(seg.Thread, 10), ID: seg.Thread}
-			threads[seg.Thread] = l
-			threadOrder = append(threadOrder, seg.Thread)
-		}
-		l.Segments = append(l.Segments, seg)
-	}
-
-	for _, task := range tasks {
-		g, _ := task.Int(string(tracing.KeyThreadID))
-		locked, _ := task.Attrs[string(tracing.KeyLockedThread)].(bool)
-		lane := Lane{Label: task.Name, ID: g, Locked: locked, Start: at(task.Start), End: at(task.End)}
-		server := Lane{Label: task.Name}
-		stages := map[string]*Span{}
-		for _, s := range children[task.ID] {
-			stages[s.Name] = s
-		}
-		for _, name := range []string{tracing.SpanConnect, tracing.SpanResponse, tracing.SpanCompute} {
-			s := stages[name]
-			if s == nil {
+		g, _ := s.Int(string(tracing.KeyThreadID))
+		locked, _ := s.Attrs[string(tracing.KeyLockedThread)].(bool)
+		task := scenario.Task{Index: i, Goroutine: g, Locked: locked, Start: at(s.Start), End: at(s.End)}
+		server := Lane{Label: s.Name}
+		for _, c := range tr.children[s.ID] {
+			if !slices.Contains(scenario.Stages, scenario.Stage(c.Name)) {
 				continue
 			}
-			tid, _ := s.Int(string(tracing.KeyOSThreadID))
-			tend, ok := s.Int(string(tracing.KeyOSThreadIDEnd))
+			tid, _ := c.Int(string(tracing.KeyOSThreadID))
+			tend, ok := c.Int(string(tracing.KeyOSThreadIDEnd))
 			if !ok {
 				tend = tid
 			}
-			seg := Segment{Task: task.Name, Stage: name, Start: at(s.Start), End: at(s.End), Thread: tid, ThreadEnd: tend}
-
-			var written time.Duration // when the server's reply was written
-			if name == tracing.SpanResponse {
-				for _, echo := range children[s.ID] {
-					if echo.Name != tracing.SpanEcho {
-						continue
-					}
-					for _, c := range children[echo.ID] {
-						if c.Name == tracing.SpanDelay || c.Name == tracing.SpanWrite {
-							server.Segments = append(server.Segments, Segment{Task: task.Name, Stage: c.Name, Start: at(c.Start), End: at(c.End)})
-						}
-						if c.Name == tracing.SpanWrite {
-							written = at(c.End)
-						}
-					}
-				}
-			}
-			// Where the reply was there well before the goroutine ran
-			// again, show the wait for a thread on its own.
-			if written > seg.Start && seg.End-written > readyThreshold(d.Unit) {
-				ready := seg
-				seg.End, ready.Start, ready.Stage = written, written, StageReady
-				seg.ThreadEnd = seg.Thread // the move, if any, is the ready part's
-				lane.Segments = append(lane.Segments, seg, ready)
-			} else {
-				lane.Segments = append(lane.Segments, seg)
-			}
-			// DESIGN.md, "Diagrams": compute holds its thread; connect and
-			// response only where the task is locked to its thread.
-			if name == tracing.SpanCompute || locked {
-				occupy(seg)
+			task.Segments = append(task.Segments, scenario.Segment{Task: i, Stage: scenario.Stage(c.Name), Start: at(c.Start), End: at(c.End), Thread: tid, ThreadEnd: tend})
+			if c.Name == tracing.SpanResponse {
+				server.Segments = tr.serverSegments(c, s.Name, at)
 			}
 		}
-		slices.SortFunc(server.Segments, func(a, b Segment) int { return cmp.Compare(a.Start, b.Start) })
-		d.TaskLanes = append(d.TaskLanes, lane)
+		slices.SortStableFunc(task.Segments, func(a, b scenario.Segment) int { return cmp.Compare(a.Start, b.Start) })
+		tl.Tasks = append(tl.Tasks, task)
 		d.ServerLanes = append(d.ServerLanes, server)
+	}
+	if len(tl.Tasks) == 0 {
+		return nil, errors.New("no task spans under the root")
+	}
+	slices.SortFunc(tl.Tasks, func(a, b scenario.Task) int { return cmp.Compare(a.Index, b.Index) })
+	slices.SortFunc(d.ServerLanes, func(a, b Lane) int { return cmp.Compare(taskIndex(a.Label), taskIndex(b.Label)) })
+	// A run that failed part-way has fewer tasks than it meant to.
+	if tl.N == 0 {
+		tl.N = len(tl.Tasks)
 	}
 	if !slices.ContainsFunc(d.ServerLanes, func(l Lane) bool { return len(l.Segments) > 0 }) {
 		d.ServerLanes = nil
 	}
-	for _, id := range threadOrder {
-		l := threads[id]
-		slices.SortFunc(l.Segments, func(a, b Segment) int { return cmp.Compare(a.Start, b.Start) })
-		d.ThreadLanes = append(d.ThreadLanes, *l)
-	}
-	slices.SortStableFunc(d.ThreadLanes, func(a, b Lane) int { return cmp.Compare(a.Segments[0].Start, b.Segments[0].Start) })
+	d.lanes()
 	return d, nil
 }
 
-// readyThreshold: shorter waits for a thread are scheduling noise.
-func readyThreshold(unit time.Duration) time.Duration {
-	return max(time.Millisecond, unit/20)
+// lanes lays the timeline out as the renderers draw it.
+func (d *Diagram) lanes() {
+	for _, t := range d.Timeline.Tasks {
+		l := Lane{Label: t.Label(), ID: t.Goroutine, Locked: t.Locked, Start: t.Start, End: t.End}
+		for _, s := range t.Segments {
+			l.Segments = append(l.Segments, segment(s))
+		}
+		d.TaskLanes = append(d.TaskLanes, l)
+	}
+	for _, tl := range d.Timeline.ThreadLanes() {
+		l := Lane{Label: strconv.FormatInt(tl.Thread, 10), ID: tl.Thread, Start: tl.Start, End: tl.End}
+		for _, s := range tl.Segments {
+			l.Segments = append(l.Segments, segment(s))
+		}
+		d.ThreadLanes = append(d.ThreadLanes, l)
+	}
 }
 
-func taskIndex(name string) (int, error) {
-	if !strings.HasPrefix(name, "task") {
-		return 0, fmt.Errorf("not a task: %q", name)
+func segment(s scenario.Segment) Segment {
+	return Segment{Task: scenario.TaskLabel(s.Task), Stage: string(s.Stage), Start: s.Start, End: s.End, Thread: s.Thread, ThreadEnd: s.ThreadEnd}
+}
+
+// spanTree is the spans of one trace, by id and by parent.
+type spanTree struct {
+	root     *Span
+	children map[string][]*Span
+}
+
+func index(spans []Span) spanTree {
+	byID := map[string]*Span{}
+	for i := range spans {
+		byID[spans[i].ID] = &spans[i]
 	}
-	return strconv.Atoi(strings.TrimPrefix(name, "task"))
+	tr := spanTree{children: map[string][]*Span{}}
+	for i := range spans {
+		s := &spans[i]
+		if _, ok := byID[s.Parent]; ok {
+			tr.children[s.Parent] = append(tr.children[s.Parent], s)
+		} else if strings.HasPrefix(s.Name, tracing.ScenarioSpanPrefix) {
+			tr.root = s
+		}
+	}
+	return tr
+}
+
+// serverSegments are the server's delay and write under a response span.
+func (tr spanTree) serverSegments(response *Span, task string, at func(time.Time) time.Duration) []Segment {
+	var out []Segment
+	for _, echo := range tr.children[response.ID] {
+		if echo.Name != tracing.SpanEcho {
+			continue
+		}
+		for _, c := range tr.children[echo.ID] {
+			if c.Name == tracing.SpanDelay || c.Name == tracing.SpanWrite {
+				out = append(out, Segment{Task: task, Stage: c.Name, Start: at(c.Start), End: at(c.End)})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Segment) int { return cmp.Compare(a.Start, b.Start) })
+	return out
+}
+
+func taskIndex(label string) int {
+	i, _ := scenario.ParseTaskLabel(label)
+	return i
 }
 
 func str(s *Span, k attribute.Key) string {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"asynctrace/client"
 	"asynctrace/jaeger"
+	"asynctrace/scenario"
 	"asynctrace/tracing"
 )
 
@@ -48,8 +48,8 @@ func stages(l Lane) []string {
 
 func TestBuildSingleThread(t *testing.T) {
 	d := load(t, "single-thread")
-	if d.Scenario != client.SingleThread || d.Compute != client.Hold || d.GOMAXPROCS != 1 || d.Unit != 50*time.Millisecond || len(d.TaskLanes) != 3 {
-		t.Fatalf("header: %+v", d)
+	if d.Scenario != scenario.SingleThread || d.Compute != scenario.Hold || d.Procs != 1 || d.Unit != 50*time.Millisecond || len(d.TaskLanes) != 3 {
+		t.Fatalf("header: %+v", d.Params)
 	}
 	// The stair: one OS thread lane, three computes one after another.
 	if len(d.ThreadLanes) != 1 {
@@ -64,20 +64,18 @@ func TestBuildSingleThread(t *testing.T) {
 			t.Errorf("compute %d starts before compute %d ends", i+1, i)
 		}
 	}
-	// Two tasks waited for the thread with their reply there: ready parts.
-	ready := 0
+	// Every task went through the four stages; two waited for the thread
+	// with their reply there, 4u and 8u.
 	for _, l := range d.TaskLanes {
-		if slices.Contains(stages(l), StageReady) {
-			ready++
+		if got := stages(l); !slices.Equal(got, []string{"connect", "response", "ready", "compute"}) {
+			t.Errorf("%s stages %v", l.Label, got)
 		}
-		// Unlocked tasks: the connect and response stages are not on the
-		// thread lane.
 		if l.Locked {
 			t.Errorf("%s locked in single-thread", l.Label)
 		}
 	}
-	if ready != 2 {
-		t.Errorf("%d tasks with a ready part, want 2 (the 2nd and 3rd to compute)", ready)
+	if got := d.StageTotal(scenario.StageReady); (got - 12*d.Unit).Abs() > 3*d.Unit/10 {
+		t.Errorf("ready in all %v, want about 12u", got)
 	}
 	// The server's delay and write for each task.
 	if len(d.ServerLanes) != 3 {
@@ -86,14 +84,6 @@ func TestBuildSingleThread(t *testing.T) {
 	for _, l := range d.ServerLanes {
 		if got := stages(l); !slices.Equal(got, []string{tracing.SpanDelay, tracing.SpanWrite}) {
 			t.Errorf("server lane %s: %v", l.Label, got)
-		}
-	}
-	// A goroutine that migrated: each connect started on one OS thread and,
-	// after its sleep, ended on the one that ran everything after.
-	for _, l := range d.TaskLanes {
-		c := l.Segments[0]
-		if c.Stage != tracing.SpanConnect || !c.Moved() || c.ThreadEnd != th.ID {
-			t.Errorf("%s connect: thread %d → %d, want a move to %d", l.Label, c.Thread, c.ThreadEnd, th.ID)
 		}
 	}
 }
@@ -112,8 +102,8 @@ func TestBuildLocked(t *testing.T) {
 		for _, l := range d.ThreadLanes {
 			n += len(l.Segments)
 		}
-		if n != 9 {
-			t.Errorf("%s: %d segments on thread lanes, want all 9 stages", tt.scenario, n)
+		if n != 12 {
+			t.Errorf("%s: %d segments on thread lanes, want all 12 stages", tt.scenario, n)
 		}
 		for _, l := range d.TaskLanes {
 			if !l.Locked {
@@ -167,11 +157,12 @@ func TestBuildMovedCompute(t *testing.T) {
 	}
 }
 
-// The client's own spans build the same model, without server lanes.
-func TestFromSDK(t *testing.T) {
-	// Covered end to end by cmd/client -diagram; here: a trace without
-	// root is an error, not a panic.
+// A trace without a root, or without tasks, is an error, not a panic.
+func TestBuildIncomplete(t *testing.T) {
 	if _, err := Build("x", []Span{{ID: "1", Name: "task1"}}); err == nil {
 		t.Error("Build without a root span: no error")
+	}
+	if _, err := Build("x", []Span{{ID: "1", Name: tracing.ScenarioSpanName(scenario.Sync)}}); err == nil {
+		t.Error("Build without task spans: no error")
 	}
 }

@@ -37,8 +37,10 @@ func (s Span) Float(key string) (float64, bool) {
 	return 0, false
 }
 
-// FromSDK converts spans recorded in this process by service.
-func FromSDK(service string, spans []sdktrace.ReadOnlySpan) []Span {
+// FromSDK converts spans recorded in this process. Times are read on the
+// wall clock, as exported, without their monotonic reading: the kernel's
+// timestamps that end some stages have none.
+func FromSDK(spans []sdktrace.ReadOnlySpan) []Span {
 	out := make([]Span, 0, len(spans))
 	for _, s := range spans {
 		attrs := make(map[string]any, len(s.Attributes()))
@@ -51,11 +53,16 @@ func FromSDK(service string, spans []sdktrace.ReadOnlySpan) []Span {
 		}
 		out = append(out, Span{
 			ID: s.SpanContext().SpanID().String(), Parent: parent,
-			Service: service, Name: s.Name(),
-			Start: s.StartTime(), End: s.EndTime(), Attrs: attrs,
+			Service: service(s), Name: s.Name(),
+			Start: s.StartTime().Round(0), End: s.EndTime().Round(0), Attrs: attrs,
 		})
 	}
 	return out
+}
+
+func service(s sdktrace.ReadOnlySpan) string {
+	v, _ := s.Resource().Set().Value("service.name")
+	return v.AsString()
 }
 
 // FromJaeger converts a trace from Jaeger's query API.

@@ -75,7 +75,7 @@ func (d *Diagram) WriteSVG(w io.Writer) error {
 	p("<title>%s</title>\n", esc(fmt.Sprintf("asynctrace %s, trace %s", d.Scenario, d.TraceID)))
 	p(`<rect width="100%%" height="100%%" fill="#ffffff"/>` + "\n")
 	p(`<text x="12" y="22" font-size="15" font-weight="bold">%s</text>`+"\n",
-		esc(fmt.Sprintf("%s: %d tasks, GOMAXPROCS=%d, compute %s", d.Scenario, len(d.TaskLanes), d.GOMAXPROCS, d.Compute)))
+		esc(fmt.Sprintf("%s: %d tasks, GOMAXPROCS=%d, compute %s", d.Scenario, len(d.TaskLanes), d.Procs, d.Compute)))
 	sub := fmt.Sprintf("makespan %s, expected %s", fmtSec(d.Makespan), fmtSec(d.Expected))
 	if d.Unit > 0 {
 		sub += fmt.Sprintf(" · u = %v", d.Unit)
@@ -169,7 +169,10 @@ func (d *Diagram) WriteSVGFile(path string) error {
 func (d *Diagram) svgSegment(b *strings.Builder, l layout, laneKind, laneLabel string, x float64, width int, s Segment, labels bool) {
 	st := styles[s.Stage]
 	y0, y1 := l.y(s.Start), l.y(s.End)
-	h := max(y1-y0, 2) // a write of microseconds stays visible
+	h := y1 - y0
+	if laneKind == "server" {
+		h = max(h, 2) // a write of microseconds stays visible
+	}
 	stroke := `stroke="#333333" stroke-width="0.8"`
 	if s.Moved() {
 		stroke = `stroke="#000000" stroke-width="1" stroke-dasharray="3 2"`

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"asynctrace/client"
+	"asynctrace/scenario"
 	"asynctrace/tracing"
 )
 
@@ -64,7 +64,7 @@ func attr(el xml.StartElement, name string) string {
 }
 
 func TestSVGGeometry(t *testing.T) {
-	for _, sc := range client.Scenarios {
+	for _, sc := range scenario.All {
 		d := load(t, string(sc))
 		segs, root := parseSVG(t, d)
 		if attr(root, "xmlns") != "http://www.w3.org/2000/svg" {
@@ -74,7 +74,10 @@ func TestSVGGeometry(t *testing.T) {
 		for _, r := range segs {
 			// To scale: y from the start time, height from the duration.
 			wantY := svgTop + float64(r.startUS)*pxPerUS
-			wantH := math.Max(float64(r.endUS-r.startUS)*pxPerUS, 2)
+			wantH := float64(r.endUS-r.startUS) * pxPerUS
+			if r.lane == "server" {
+				wantH = math.Max(wantH, 2) // a write of microseconds stays visible
+			}
 			if math.Abs(r.y-wantY) > 0.01 || math.Abs(r.h-wantH) > 0.01 {
 				t.Errorf("%s %s/%s: y=%.2f h=%.2f, want %.2f, %.2f", sc, r.lane, r.stage, r.y, r.h, wantY, wantH)
 			}
@@ -86,7 +89,7 @@ func TestSVGGeometry(t *testing.T) {
 				t.Errorf("%s %s: fill %s, want %s", sc, r.stage, r.fill, want)
 			}
 		}
-		// Per task lane: connect, response, compute from top to bottom;
+		// Per task lane: connect, response, ready, compute from top to bottom;
 		// connect lasts 2u and compute 4u: half the height.
 		byLane := map[string][]rect{}
 		for _, r := range segs {
@@ -96,7 +99,7 @@ func TestSVGGeometry(t *testing.T) {
 		}
 		var lastX float64
 		for i := 1; i <= 3; i++ {
-			rs := byLane[tracing.TaskLabel(i)]
+			rs := byLane[scenario.TaskLabel(i)]
 			var conn, comp rect
 			for j, r := range rs {
 				if j > 0 && r.y < rs[j-1].y+rs[j-1].h-0.01 {

@@ -61,7 +61,7 @@ func (d *Diagram) WriteText(w io.Writer, opt TextOptions) error {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d tasks, GOMAXPROCS=%d, compute=%s: makespan %v (expected %v)\n",
-		d.Scenario, len(d.TaskLanes), d.GOMAXPROCS, d.Compute, d.Makespan.Round(time.Millisecond), d.Expected)
+		d.Scenario, len(d.TaskLanes), d.Procs, d.Compute, d.Makespan.Round(time.Millisecond), d.Expected)
 	fmt.Fprintf(&b, "time runs down, one row = %s\n", d.fmtUnits(step))
 
 	// Headers: task labels, then OS thread ids (or T1… with a key if narrow).

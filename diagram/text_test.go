@@ -7,19 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"asynctrace/client"
+	"asynctrace/scenario"
 	"asynctrace/tracing"
 )
 
 func TestTextFits(t *testing.T) {
 	// Every scenario, and a wide run: 12 tasks, each on its own thread.
 	ds := []*Diagram{}
-	for _, sc := range client.Scenarios {
+	for _, sc := range scenario.All {
 		ds = append(ds, load(t, string(sc)))
 	}
-	wide := &Diagram{Scenario: client.OSThreads, Unit: time.Second, Makespan: 14 * time.Second}
+	wide := &Diagram{Timeline: &scenario.Timeline{Params: scenario.Params{Scenario: scenario.OSThreads, Unit: time.Second}, Makespan: 14 * time.Second}}
 	for i := range 12 {
-		seg := Segment{Task: tracing.TaskLabel(i + 1), Stage: tracing.SpanCompute, Start: 10 * time.Second, End: 14 * time.Second, Thread: int64(100000 + i), ThreadEnd: int64(100000 + i)}
+		seg := Segment{Task: scenario.TaskLabel(i + 1), Stage: tracing.SpanCompute, Start: 10 * time.Second, End: 14 * time.Second, Thread: int64(100000 + i), ThreadEnd: int64(100000 + i)}
 		wide.TaskLanes = append(wide.TaskLanes, Lane{Label: seg.Task, Segments: []Segment{seg}})
 		wide.ThreadLanes = append(wide.ThreadLanes, Lane{Label: fmt.Sprint(seg.Thread), ID: seg.Thread, Segments: []Segment{seg}})
 	}
@@ -45,7 +45,9 @@ func TestTextFits(t *testing.T) {
 func TestTextSingleThread(t *testing.T) {
 	d := load(t, "single-thread")
 	var b bytes.Buffer
-	d.WriteText(&b, TextOptions{})
+	if err := d.WriteText(&b, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	rows := map[string]string{} // "10.0u" → the thread lane's cell
 	for _, line := range strings.Split(b.String(), "\n") {
 		head, rest, ok := strings.Cut(line, "|")
@@ -67,7 +69,9 @@ func TestTextSingleThread(t *testing.T) {
 		}
 	}
 	var c bytes.Buffer
-	d.WriteText(&c, TextOptions{Color: true})
+	if err := d.WriteText(&c, TextOptions{Color: true}); err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(c.String(), "\x1b[48;2;200;113;55m") {
 		t.Error("no compute colour (#c87137) with Color")
 	}

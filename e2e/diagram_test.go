@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"asynctrace/client"
 	"asynctrace/jaeger"
+	"asynctrace/scenario"
 	"asynctrace/tracing"
 )
 
@@ -34,8 +36,9 @@ func runDiagram(t *testing.T, args ...string) (string, bool) {
 
 // checkDiagramCommands draws and verifies one scenario's trace from Jaeger,
 // and checks that verify fails on a trace that breaks the timeline.
-func checkDiagramCommands(t *testing.T, sc client.Scenario, traceID string) {
+func checkDiagramCommands(t *testing.T, sc scenario.Scenario, res client.Result) {
 	t.Helper()
+	traceID := res.TraceID
 	base := jaegerd.client().BaseURL
 
 	out, ok := runDiagram(t, "-jaeger", base, "-trace", traceID, "-verify")
@@ -61,17 +64,23 @@ func checkDiagramCommands(t *testing.T, sc client.Scenario, traceID string) {
 	if out, ok := runDiagram(t, "-jaeger", base, "-trace", traceID, "-svg", dir); !ok {
 		t.Fatalf("diagram -svg: %s", out)
 	}
-	checkSVGFile(t, filepath.Join(dir, string(sc)+".svg"), sc)
+	fromJaeger := checkSVGFile(t, filepath.Join(dir, string(sc)+".svg"), sc)
+	// The client drew the same run from its own spans, without the
+	// server's: the same ready time.
+	own := checkSVGFile(t, filepath.Join(clientSVGs, string(sc)+".svg"), sc)
+	if d := own - fromJaeger; d.Abs() > max(fromJaeger/100, 10*time.Microsecond) {
+		t.Errorf("%s: the client's own SVG shows %v ready, the one drawn from Jaeger %v: more than 1%% apart", sc, own, fromJaeger)
+	}
 
 	// A single-thread run is not a multi-thread one.
-	if sc == client.SingleThread {
+	if sc == scenario.SingleThread {
 		out, ok := runDiagram(t, "-jaeger", base, "-trace", traceID, "-verify", "-expect", "multi-thread", "-procs", "3")
 		if ok || !strings.Contains(out, "FAIL makespan") {
 			t.Errorf("single-thread checked as multi-thread -procs 3 passed:\n%s", out)
 		}
 	}
 	// The trace as stored, with its computes moved to start together.
-	if sc == client.SingleThread || sc == client.Sync {
+	if sc == scenario.SingleThread || sc == scenario.Sync {
 		path := filepath.Join(t.TempDir(), "broken.json")
 		overlapComputes(t, traceID, path)
 		out, ok := runDiagram(t, "-file", path, "-verify")
@@ -91,7 +100,7 @@ func checkComposeVerify(t *testing.T) {
 	}
 	args := replaceFlags(s.Command[1:], map[string]string{"jaeger": jaegerd.client().BaseURL})
 	out, ok := runDiagram(t, args...)
-	if !ok || strings.Count(out, "checked as") != len(client.Scenarios) {
+	if !ok || strings.Count(out, "checked as") != len(scenario.All) {
 		t.Errorf("compose's verify command (%s): exit ok %v:\n%s", strings.Join(args, " "), ok, out)
 	}
 }
@@ -142,8 +151,8 @@ func overlapComputes(t *testing.T, traceID, path string) {
 }
 
 // checkSVGFile: the SVG parses, and has a segment for every stage of
-// every task.
-func checkSVGFile(t *testing.T, path string, sc client.Scenario) {
+// every task; it returns the ready time it draws, in all.
+func checkSVGFile(t *testing.T, path string, sc scenario.Scenario) (ready time.Duration) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -162,22 +171,31 @@ func checkSVGFile(t *testing.T, path string, sc client.Scenario) {
 		}
 		if el, ok := tok.(xml.StartElement); ok && el.Name.Local == "rect" {
 			var lane, stage string
+			var start, end int64
 			for _, a := range el.Attr {
 				switch a.Name.Local {
 				case "data-lane":
 					lane = a.Value
 				case "data-stage":
 					stage = a.Value
+				case "data-start-us":
+					start, _ = strconv.ParseInt(a.Value, 10, 64)
+				case "data-end-us":
+					end, _ = strconv.ParseInt(a.Value, 10, 64)
 				}
 			}
 			if lane == "task" {
 				stages[stage]++
+				if stage == tracing.SpanReady {
+					ready += time.Duration(end-start) * time.Microsecond
+				}
 			}
 		}
 	}
-	for _, st := range []string{tracing.SpanConnect, tracing.SpanResponse, tracing.SpanCompute} {
-		if stages[st] != 3 {
-			t.Errorf("%s SVG has %d %s segments on task lanes, want 3", sc, stages[st], st)
+	for _, st := range scenario.Stages {
+		if stages[string(st)] != 3 {
+			t.Errorf("%s: %s has %d %s segments on task lanes, want 3", sc, path, stages[string(st)], st)
 		}
 	}
+	return ready
 }

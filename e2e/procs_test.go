@@ -19,7 +19,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
-	"asynctrace/internal/composefile"
+	"asynctrace/e2e/compose"
 )
 
 // Set by TestMain.
@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 
 func runMain(m *testing.M) int {
 	var err error
-	project, err = composefile.Load(context.Background(), composefile.Path())
+	project, err = compose.Load(context.Background(), compose.Path())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"asynctrace/client"
 	"asynctrace/jaeger"
+	"asynctrace/scenario"
 	"asynctrace/tracing"
 )
 
@@ -28,8 +30,8 @@ var unit = func() time.Duration {
 }()
 
 // The article's makespans in units: 42s, 42s, 22s, 14s, 14s.
-var articleUnits = map[client.Scenario]int{
-	client.Sync: 42, client.Sequential: 42, client.SingleThread: 22, client.MultiThread: 14, client.OSThreads: 14,
+var articleUnits = map[scenario.Scenario]int{
+	scenario.Sync: 42, scenario.Sequential: 42, scenario.SingleThread: 22, scenario.MultiThread: 14, scenario.OSThreads: 14,
 }
 
 // startServer runs the compose file's echo-server command on a free
@@ -59,12 +61,15 @@ func startServer(t *testing.T, otlp map[uint32]int) (addr string, p *proc) {
 	return addr, p
 }
 
+// clientSVGs is where the clients draw their own runs (-svg).
+var clientSVGs string
+
 // runClient runs a compose client service's command against addr and
-// returns its -json result.
+// returns its -json result; it draws its run into clientSVGs too.
 func runClient(t *testing.T, service, addr string, otlp map[uint32]int) client.Result {
 	t.Helper()
 	args, env := composeCommand(t, service, map[string]string{"addr": addr, "unit": unit.String()}, otlp)
-	args = append(args, "-json")
+	args = append(args, "-json", "-svg", clientSVGs)
 	p, err := start(clientBin, args, env)
 	if err != nil {
 		t.Fatal(err)
@@ -92,18 +97,22 @@ func TestE2EScenarios(t *testing.T) {
 	needJaeger(t)
 	otlp := jaegerd.otlpPorts()
 	addr, _ := startServer(t, otlp)
+	clientSVGs = t.TempDir()
 
-	makespans := map[client.Scenario]time.Duration{}
-	for _, sc := range client.Scenarios {
+	makespans := map[scenario.Scenario]time.Duration{}
+	for _, sc := range scenario.All {
 		t.Run(string(sc), func(t *testing.T) {
 			res := runClient(t, "client-"+string(sc), addr, otlp)
 			n := res.Tasks
 			want := map[string][]string{
-				tracing.ClientService: {tracing.ScenarioSpanName(string(sc))},
+				tracing.ClientService: {tracing.ScenarioSpanName(sc)},
 				tracing.ServerService: {},
 			}
 			for i := 1; i <= n; i++ {
-				want[tracing.ClientService] = append(want[tracing.ClientService], tracing.TaskLabel(i), tracing.SpanConnect, tracing.SpanResponse, tracing.SpanCompute)
+				want[tracing.ClientService] = append(want[tracing.ClientService], tracing.TaskSpanName(i))
+				for _, st := range scenario.Stages {
+					want[tracing.ClientService] = append(want[tracing.ClientService], string(st))
+				}
 				want[tracing.ServerService] = append(want[tracing.ServerService], tracing.SpanEcho, tracing.SpanDelay, tracing.SpanWrite)
 			}
 			tr := jaegerd.awaitTrace(t, res.TraceID, want)
@@ -119,36 +128,19 @@ func TestE2EScenarios(t *testing.T) {
 			if d := dur(v.root) - res.Makespan; d < -time.Millisecond || d > time.Millisecond {
 				t.Errorf("%s: Jaeger says %v, the client printed %v", sc, dur(v.root), res.Makespan)
 			}
-
-			switch sc {
-			case client.SingleThread:
-				checkStair(t, v)
-			case client.OSThreads:
-				ids := map[int64]bool{}
-				for _, task := range v.tasks {
-					id, _ := task.Int(string(tracing.KeyOSThreadID))
-					ids[id] = true
-				}
-				if len(ids) != n {
-					t.Errorf("os-threads: %d distinct OS threads for %d tasks: %v", len(ids), n, ids)
-				}
-			case client.MultiThread:
-				if res.GOMAXPROCS < n {
-					t.Errorf("multi-thread ran with GOMAXPROCS=%d < %d tasks: the compose file should pass -procs", res.GOMAXPROCS, n)
-				}
-			}
-			checkDiagramCommands(t, sc, res.TraceID)
-			t.Logf("%s: makespan %v (%.2fu; article %du), %d spans from %s, %d from %s",
-				sc, dur(v.root), float64(dur(v.root))/float64(unit), articleUnits[sc],
+			checkScenarioLanes(t, sc, v, res)
+			checkDiagramCommands(t, sc, res)
+			t.Logf("%s: makespan %v (%.2fu; article %du), ready %v (%.2fu) in all, %d thread lane(s), %d spans from %s, %d from %s",
+				sc, dur(v.root), float64(dur(v.root))/float64(unit), articleUnits[sc], v.ready, float64(v.ready)/float64(unit), len(v.lanes),
 				v.count[tracing.ClientService], tracing.ClientService, v.count[tracing.ServerService], tracing.ServerService)
 		})
 	}
 	if !t.Failed() {
 		checkComposeVerify(t)
 	}
-	if len(makespans) == len(client.Scenarios) {
+	if len(makespans) == len(scenario.All) {
 		var parts []string
-		for _, sc := range client.Scenarios {
+		for _, sc := range scenario.All {
 			parts = append(parts, fmt.Sprintf("%.2f", float64(makespans[sc])/float64(unit)))
 		}
 		t.Logf("makespans in units (article 42 : 42 : 22 : 14 : 14): %s", strings.Join(parts, " : "))
@@ -158,62 +150,97 @@ func TestE2EScenarios(t *testing.T) {
 // view is a checked trace.
 type view struct {
 	root   jaeger.Span
+	byID   map[string]jaeger.Span
 	tasks  []jaeger.Span
 	stages []map[string]jaeger.Span
+	lanes  []jaeger.Span
+	ready  time.Duration  // all tasks' ready spans
 	count  map[string]int // spans per service
 }
 
 // checkJaegerTrace asserts the trace contract on a trace as Jaeger has it.
-func checkJaegerTrace(t *testing.T, tr *jaeger.Trace, sc client.Scenario, n int) view {
+func checkJaegerTrace(t *testing.T, tr *jaeger.Trace, sc scenario.Scenario, n int) view {
 	t.Helper()
-	v := view{count: map[string]int{}, tasks: make([]jaeger.Span, n), stages: make([]map[string]jaeger.Span, n)}
-	byID := map[string]jaeger.Span{}
+	v := view{count: map[string]int{}, byID: map[string]jaeger.Span{}, tasks: make([]jaeger.Span, n), stages: make([]map[string]jaeger.Span, n)}
 	svc := tr.Service
 	for _, s := range tr.Spans {
-		byID[s.SpanID] = s
+		v.byID[s.SpanID] = s
 		v.count[svc(s)]++
-	}
-	if got, want := v.count[tracing.ClientService], 1+n+3*n; got != want {
-		t.Errorf("%d spans from %s, want %d (1 root + %d tasks + %d stages)", got, tracing.ClientService, want, n, 3*n)
-	}
-	if got, want := v.count[tracing.ServerService], 3*n; got != want {
-		t.Errorf("%d spans from %s, want %d", got, tracing.ServerService, want)
+		if len(s.Warnings) > 0 {
+			t.Errorf("Jaeger warns about %s/%s: %q", svc(s), s.OperationName, s.Warnings)
+		}
 	}
 	for _, s := range tr.Spans {
-		if s.OperationName == tracing.ScenarioSpanName(string(sc)) {
+		if s.OperationName == tracing.ScenarioSpanName(sc) {
 			v.root = s
 		}
 	}
 	if v.root.SpanID == "" || v.root.Parent() != "" {
-		t.Fatalf("no root span %q", tracing.ScenarioSpanName(string(sc)))
+		t.Fatalf("no root span %q", tracing.ScenarioSpanName(sc))
 	}
 	for _, k := range []string{
 		string(tracing.KeyScenario), string(tracing.KeyTasks), string(tracing.KeyGOMAXPROCS), string(tracing.KeyCompute),
-		string(tracing.KeyUnitMS), string(tracing.KeyExpectedMS), string(tracing.KeyPeakOSThreads), string(tracing.KeyPeakGoroutines),
+		string(tracing.KeyUnitMS), string(tracing.KeyExpectedMS), string(tracing.KeyReadyMS), string(tracing.KeyThreadLanes),
+		string(tracing.KeyPeakOSThreads), string(tracing.KeyPeakGoroutines),
 	} {
 		if _, ok := v.root.Tag(k); !ok {
 			t.Errorf("root span has no tag %s", k)
 		}
 	}
+
+	// No child span starts before its parent or ends after it (1ms slack).
+	for _, s := range tr.Spans {
+		p, ok := v.byID[s.Parent()]
+		if !ok {
+			continue
+		}
+		if s.StartTime < p.StartTime-1000 || s.StartTime+s.Duration > p.StartTime+p.Duration+1000 {
+			t.Errorf("%s/%s [%d, %d]µs is not within its parent %s [%d, %d]µs", svc(s), s.OperationName,
+				s.StartTime-v.root.StartTime, s.StartTime+s.Duration-v.root.StartTime,
+				p.OperationName, p.StartTime-v.root.StartTime, p.StartTime+p.Duration-v.root.StartTime)
+		}
+	}
+
 	for i := range n {
 		v.stages[i] = map[string]jaeger.Span{}
 	}
 	for _, s := range tr.Spans {
-		p := s.Parent()
-		switch {
-		case p == v.root.SpanID && svc(s) == tracing.ClientService:
-			i, err := strconv.Atoi(strings.TrimPrefix(s.OperationName, "task"))
-			if err != nil || i < 1 || i > n {
-				t.Errorf("unexpected child of the root: %s", s.OperationName)
-				continue
+		if s.Parent() != v.root.SpanID {
+			continue
+		}
+		if strings.HasPrefix(s.OperationName, tracing.ThreadLaneSpanPrefix) {
+			v.lanes = append(v.lanes, s)
+			continue
+		}
+		i, err := scenario.ParseTaskLabel(s.OperationName)
+		if err != nil || i > n {
+			t.Errorf("unexpected child of the root: %s", s.OperationName)
+			continue
+		}
+		v.tasks[i-1] = s
+	}
+	lanes := 0
+	for _, l := range v.lanes {
+		for _, s := range tr.Spans {
+			if s.Parent() == l.SpanID {
+				lanes++
 			}
-			v.tasks[i-1] = s
 		}
 	}
+	if got, want := v.count[tracing.ClientService], 1+n+len(scenario.Stages)*n+len(v.lanes)+lanes; got != want {
+		t.Errorf("%d spans from %s, want %d (1 root + %d tasks + %d stages + %d lanes holding %d stages)", got, tracing.ClientService, want, n, len(scenario.Stages)*n, len(v.lanes), lanes)
+	}
+	if got, want := v.count[tracing.ServerService], 3*n; got != want {
+		t.Errorf("%d spans from %s, want %d", got, tracing.ServerService, want)
+	}
+
 	for i, task := range v.tasks {
-		label := tracing.TaskLabel(i + 1)
+		label := scenario.TaskLabel(i + 1)
 		if task.SpanID == "" {
 			t.Fatalf("no %s span under the root", label)
+		}
+		if i > 0 && task.StartTime < v.tasks[i-1].StartTime {
+			t.Errorf("%s starts before %s: Jaeger lists it first", label, v.tasks[i-1].OperationName)
 		}
 		if tag, _ := task.Tag(string(tracing.KeyTask)); tag.Value != label {
 			t.Errorf("%s: %s = %v", label, tracing.KeyTask, tag.Value)
@@ -228,50 +255,163 @@ func checkJaegerTrace(t *testing.T, tr *jaeger.Trace, sc client.Scenario, n int)
 			}
 		}
 		var prev jaeger.Span
-		for _, name := range []string{tracing.SpanConnect, tracing.SpanResponse, tracing.SpanCompute} {
-			s, ok := v.stages[i][name]
+		for _, st := range scenario.Stages {
+			s, ok := v.stages[i][string(st)]
 			if !ok {
-				t.Errorf("%s has no %s span", label, name)
+				t.Errorf("%s has no %s span", label, st)
 				continue
 			}
-			checkThreadTags(t, label+"/"+name, s)
+			checkThreadTags(t, label+"/"+string(st), s)
 			if prev.SpanID != "" && s.StartTime < prev.StartTime+prev.Duration-1 {
-				t.Errorf("%s: %s starts before %s ends", label, name, prev.OperationName)
+				t.Errorf("%s: %s starts before %s ends", label, st, prev.OperationName)
 			}
 			prev = s
 		}
+		v.ready += dur(v.stages[i][tracing.SpanReady])
+		checkEcho(t, tr, label, v.stages[i][tracing.SpanResponse])
+	}
+	checkLaneSpans(t, tr, v)
+	return v
+}
 
-		// Across the services: the server's echo is the response's child.
-		resp := v.stages[i][tracing.SpanResponse]
-		var echo jaeger.Span
-		for _, s := range tr.Spans {
-			if s.OperationName == tracing.SpanEcho && s.Parent() == resp.SpanID {
-				echo = s
-			}
-		}
-		if echo.SpanID == "" || svc(echo) != tracing.ServerService {
-			t.Errorf("%s: no %s span of %s whose parent is the response span", label, tracing.SpanEcho, tracing.ServerService)
-			continue
-		}
-		checkThreadTags(t, label+"/echo", echo)
-		for _, k := range []string{string(tracing.KeyPeerAddress), string(tracing.KeyPeerPort), string(tracing.KeyEchoBytes)} {
-			if _, ok := echo.Tag(k); !ok {
-				t.Errorf("%s/echo has no tag %s", label, k)
-			}
-		}
-		var kids []string
-		for _, s := range tr.Spans {
-			if s.Parent() == echo.SpanID {
-				kids = append(kids, s.OperationName)
-				checkThreadTags(t, label+"/echo/"+s.OperationName, s)
-			}
-		}
-		slices.Sort(kids)
-		if !slices.Equal(kids, []string{tracing.SpanDelay, tracing.SpanWrite}) {
-			t.Errorf("%s/echo children %v, want delay and write", label, kids)
+// checkEcho: across the services, the server's echo is the response's
+// child, and both last about 8u.
+func checkEcho(t *testing.T, tr *jaeger.Trace, label string, resp jaeger.Span) {
+	t.Helper()
+	var echo jaeger.Span
+	for _, s := range tr.Spans {
+		if s.OperationName == tracing.SpanEcho && s.Parent() == resp.SpanID {
+			echo = s
 		}
 	}
-	return v
+	if echo.SpanID == "" || tr.Service(echo) != tracing.ServerService {
+		t.Errorf("%s: no %s span of %s whose parent is the response span", label, tracing.SpanEcho, tracing.ServerService)
+		return
+	}
+	checkThreadTags(t, label+"/echo", echo)
+	for _, k := range []string{string(tracing.KeyPeerAddress), string(tracing.KeyPeerPort), string(tracing.KeyEchoBytes)} {
+		if _, ok := echo.Tag(k); !ok {
+			t.Errorf("%s/echo has no tag %s", label, k)
+		}
+	}
+	var kids []string
+	for _, s := range tr.Spans {
+		if s.Parent() == echo.SpanID {
+			kids = append(kids, s.OperationName)
+			checkThreadTags(t, label+"/echo/"+s.OperationName, s)
+		}
+	}
+	slices.Sort(kids)
+	if !slices.Equal(kids, []string{tracing.SpanDelay, tracing.SpanWrite}) {
+		t.Errorf("%s/echo children %v, want delay and write", label, kids)
+	}
+	for _, s := range []jaeger.Span{echo, resp} {
+		if d := dur(s); d < 8*unit || d > 8*unit+unit/2+20*time.Millisecond {
+			t.Errorf("%s/%s lasts %v, want about 8u = %v", label, s.OperationName, d, 8*unit)
+		}
+	}
+}
+
+// checkLaneSpans: every lane child links to a stage span of the same task
+// and stage, lies inside it, and holds its lane's thread by the lane rule.
+func checkLaneSpans(t *testing.T, tr *jaeger.Trace, v view) {
+	t.Helper()
+	for _, l := range v.lanes {
+		tid, _ := l.Int(string(tracing.KeyOSThreadID))
+		if l.OperationName != tracing.ThreadLaneSpanName(tid) {
+			t.Errorf("lane %q has %s %d", l.OperationName, tracing.KeyOSThreadID, tid)
+		}
+		for _, s := range tr.Spans {
+			if s.Parent() != l.SpanID {
+				continue
+			}
+			links := s.Links()
+			if len(links) != 1 {
+				t.Errorf("%s/%s has %d links, want 1", l.OperationName, s.OperationName, len(links))
+				continue
+			}
+			target := v.byID[links[0]]
+			task := v.byID[target.Parent()]
+			i, err := scenario.ParseTaskLabel(task.OperationName)
+			if err != nil || s.OperationName != tracing.LaneStageSpanName(i, scenario.Stage(target.OperationName)) {
+				t.Errorf("%s/%s links to %s/%s", l.OperationName, s.OperationName, task.OperationName, target.OperationName)
+			}
+			if s.StartTime < target.StartTime || s.StartTime+s.Duration > target.StartTime+target.Duration {
+				t.Errorf("%s/%s is not within the %s/%s span it mirrors", l.OperationName, s.OperationName, task.OperationName, target.OperationName)
+			}
+			locked, _ := task.Tag(string(tracing.KeyLockedThread))
+			if th, _ := target.Int(string(tracing.KeyOSThreadID)); th != tid || !scenario.HoldsThread(scenario.Stage(target.OperationName), locked.Value == true) {
+				t.Errorf("%s holds %s/%s (on OS thread %d, locked %v)", l.OperationName, task.OperationName, target.OperationName, th, locked.Value)
+			}
+		}
+	}
+}
+
+// checkScenarioLanes: what the figure must show per scenario.
+func checkScenarioLanes(t *testing.T, sc scenario.Scenario, v view, res client.Result) {
+	t.Helper()
+	n := res.Tasks
+	switch sc {
+	case scenario.SingleThread:
+		// One lane, the three computes in series on it; ready adds up to
+		// (0+1+2)·p = 12u.
+		if len(v.lanes) != 1 {
+			t.Fatalf("single-thread: %d thread lanes, want 1", len(v.lanes))
+		}
+		var computes []jaeger.Span
+		for _, s := range v.byID {
+			if s.Parent() == v.lanes[0].SpanID {
+				computes = append(computes, s)
+			}
+		}
+		slices.SortFunc(computes, func(a, b jaeger.Span) int { return cmp.Compare(a.StartTime, b.StartTime) })
+		if len(computes) != n {
+			t.Errorf("single-thread lane holds %d stages, want the %d computes", len(computes), n)
+		}
+		for i, c := range computes {
+			if !strings.HasSuffix(c.OperationName, " "+tracing.SpanCompute) {
+				t.Errorf("single-thread lane holds %s", c.OperationName)
+			}
+			if i > 0 && c.StartTime < computes[i-1].StartTime+computes[i-1].Duration {
+				t.Errorf("single-thread: %s starts before %s ends: no stair", c.OperationName, computes[i-1].OperationName)
+			}
+		}
+		if want := 12 * unit; (v.ready - want).Abs() > 3*unit/10 {
+			t.Errorf("single-thread: ready adds up to %v = %.2fu, want about 12u", v.ready, float64(v.ready)/float64(unit))
+		}
+	default:
+		for i, st := range v.stages {
+			if d := dur(st[tracing.SpanReady]); d > unit/10 {
+				t.Errorf("%s: task%d ready %v, want under 0.1u", sc, i+1, d)
+			}
+		}
+	}
+	switch sc {
+	case scenario.OSThreads:
+		if len(v.lanes) != n {
+			t.Errorf("os-threads: %d thread lanes, want one per task (%d)", len(v.lanes), n)
+		}
+		for _, l := range v.lanes {
+			tasks := map[string]bool{}
+			for _, s := range v.byID {
+				if s.Parent() == l.SpanID {
+					tag, _ := s.Tag(string(tracing.KeyTask))
+					tasks[fmt.Sprint(tag.Value)] = true
+				}
+			}
+			if len(tasks) != 1 {
+				t.Errorf("os-threads: %s holds stages of %d tasks, want 1", l.OperationName, len(tasks))
+			}
+		}
+	case scenario.Sync:
+		if len(v.lanes) != 1 {
+			t.Errorf("sync: %d thread lanes, want 1", len(v.lanes))
+		}
+	case scenario.MultiThread:
+		if res.GOMAXPROCS < n {
+			t.Errorf("multi-thread ran with GOMAXPROCS=%d < %d tasks: the compose file should pass -procs", res.GOMAXPROCS, n)
+		}
+	}
 }
 
 // checkThreadTags: the thread attributes of the contract, as integers.
@@ -285,31 +425,5 @@ func checkThreadTags(t *testing.T, what string, s jaeger.Span) {
 	}
 	if end, ok := s.Tag(string(tracing.KeyOSThreadIDEnd)); ok && end.Type != "int64" {
 		t.Errorf("%s: %s is %s, want int64", what, tracing.KeyOSThreadIDEnd, end.Type)
-	}
-}
-
-// checkStair: single-thread's computes run one after another on one OS
-// thread, the article's stair.
-func checkStair(t *testing.T, v view) {
-	t.Helper()
-	var computes []jaeger.Span
-	for _, st := range v.stages {
-		computes = append(computes, st[tracing.SpanCompute])
-	}
-	slices.SortFunc(computes, func(a, b jaeger.Span) int { return int(a.StartTime - b.StartTime) })
-	first, _ := computes[0].Int(string(tracing.KeyOSThreadID))
-	for i, c := range computes {
-		if id, _ := c.Int(string(tracing.KeyOSThreadID)); id != first {
-			t.Errorf("single-thread: compute %d on OS thread %d, the first on %d", i+1, id, first)
-		}
-		if _, moved := c.Tag(string(tracing.KeyOSThreadIDEnd)); moved {
-			t.Errorf("single-thread: compute %d changed OS thread", i+1)
-		}
-		if dur(c) < 4*unit {
-			t.Errorf("single-thread: compute %d lasts %v, less than 4u", i+1, dur(c))
-		}
-		if i > 0 && c.StartTime < computes[i-1].StartTime+computes[i-1].Duration-1 {
-			t.Errorf("single-thread: compute %d starts before compute %d ends: no stair", i+1, i)
-		}
 	}
 }

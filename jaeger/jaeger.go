@@ -36,9 +36,13 @@ type Span struct {
 	Tags          []Tag       `json:"tags"`
 	Logs          []Log       `json:"logs,omitempty"`
 	ProcessID     string      `json:"processID"`
+	// Warnings are Jaeger's, about this span: clock skew it found, a
+	// parent missing from the trace.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
-// Reference links a span to its parent (refType CHILD_OF).
+// Reference links a span to its parent (refType CHILD_OF) or, for a span
+// link, to another span (FOLLOWS_FROM).
 type Reference struct {
 	RefType string `json:"refType"`
 	TraceID string `json:"traceID"`
@@ -74,6 +78,17 @@ func (s Span) Parent() string {
 	return ""
 }
 
+// Links are the span IDs of the span's FOLLOWS_FROM references: its links.
+func (s Span) Links() []string {
+	var ids []string
+	for _, r := range s.References {
+		if r.RefType == "FOLLOWS_FROM" {
+			ids = append(ids, r.SpanID)
+		}
+	}
+	return ids
+}
+
 // Tag returns the tag named key.
 func (s Span) Tag(key string) (Tag, bool) {
 	for _, t := range s.Tags {
@@ -90,14 +105,8 @@ func (s Span) Int(key string) (int64, bool) {
 	if !ok || t.Type != "int64" {
 		return 0, false
 	}
-	switch v := t.Value.(type) {
-	case float64:
-		return int64(v), true
-	case json.Number:
-		i, err := v.Int64()
-		return i, err == nil
-	}
-	return 0, false
+	v, ok := t.Value.(float64) // encoding/json decodes every number so
+	return int64(v), ok
 }
 
 // Start and End of the span.

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -17,15 +16,6 @@ import (
 	"asynctrace/tracing"
 	"asynctrace/wire"
 )
-
-// tracer is looked up at each use: the global provider's first delegate
-// would otherwise stick to a package-level tracer, and a test that sets up
-// tracing twice in one process would record into the first.
-func tracer() trace.Tracer { return otel.Tracer("asynctrace/server") }
-
-// drainTimeout bounds the wait for the client to close after the echo, so
-// that closing does not reset a connection with unread bytes.
-const drainTimeout = time.Second
 
 var errShutdown = errors.New("server shutting down: request cut short")
 
@@ -52,7 +42,9 @@ func (r *request) read() {
 var errPayloadFull = errors.New("payload limit reached")
 
 // handle serves one connection: the request's first byte starts the delay;
-// what arrives until the delay ends is echoed; then the connection closes.
+// what arrives until the delay ends is echoed. The echo span runs from the
+// first byte to the moment the reply left (write); the wait for the client
+// to close comes after it, outside any span.
 func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
 	g := tracing.ThisGoroutine()
@@ -82,7 +74,7 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	parent, kind, payloadAt := ctx, tracing.PreambleNone, 0
 	switch res.Status {
 	case wire.Traced:
-		parent = otel.GetTextMapPropagator().Extract(ctx, res.Headers)
+		parent = res.Extract(ctx)
 		kind, payloadAt = tracing.PreambleTraced, res.Len
 		if !trace.SpanContextFromContext(parent).IsValid() {
 			kind = tracing.PreambleBadContext
@@ -91,12 +83,10 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 		kind = tracing.PreambleInvalid
 	}
 
-	peer := peerAttrs(conn.RemoteAddr())
-	ctx, echo := g.Start(parent, tracer(), tracing.SpanEcho,
+	ctx, echo := g.Start(parent, s.tracer, tracing.SpanEcho,
 		trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithTimestamp(start),
-		trace.WithAttributes(append(peer, tracing.KeyPreamble.String(kind))...))
-	defer echo.End()
+		trace.WithAttributes(append(peerAttrs(conn.RemoteAddr()), tracing.KeyPreamble.String(kind))...))
 	switch kind {
 	case tracing.PreambleBadContext:
 		echo.AddEvent("invalid trace context", trace.WithAttributes(
@@ -107,47 +97,76 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 		echo.SetStatus(codes.Error, err.Error())
 	}
 
-	_, delay := g.Start(ctx, tracer(), tracing.SpanDelay, trace.WithTimestamp(start))
-	for r.err == nil {
-		r.read()
-	}
-	err := s.waitUntil(ctx, deadline, r.err)
-	if err != nil {
-		delay.RecordError(err)
-		delay.SetStatus(codes.Error, err.Error())
-	}
-	delay.End()
-	if err != nil {
+	s.logf("%s: request in (preamble %s), echo in %v", conn.RemoteAddr(), kind, s.cfg.Delay)
+	if err := s.hold(ctx, g, r, start, deadline); err != nil {
 		echo.SetStatus(codes.Error, err.Error())
+		echo.End()
 		s.logf("%s: %v", conn.RemoteAddr(), err)
 		return
 	}
 
-	payload := r.buf[payloadAt:]
-	_, write := g.Start(ctx, tracer(), tracing.SpanWrite)
-	conn.SetWriteDeadline(time.Now().Add(s.cfg.IdleTimeout))
-	n, err := conn.Write(payload)
-	if err == nil {
-		if tc, ok := conn.(interface{ CloseWrite() error }); ok {
-			err = tc.CloseWrite()
-		}
-	}
+	n, sent, err := s.reply(ctx, g, conn, r.buf[payloadAt:])
 	echo.SetAttributes(tracing.KeyEchoBytes.Int(n))
 	if err != nil {
-		write.RecordError(err)
-		write.SetStatus(codes.Error, err.Error())
 		echo.SetStatus(codes.Error, err.Error())
 	}
-	write.End()
+	echo.EndAt(sent, tracing.OSThreadID())
 	s.logf("%s: wrote %d bytes (preamble %s, trace %s)", conn.RemoteAddr(), n, kind, echo.SpanContext().TraceID())
+	if err == nil {
+		s.drain(conn)
+	}
+}
 
-	// The client closes once it has read the echo.
-	conn.SetReadDeadline(time.Now().Add(drainTimeout))
+// hold is the delay span: it reads what comes until the deadline, and
+// waits out the rest of the delay.
+func (s *Server) hold(ctx context.Context, g tracing.Goroutine, r *request, start, deadline time.Time) error {
+	_, span := g.Start(ctx, s.tracer, tracing.SpanDelay, trace.WithTimestamp(start))
+	for r.err == nil {
+		r.read()
+	}
+	err := waitUntil(ctx, deadline, r.err)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+	return err
+}
+
+// reply is the write span: it sends payload back and returns the bytes
+// written and when the last of them left, by the kernel's transmit
+// timestamp where it gives one.
+func (s *Server) reply(ctx context.Context, g tracing.Goroutine, conn net.Conn, payload []byte) (int, time.Time, error) {
+	_, span := g.Start(ctx, s.tracer, tracing.SpanWrite)
+	stamped := stampSends(conn)
+	conn.SetWriteDeadline(time.Now().Add(s.cfg.IdleTimeout))
+	n, err := conn.Write(payload)
+	sent, how := time.Now(), tracing.TimeClock
+	if t, ok := lastSent(conn); stamped && ok {
+		sent, how = t, tracing.TimeKernel
+	}
+	span.SetAttributes(tracing.KeySent.String(how))
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.EndAt(sent, tracing.OSThreadID())
+	return n, sent, err
+}
+
+// drain closes the write side and waits, a quarter of the delay at most,
+// for the client to close, so that closing does not reset a connection
+// with unread bytes. The client closes as soon as it has read the echo.
+func (s *Server) drain(conn net.Conn) {
+	if tc, ok := conn.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+	}
+	conn.SetReadDeadline(time.Now().Add(min(max(s.cfg.Delay/4, 10*time.Millisecond), s.cfg.IdleTimeout)))
 	io.Copy(io.Discard, conn)
 }
 
 // waitUntil waits for the delay to end, after reading stopped with readErr.
-func (s *Server) waitUntil(ctx context.Context, deadline time.Time, readErr error) error {
+func waitUntil(ctx context.Context, deadline time.Time, readErr error) error {
 	switch {
 	case ctx.Err() != nil:
 		return errShutdown

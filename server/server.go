@@ -14,6 +14,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Defaults for Config fields left zero.
@@ -30,13 +33,16 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxPayload bounds the bytes echoed; the rest is not read.
 	MaxPayload int
+	// TracerProvider makes the server's spans; nil makes none.
+	TracerProvider trace.TracerProvider
 	// Log gets one line per connection; nil discards them.
 	Log io.Writer
 }
 
 // Server echoes, one goroutine per connection.
 type Server struct {
-	cfg Config
+	cfg    Config
+	tracer trace.Tracer
 
 	// conns is the parent context of every connection: cancelled, it cuts
 	// delays short (Shutdown past its deadline).
@@ -44,7 +50,7 @@ type Server struct {
 	abort  context.CancelFunc
 	active sync.WaitGroup
 
-	mu        sync.Mutex
+	mu        sync.Mutex // guards listeners, closed, and active.Add
 	listeners map[net.Listener]struct{}
 	closed    bool
 	logMu     sync.Mutex
@@ -61,8 +67,14 @@ func New(cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = noop.NewTracerProvider()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, conns: ctx, abort: cancel, listeners: map[net.Listener]struct{}{}}
+	return &Server{
+		cfg: cfg, tracer: cfg.TracerProvider.Tracer("asynctrace/server"),
+		conns: ctx, abort: cancel, listeners: map[net.Listener]struct{}{},
+	}
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -87,20 +99,49 @@ func (s *Server) Serve(ln net.Listener) error {
 				return ErrServerClosed
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.logf("accept: %v; retrying in %v", err, backoff)
-				time.Sleep(backoff)
+				if !s.pause(backoff) {
+					return ErrServerClosed
+				}
 				continue
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
 		backoff = 0
-		s.active.Add(1)
+		if !s.track() {
+			conn.Close() // accepted as Shutdown closed the listener
+			return ErrServerClosed
+		}
 		go func() {
 			defer s.active.Done()
 			s.handle(s.conns, conn)
 		}()
+	}
+}
+
+// track counts a connection in, unless Shutdown has begun: Add under the
+// lock that Shutdown takes before it Waits, as net/http's trackConn does.
+func (s *Server) track() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.active.Add(1)
+	return true
+}
+
+// pause waits d, or until the server is cut short; it says whether to go on.
+func (s *Server) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return !s.isClosed()
+	case <-s.conns.Done():
+		return false
 	}
 }
 

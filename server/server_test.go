@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -12,51 +12,26 @@ import (
 
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
 
+	"asynctrace/internal/echotest"
+	"asynctrace/internal/spantest"
+	"asynctrace/server"
 	"asynctrace/tracing"
 	"asynctrace/wire"
 )
 
-var recorder = tracetest.NewSpanRecorder()
-
-func TestMain(m *testing.M) {
-	tracing.SetGlobal(tracing.NewTracerProvider(sdktrace.WithSpanProcessor(recorder)))
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const delay = 150 * time.Millisecond
 
-// serve serves on a free loopback port; served gets Serve's result.
-func serve(t *testing.T, cfg Config) (srv *Server, addr string, served chan error) {
+// traced starts a server recording into a recorder of the test's own.
+func traced(t *testing.T, cfg server.Config) (*echotest.Server, *spantest.Recorder) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv = New(cfg)
-	served = make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	return srv, ln.Addr().String(), served
-}
-
-// newLocalServer serves on a free loopback port until the test ends.
-func newLocalServer(t *testing.T, cfg Config) (*Server, string) {
-	t.Helper()
-	srv, addr, served := serve(t, cfg)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve = %v, want ErrServerClosed", err)
-		}
-	})
-	return srv, addr
+	rec, tp := spantest.New(t)
+	cfg.TracerProvider = tp
+	return echotest.Start(t, cfg), rec
 }
 
 // exchange writes req, reads until the server closes, and says how long the
@@ -80,38 +55,29 @@ func exchange(t *testing.T, addr string, req []byte) ([]byte, time.Duration) {
 	return got, time.Since(start)
 }
 
-// echoSpan waits for the server's echo span of the connection from local.
-func echoSpan(t *testing.T, local int) sdktrace.ReadOnlySpan {
+// spansNamed waits for n ended spans of each name in names.
+func spansNamed(t *testing.T, rec *spantest.Recorder, n int, names ...string) map[string][]sdktrace.ReadOnlySpan {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		for _, s := range recorder.Ended() {
-			if s.Name() != tracing.SpanEcho {
-				continue
-			}
-			for _, kv := range s.Attributes() {
-				if kv.Key == tracing.KeyPeerPort && kv.Value.AsInt64() == int64(local) {
-					return s
-				}
+	by := map[string][]sdktrace.ReadOnlySpan{}
+	rec.WaitEnded(t, strings.Join(names, ", "), func(spans []sdktrace.ReadOnlySpan) bool {
+		clear(by)
+		for _, s := range spans {
+			by[s.Name()] = append(by[s.Name()], s)
+		}
+		for _, name := range names {
+			if len(by[name]) < n {
+				return false
 			}
 		}
-	}
-	t.Fatalf("no echo span for the connection from port %d", local)
-	return nil
-}
-
-func attr(s sdktrace.ReadOnlySpan, k string) (any, bool) {
-	for _, kv := range s.Attributes() {
-		if string(kv.Key) == k {
-			return kv.Value.AsInterface(), true
-		}
-	}
-	return nil, false
+		return true
+	})
+	return by
 }
 
 // The article's plain client: `printf task1 | nc 127.0.0.1 6142`.
 func TestPlainEcho(t *testing.T) {
-	_, addr := newLocalServer(t, Config{Delay: delay})
-	got, took := exchange(t, addr, []byte("task1"))
+	srv := echotest.Start(t, server.Config{Delay: delay})
+	got, took := exchange(t, srv.Addr, []byte("task1"))
 	if string(got) != "task1" {
 		t.Errorf("echo = %q, want %q", got, "task1")
 	}
@@ -122,7 +88,6 @@ func TestPlainEcho(t *testing.T) {
 
 // The preamble edge cases: what comes back, and what the echo span says.
 func TestPreambleEdgeCases(t *testing.T) {
-	_, addr := newLocalServer(t, Config{Delay: delay})
 	valid := wire.Magic + "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n"
 	tests := []struct {
 		name         string
@@ -145,30 +110,18 @@ func TestPreambleEdgeCases(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			conn, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			local := conn.LocalAddr().(*net.TCPAddr).Port
-			if _, err := conn.Write([]byte(tt.give)); err != nil {
-				t.Fatal(err)
-			}
-			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-			got, err := io.ReadAll(conn)
-			if err != nil {
-				t.Fatal(err)
-			}
+			srv, rec := traced(t, server.Config{Delay: delay})
+			got, _ := exchange(t, srv.Addr, []byte(tt.give))
 			if !bytes.Equal(got, []byte(tt.want)) {
 				t.Errorf("echo = %.60q, want %.60q", got, tt.want)
 			}
-			conn.Close()
 
-			s := echoSpan(t, local)
-			if v, _ := attr(s, string(tracing.KeyPreamble)); v != tt.wantPreamble {
+			s := spansNamed(t, rec, 1, tracing.SpanEcho)[tracing.SpanEcho][0]
+			a := spantest.Attrs(s)
+			if v := a[string(tracing.KeyPreamble)]; v != tt.wantPreamble {
 				t.Errorf("%s = %v, want %s", tracing.KeyPreamble, v, tt.wantPreamble)
 			}
-			if v, _ := attr(s, string(tracing.KeyEchoBytes)); v != int64(len(tt.want)) {
+			if v := a[string(tracing.KeyEchoBytes)]; v != int64(len(tt.want)) {
 				t.Errorf("%s = %v, want %d", tracing.KeyEchoBytes, v, len(tt.want))
 			}
 			if got := s.Parent().IsValid(); got != tt.wantParent {
@@ -184,7 +137,7 @@ func TestPreambleEdgeCases(t *testing.T) {
 				t.Errorf("echo span kind = %v, want server", s.SpanKind())
 			}
 			for _, k := range []string{string(tracing.KeyThreadID), string(tracing.KeyThreadName), string(tracing.KeyOSThreadID), string(tracing.KeyPeerAddress)} {
-				if _, ok := attr(s, k); !ok {
+				if _, ok := a[k]; !ok {
 					t.Errorf("echo span has no %s", k)
 				}
 			}
@@ -192,29 +145,35 @@ func TestPreambleEdgeCases(t *testing.T) {
 	}
 }
 
-// The delay and write spans are children of echo, in order, the delay as
-// long as configured.
+// delay and write are children of echo, one after the other, the delay as
+// long as configured; echo ends when the reply left, as write does, by the
+// kernel's transmit timestamp, before the client could read it.
 func TestSpanTree(t *testing.T) {
-	_, addr := newLocalServer(t, Config{Delay: delay})
-	conn, err := net.Dial("tcp", addr)
+	srv, rec := traced(t, server.Config{Delay: delay})
+	conn, err := net.Dial("tcp", srv.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := conn.LocalAddr().(*net.TCPAddr).Port
+	defer conn.Close()
 	conn.Write([]byte("task1"))
-	io.ReadAll(conn)
-	conn.Close()
-	echo := echoSpan(t, local)
-
-	children := map[string]sdktrace.ReadOnlySpan{}
-	for _, s := range recorder.Ended() {
-		if s.Parent().SpanID() == echo.SpanContext().SpanID() {
-			children[s.Name()] = s
-		}
+	buf := make([]byte, 5)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(conn, buf); err != nil {
+		t.Fatal(err)
 	}
-	d, w := children[tracing.SpanDelay], children[tracing.SpanWrite]
-	if d == nil || w == nil {
-		t.Fatalf("children of echo: %v, want delay and write", children)
+	read := time.Now()
+	// The echo span has ended before the client closes: the wait for the
+	// close is not part of it.
+	by := spansNamed(t, rec, 1, tracing.SpanEcho, tracing.SpanDelay, tracing.SpanWrite)
+	conn.Close()
+	echo, d, w := by[tracing.SpanEcho][0], by[tracing.SpanDelay][0], by[tracing.SpanWrite][0]
+	for _, c := range []sdktrace.ReadOnlySpan{d, w} {
+		if c.Parent().SpanID() != echo.SpanContext().SpanID() {
+			t.Errorf("%s is not a child of echo", c.Name())
+		}
+		if c.StartTime().Before(echo.StartTime()) || c.EndTime().After(echo.EndTime()) {
+			t.Errorf("%s [%v, %v] not within echo [%v, %v]", c.Name(), c.StartTime(), c.EndTime(), echo.StartTime(), echo.EndTime())
+		}
 	}
 	if got := d.EndTime().Sub(d.StartTime()); got < delay || got > delay+100*time.Millisecond {
 		t.Errorf("delay span lasts %v, want %v", got, delay)
@@ -222,21 +181,27 @@ func TestSpanTree(t *testing.T) {
 	if w.StartTime().Before(d.EndTime()) {
 		t.Errorf("write starts %v before the delay ends", d.EndTime().Sub(w.StartTime()))
 	}
-	if !d.StartTime().Equal(echo.StartTime()) || w.EndTime().After(echo.EndTime()) {
-		t.Errorf("delay and write not within echo")
+	if !w.EndTime().Equal(echo.EndTime()) {
+		t.Errorf("echo ends at %v, write at %v: want echo to end when the reply left", echo.EndTime(), w.EndTime())
+	}
+	if how := spantest.Attrs(w)[string(tracing.KeySent)]; how != tracing.TimeKernel {
+		t.Errorf("write %s = %v, want %s (a kernel transmit timestamp on loopback)", tracing.KeySent, how, tracing.TimeKernel)
+	}
+	if echo.EndTime().After(read) {
+		t.Errorf("echo ends %v after the client had read the reply", echo.EndTime().Sub(read))
 	}
 }
 
 // Shutdown lets a connection in flight finish.
 func TestShutdownWaitsForConnections(t *testing.T) {
-	srv, addr, served := serve(t, Config{Delay: delay})
-	conn, err := net.Dial("tcp", addr)
+	srv, rec := traced(t, server.Config{Delay: delay})
+	conn, err := net.Dial("tcp", srv.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	conn.Write([]byte("task1"))
-	time.Sleep(delay / 3) // the request is in
+	rec.WaitStarted(t, tracing.SpanDelay) // the request is in
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -252,24 +217,25 @@ func TestShutdownWaitsForConnections(t *testing.T) {
 	if err := <-shut; err != nil {
 		t.Errorf("Shutdown = %v", err)
 	}
-	if err := <-served; !errors.Is(err, ErrServerClosed) {
+	if err := srv.ServeErr(); !errors.Is(err, server.ErrServerClosed) {
 		t.Errorf("Serve = %v, want ErrServerClosed", err)
 	}
-	if _, err := net.Dial("tcp", addr); err == nil {
+	if c, err := net.Dial("tcp", srv.Addr); err == nil {
+		c.Close()
 		t.Errorf("still accepting after Shutdown")
 	}
 }
 
 // Past its deadline, Shutdown cuts delays short and says so.
 func TestShutdownDeadline(t *testing.T) {
-	srv, addr, served := serve(t, Config{Delay: time.Hour})
-	conn, err := net.Dial("tcp", addr)
+	srv, rec := traced(t, server.Config{Delay: time.Hour})
+	conn, err := net.Dial("tcp", srv.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	conn.Write([]byte("task1"))
-	time.Sleep(50 * time.Millisecond)
+	rec.WaitStarted(t, tracing.SpanDelay)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -280,9 +246,31 @@ func TestShutdownDeadline(t *testing.T) {
 	if el := time.Since(t0); el > 2*time.Second {
 		t.Errorf("Shutdown took %v with a 100ms deadline", el)
 	}
-	<-served
-	local := conn.LocalAddr().(*net.TCPAddr).Port
-	if s := echoSpan(t, local); s.Status().Code != codes.Error {
+	if s := spansNamed(t, rec, 1, tracing.SpanEcho)[tracing.SpanEcho][0]; s.Status().Code != codes.Error {
 		t.Errorf("cut-short echo span status = %v, want error", s.Status())
+	}
+}
+
+// Connections accepted while Shutdown runs are either served or closed,
+// never started after Shutdown has returned (run with -race).
+func TestShutdownRacesAccept(t *testing.T) {
+	for range 20 {
+		srv := echotest.Start(t, server.Config{Delay: time.Millisecond})
+		dialed := make(chan struct{})
+		go func() {
+			defer close(dialed)
+			for range 5 {
+				if c, err := net.Dial("tcp", srv.Addr); err == nil {
+					c.Write([]byte("x"))
+					c.Close()
+				}
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown = %v", err)
+		}
+		cancel()
+		<-dialed
 	}
 }

@@ -30,7 +30,7 @@ func (discard) Shutdown(context.Context) error                  { return nil }
 func (discard) ForceFlush(context.Context) error                { return nil }
 
 func BenchmarkSpanPlain(b *testing.B) {
-	tr := NewTracerProvider(sdktrace.WithSpanProcessor(discard{})).Tracer("bench")
+	tr := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(discard{})).Tracer("bench")
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -42,7 +42,7 @@ func BenchmarkSpanPlain(b *testing.B) {
 // A stage span with the contract's thread attributes, the goroutine read
 // once beforehand as a task does.
 func BenchmarkSpanWithThreadAttrs(b *testing.B) {
-	tr := NewTracerProvider(sdktrace.WithSpanProcessor(discard{})).Tracer("bench")
+	tr := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(discard{})).Tracer("bench")
 	ctx := context.Background()
 	g := ThisGoroutine()
 	b.ReportAllocs()
@@ -54,7 +54,7 @@ func BenchmarkSpanWithThreadAttrs(b *testing.B) {
 
 // The same, parsing the goroutine id for every span: what caching it saves.
 func BenchmarkSpanParsingGoroutine(b *testing.B) {
-	tr := NewTracerProvider(sdktrace.WithSpanProcessor(discard{})).Tracer("bench")
+	tr := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(discard{})).Tracer("bench")
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -1,6 +1,6 @@
 // Package tracing sets up OpenTelemetry for asynctrace and holds its trace
-// contract (DESIGN.md, "Trace contract"): span names, attribute keys, and the
-// goroutine and OS thread ids every span carries.
+// contract (contract.go; docs/design.md, "Trace contract"): span names,
+// attribute keys, and the goroutine and OS thread ids every span carries.
 package tracing
 
 import (
@@ -14,35 +14,26 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
-// NewTracerProvider is sdktrace.NewTracerProvider with the ID generator that
-// ReserveSpan needs. Tests pass an in-memory span processor.
-func NewTracerProvider(opts ...sdktrace.TracerProviderOption) *sdktrace.TracerProvider {
-	return sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{sdktrace.WithIDGenerator(idGenerator{})}, opts...)...)
-}
-
-// SetGlobal installs tp and the W3C TraceContext and Baggage propagators.
-func SetGlobal(tp *sdktrace.TracerProvider) {
-	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-}
-
 // ShutdownTimeout bounds the final flush of spans: with no collector
 // listening, the program still exits within it.
 const ShutdownTimeout = 5 * time.Second
 
-// Setup exports spans over OTLP gRPC, configured only by the standard
-// OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
-// variables, with service as the default service name;
-// OTEL_TRACES_EXPORTER=none records spans (trace ids stay real) and exports
-// none. Export failures are reported once, on warn. extra processors see
-// every span too. Call shutdown with a fresh context to flush.
-func Setup(ctx context.Context, service, version string, warn io.Writer, extra ...sdktrace.SpanProcessor) (shutdown func(context.Context) error, err error) {
+// Setup makes the tracer provider of a command: spans exported over OTLP
+// gRPC, configured only by the standard OTEL_EXPORTER_OTLP_*,
+// OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES variables, with service as
+// the default service name; OTEL_TRACES_EXPORTER=none records spans (trace
+// ids stay real) and exports none. Export failures are reported once, on
+// warn. extra processors see every span too. The caller passes tp to the
+// libraries and calls shutdown with a fresh context to flush.
+//
+// Setup installs OpenTelemetry's global error handler (the SDK reports
+// export errors only there); it sets no global provider or propagator.
+func Setup(ctx context.Context, service, version string, warn io.Writer, extra ...sdktrace.SpanProcessor) (tp *sdktrace.TracerProvider, shutdown func(context.Context) error, err error) {
 	w := &onceWarner{w: warn, endpoint: endpoint()}
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(w.warn))
 
@@ -53,7 +44,7 @@ func Setup(ctx context.Context, service, version string, warn io.Writer, extra .
 		resource.WithFromEnv(), // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
 	)
 	if err != nil {
-		return nil, fmt.Errorf("tracing resource: %w", err)
+		return nil, nil, fmt.Errorf("tracing resource: %w", err)
 	}
 
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
@@ -63,11 +54,10 @@ func Setup(ctx context.Context, service, version string, warn io.Writer, extra .
 	switch e := os.Getenv("OTEL_TRACES_EXPORTER"); e {
 	case "", "otlp":
 	case "none":
-		tp := NewTracerProvider(opts...)
-		SetGlobal(tp)
-		return tp.Shutdown, nil
+		tp := sdktrace.NewTracerProvider(opts...)
+		return tp, tp.Shutdown, nil
 	default:
-		return nil, fmt.Errorf("OTEL_TRACES_EXPORTER=%s: only otlp and none are supported", e)
+		return nil, nil, fmt.Errorf("OTEL_TRACES_EXPORTER=%s: only otlp and none are supported", e)
 	}
 
 	expOpts := []otlptracegrpc.Option{
@@ -85,12 +75,11 @@ func Setup(ctx context.Context, service, version string, warn io.Writer, extra .
 	}
 	exp, err := otlptracegrpc.New(ctx, expOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("otlp exporter: %w", err)
+		return nil, nil, fmt.Errorf("otlp exporter: %w", err)
 	}
 
-	tp := NewTracerProvider(append(opts, sdktrace.WithBatcher(exp))...)
-	SetGlobal(tp)
-	return func(ctx context.Context) error {
+	tp = sdktrace.NewTracerProvider(append(opts, sdktrace.WithBatcher(exp))...)
+	return tp, func(ctx context.Context) error {
 		if err := tp.Shutdown(ctx); err != nil {
 			w.warn(err)
 		}
@@ -100,8 +89,9 @@ func Setup(ctx context.Context, service, version string, warn io.Writer, extra .
 
 // plaintextByDefault: with no endpoint or security setting in the
 // environment, the Go exporter would speak TLS to localhost:4317, which
-// Jaeger's default OTLP receiver refuses. A user who starts Jaeger and runs
-// asynctrace with no settings must see traces.
+// Jaeger's default OTLP receiver refuses ("first record does not look like
+// a TLS handshake"; docs/design.md, "Decisions"). A user who starts Jaeger
+// and runs asynctrace with no settings must see traces.
 func plaintextByDefault() bool {
 	for _, k := range []string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",

@@ -9,7 +9,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
-	"golang.org/x/sys/unix"
 )
 
 // Goroutine identifies the calling goroutine in spans. Go has no API for a
@@ -44,9 +43,6 @@ func goroutineID() int64 {
 	return id
 }
 
-// OSThreadID is the calling OS thread's id (gettid).
-func OSThreadID() int { return unix.Gettid() }
-
 // Attrs are the thread attributes of the trace contract for this goroutine
 // on OS thread osThread (OSThreadID).
 func (g Goroutine) Attrs(osThread int) []attribute.KeyValue {
@@ -72,6 +68,18 @@ func (g Goroutine) Start(ctx context.Context, tracer trace.Tracer, name string, 
 	ctx, span := tracer.Start(ctx, name, opts...)
 	return ctx, Span{Span: span, osThread: tid}
 }
+
+// Adopt makes span, started elsewhere (a task's span starts when the task
+// is created, before its goroutine runs), a span of g: it gets g's thread
+// attributes, with the calling OS thread as its start thread. Call it on g.
+func (g Goroutine) Adopt(span trace.Span) Span {
+	tid := OSThreadID()
+	span.SetAttributes(g.Attrs(tid)...)
+	return Span{Span: span, osThread: tid}
+}
+
+// OSThread is the OS thread the span started on, as its attributes say.
+func (s Span) OSThread() int { return s.osThread }
 
 // End ends the span, first recording the OS thread it ends on if that is not
 // the one it started on. Call it on the goroutine that started the span.

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
@@ -33,31 +32,9 @@ func TestGoroutineID(t *testing.T) {
 	}
 }
 
-func TestReserveSpan(t *testing.T) {
-	sr := tracetest.NewSpanRecorder()
-	tp := NewTracerProvider(sdktrace.WithSpanProcessor(sr))
-	tr := tp.Tracer("test")
-
-	ctx, parent := tr.Start(context.Background(), "parent")
-	rctx, want := ReserveSpan(ctx)
-	if !want.IsValid() || want.TraceID() != parent.SpanContext().TraceID() {
-		t.Fatalf("ReserveSpan = %v, want a span context in trace %v", want, parent.SpanContext().TraceID())
-	}
-	cctx, child := tr.Start(rctx, "child")
-	if got := child.SpanContext(); !got.Equal(want) {
-		t.Errorf("child span context = %v, want the reserved %v", got, want)
-	}
-	// Neither a grandchild nor a second child takes the reserved ID.
-	_, grandchild := tr.Start(cctx, "grandchild")
-	_, second := tr.Start(rctx, "second")
-	if grandchild.SpanContext().SpanID() == want.SpanID() || second.SpanContext().SpanID() == want.SpanID() {
-		t.Errorf("reserved span ID %v handed out twice", want.SpanID())
-	}
-}
-
 func TestStartEndThreadAttrs(t *testing.T) {
 	sr := tracetest.NewSpanRecorder()
-	tr := NewTracerProvider(sdktrace.WithSpanProcessor(sr)).Tracer("test")
+	tr := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr)).Tracer("test")
 
 	// Start on one locked thread, end on another: id_end records the move.
 	started := make(chan Span)
@@ -120,15 +97,20 @@ func TestSetupNoCollector(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+addr)
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
 
-	var warn syncBuffer
-	shutdown, err := Setup(context.Background(), "test", "v0", &warn)
+	warn := &signalWriter{wrote: make(chan struct{})}
+	tp, shutdown, err := Setup(context.Background(), "test", "v0", warn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
-		_, s := ThisGoroutine().Start(context.Background(), otel.Tracer("test"), "lost")
+		_, s := ThisGoroutine().Start(context.Background(), tp.Tracer("test"), "lost")
 		s.End()
-		time.Sleep(100 * time.Millisecond) // let batches fail
+	}
+	// The batch processor exports every 50ms: wait for the first failure.
+	select {
+	case <-warn.wrote:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no warning 10s after spans were ended with no collector")
 	}
 	t0 := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
@@ -145,18 +127,23 @@ func TestSetupNoCollector(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// signalWriter keeps what is written and closes wrote at the first write.
+type signalWriter struct {
+	mu    sync.Mutex
+	b     bytes.Buffer
+	wrote chan struct{}
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *signalWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.b.Len() == 0 {
+		close(s.wrote)
+	}
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *signalWriter) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()

@@ -1,4 +1,4 @@
-// Package wire is the echo server's wire protocol (DESIGN.md, "Wire
+// Package wire is the echo server's wire protocol (docs/design.md, "Wire
 // protocol"): a traced client sends its W3C trace context in a preamble
 // before the payload; a plain client sends only the payload and gets it back
 // byte for byte.
@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"slices"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 )
 
@@ -39,10 +38,18 @@ const maxHeaders = 16
 // ErrTooLarge: no blank line within MaxPreamble bytes.
 var ErrTooLarge = fmt.Errorf("preamble larger than %d bytes", MaxPreamble)
 
-// Preamble encodes the trace context of ctx, through the global propagator.
+// propagator is the format of the preamble's headers, W3C trace context
+// and baggage: part of the protocol, not a setting.
+var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+
+// Preamble encodes the trace context of ctx.
 func Preamble(ctx context.Context) ([]byte, error) {
 	c := propagation.MapCarrier{}
-	otel.GetTextMapPropagator().Inject(ctx, c)
+	propagator.Inject(ctx, c)
+	return encode(c)
+}
+
+func encode(c propagation.MapCarrier) ([]byte, error) {
 	keys := c.Keys()
 	slices.Sort(keys)
 	b := []byte(Magic)
@@ -71,7 +78,16 @@ const (
 )
 
 func (s Status) String() string {
-	return [...]string{"need more", "plain", "traced", "invalid"}[s]
+	names := [...]string{"need more", "plain", "traced", "invalid"}
+	if s < 0 || int(s) >= len(names) {
+		return fmt.Sprintf("Status(%d)", int(s))
+	}
+	return names[s]
+}
+
+// Extract is the context the headers of a Traced result carry.
+func (r Result) Extract(ctx context.Context) context.Context {
+	return propagator.Extract(ctx, r.Headers)
 }
 
 // Result of Parse.

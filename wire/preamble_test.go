@@ -6,15 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
-
-func init() {
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-}
 
 const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -103,7 +98,7 @@ func TestPreambleRoundTrip(t *testing.T) {
 	if got.Status != Traced || got.Len != len(pre) {
 		t.Fatalf("Parse(Preamble) = %v, %d bytes, want %v, %d bytes", got.Status, got.Len, Traced, len(pre))
 	}
-	out := otel.GetTextMapPropagator().Extract(context.Background(), got.Headers)
+	out := got.Extract(context.Background())
 	if gotSC := trace.SpanContextFromContext(out); !gotSC.Equal(sc.WithRemote(true)) {
 		t.Errorf("extracted %v, want %v", gotSC, sc)
 	}
@@ -112,33 +107,27 @@ func TestPreambleRoundTrip(t *testing.T) {
 	}
 }
 
-// fixedPropagator injects one header, whatever the context.
-type fixedPropagator struct{ key, value string }
-
-func (p fixedPropagator) Inject(_ context.Context, c propagation.TextMapCarrier) {
-	c.Set(p.key, p.value)
-}
-func (p fixedPropagator) Extract(ctx context.Context, _ propagation.TextMapCarrier) context.Context {
-	return ctx
-}
-func (p fixedPropagator) Fields() []string { return []string{p.key} }
-
 func TestPreambleNotEncodable(t *testing.T) {
-	prev := otel.GetTextMapPropagator()
-	t.Cleanup(func() { otel.SetTextMapPropagator(prev) })
 	tests := []struct {
-		give    fixedPropagator
-		wantErr error
+		key, value string
+		wantErr    error
 	}{
-		{give: fixedPropagator{"baggage", strings.Repeat("a", MaxPreamble)}, wantErr: ErrTooLarge},
-		{give: fixedPropagator{"baggage", "a\r\nb"}},
-		{give: fixedPropagator{"Bad Key", "v"}},
+		{key: "baggage", value: strings.Repeat("a", MaxPreamble), wantErr: ErrTooLarge},
+		{key: "baggage", value: "a\r\nb"},
+		{key: "Bad Key", value: "v"},
 	}
 	for _, tt := range tests {
-		otel.SetTextMapPropagator(tt.give)
-		_, err := Preamble(context.Background())
+		_, err := encode(propagation.MapCarrier{tt.key: tt.value})
 		if err == nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
-			t.Errorf("Preamble with header %q: %.40q: error = %v, want %v", tt.give.key, tt.give.value, err, cmp(tt.wantErr))
+			t.Errorf("encode of header %q: %.40q: error = %v, want %v", tt.key, tt.value, err, cmp(tt.wantErr))
+		}
+	}
+}
+
+func TestStatusString(t *testing.T) {
+	for s, want := range map[Status]string{NeedMore: "need more", Invalid: "invalid", Status(9): "Status(9)", Status(-1): "Status(-1)"} {
+		if got := s.String(); got != want {
+			t.Errorf("Status(%d).String() = %q, want %q", int(s), got, want)
 		}
 	}
 }

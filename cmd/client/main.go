@@ -22,13 +22,14 @@ import (
 	"asynctrace/diagram"
 	"asynctrace/internal/cli"
 	"asynctrace/jaeger"
+	"asynctrace/scenario"
 	"asynctrace/tracing"
 )
 
 func main() { cli.Main("client", run) }
 
 type config struct {
-	scenarios []client.Scenario
+	scenarios []scenario.Scenario
 	run       client.Config // Scenario is set per run
 	json      bool
 	jaegerUI  string
@@ -40,27 +41,27 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := cli.NewFlagSet("client", "Runs the article's scenarios against the echo server. Spans go to OTLP gRPC, set by OTEL_* variables.", stderr)
 	var c config
 	fs.StringVar(&c.run.Addr, "addr", "127.0.0.1:6142", "echo server `address`")
-	scenario := fs.String("scenario", "all", "`name`: "+client.Names(client.Scenarios)+", or all (one trace each, one after another)")
+	name := fs.String("scenario", "all", "`name`: "+scenario.Names(scenario.All)+", or all (one trace each, one after another)")
 	fs.IntVar(&c.run.Tasks, "tasks", 3, "number of tasks `n`")
 	fs.DurationVar(&c.run.Unit, "unit", time.Second, "time `unit` u: connect 2u, compute 4u; the server must hold requests 8u")
-	compute := fs.String("compute", "", "compute `mode`: "+client.Names(client.Computes)+" (default: hold; syscall for os-threads)")
-	fs.IntVar(&c.run.Procs, "procs", 0, "GOMAXPROCS `P` for the scenario (default: 1 for single-thread, else the number of CPUs)")
+	compute := fs.String("compute", "", "compute `mode`: "+scenario.Names(scenario.Computes)+" (default: hold; syscall for os-threads)")
+	fs.IntVar(&c.run.Procs, "procs", 0, "GOMAXPROCS `P` for the scenario; 0: 1 for single-thread, the number of tasks (at least the CPUs) for os-threads, else the number of CPUs")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object per scenario instead of the article's lines")
 	fs.BoolVar(&c.diagram, "diagram", false, "after each scenario, draw its execution diagram in the terminal")
 	fs.StringVar(&c.svgDir, "svg", "", "write each scenario's execution diagram as SVG into `dir`")
-	fs.StringVar(&c.jaegerUI, "jaeger-ui", jaeger.DefaultURL(), "base `URL` of trace links, empty for none (default from $"+jaeger.URLEnv+")")
+	fs.StringVar(&c.jaegerUI, "jaeger-ui", jaeger.DefaultURL(), "base `URL` of trace links, empty for none; $"+jaeger.URLEnv+" sets the default")
 	err := cli.Parse(fs, args, func() error {
-		if *scenario == "all" {
-			c.scenarios = client.Scenarios
+		if *name == "all" {
+			c.scenarios = scenario.All
 		} else {
-			s, err := client.ParseScenario(*scenario)
+			s, err := scenario.Parse(*name)
 			if err != nil {
 				return err
 			}
-			c.scenarios = []client.Scenario{s}
+			c.scenarios = []scenario.Scenario{s}
 		}
 		if *compute != "" {
-			m, err := client.ParseCompute(*compute)
+			m, err := scenario.ParseCompute(*compute)
 			if err != nil {
 				return err
 			}
@@ -97,7 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		rec = diagram.NewRecorder()
 		extra = append(extra, rec)
 	}
-	shutdown, err := tracing.Setup(ctx, tracing.ClientService, tracing.Version(), stderr, extra...)
+	tp, shutdown, err := tracing.Setup(ctx, tracing.ClientService, tracing.Version(), stderr, extra...)
 	if err != nil {
 		return err
 	}
@@ -110,7 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	enc := json.NewEncoder(stdout)
 	for i, s := range cfg.scenarios {
 		rc := cfg.run
-		rc.Scenario = s
+		rc.Scenario, rc.TracerProvider = s, tp
 		if !cfg.json {
 			if i > 0 {
 				fmt.Fprintln(stdout)
@@ -148,7 +149,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 // terminal (-diagram), as SVG (-svg).
 func draw(cfg config, rec *diagram.Recorder, res client.Result, stdout io.Writer) error {
 	spans := rec.Take(res.TraceID)
-	d, err := diagram.Build(res.TraceID, diagram.FromSDK(tracing.ClientService, spans))
+	d, err := diagram.Build(res.TraceID, diagram.FromSDK(spans))
 	if err != nil {
 		return fmt.Errorf("%s diagram: %w", res.Scenario, err)
 	}

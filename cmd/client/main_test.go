@@ -17,19 +17,21 @@ import (
 
 	"asynctrace/client"
 	"asynctrace/internal/cli"
+	"asynctrace/internal/echotest"
 	"asynctrace/jaeger"
+	"asynctrace/scenario"
 	"asynctrace/server"
 )
 
 func TestParseFlags(t *testing.T) {
 	tests := []struct {
 		give    string
-		want    []client.Scenario
+		want    []scenario.Scenario
 		wantErr bool
 	}{
-		{give: "", want: client.Scenarios},
-		{give: "-scenario all", want: client.Scenarios},
-		{give: "-scenario single-thread -tasks 5 -unit 10ms -compute syscall -procs 2", want: []client.Scenario{client.SingleThread}},
+		{give: "", want: scenario.All},
+		{give: "-scenario all", want: scenario.All},
+		{give: "-scenario single-thread -tasks 5 -unit 10ms -compute syscall -procs 2", want: []scenario.Scenario{scenario.SingleThread}},
 		{give: "-scenario nope", wantErr: true},
 		{give: "-compute nope", wantErr: true},
 		{give: "-tasks 0", wantErr: true},
@@ -57,7 +59,7 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 	c, _ := parseFlags(strings.Fields("-scenario single-thread -tasks 5 -unit 10ms -compute syscall -procs 2"), io.Discard)
-	if want := (client.Config{Addr: "127.0.0.1:6142", Tasks: 5, Unit: 10 * time.Millisecond, Compute: client.Syscall, Procs: 2}); c.run != want {
+	if want := (client.Config{Addr: "127.0.0.1:6142", Tasks: 5, Unit: 10 * time.Millisecond, Compute: scenario.Syscall, Procs: 2}); c.run != want {
 		t.Errorf("config = %+v, want %+v", c.run, want)
 	}
 	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
@@ -65,22 +67,12 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
-func equal(a, b []client.Scenario) bool {
-	return client.Names(a) == client.Names(b)
+func equal(a, b []scenario.Scenario) bool {
+	return scenario.Names(a) == scenario.Names(b)
 }
 
-// newLocalServer serves the echo server in-process on a free loopback port.
 func newLocalServer(t *testing.T, unit time.Duration) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(server.Config{Delay: client.ServerDelay(unit)})
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Shutdown(context.Background()); <-served })
-	return ln.Addr().String()
+	return echotest.Start(t, server.Config{Delay: scenario.ServerDelay(unit)}).Addr
 }
 
 // The -json output: one object per scenario, with the fields the README
@@ -102,20 +94,20 @@ func TestRunJSON(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			t.Fatalf("line %d: %v: %s", i+1, err, sc.Text())
 		}
-		for _, k := range []string{"scenario", "tasks", "gomaxprocs", "compute", "unit_ms", "makespan_ms", "expected_ms", "trace_id", "peak_os_threads", "peak_goroutines"} {
+		for _, k := range []string{"scenario", "tasks", "gomaxprocs", "compute", "unit_ms", "makespan_ms", "expected_ms", "ready_ms", "thread_lanes", "trace_id", "peak_os_threads", "peak_goroutines"} {
 			if _, ok := m[k]; !ok {
 				t.Errorf("line %d has no %q: %s", i+1, k, sc.Text())
 			}
 		}
-		if i < len(client.Scenarios) && m["scenario"] != string(client.Scenarios[i]) {
-			t.Errorf("line %d is scenario %v, want %s", i+1, m["scenario"], client.Scenarios[i])
+		if i < len(scenario.All) && m["scenario"] != string(scenario.All[i]) {
+			t.Errorf("line %d is scenario %v, want %s", i+1, m["scenario"], scenario.All[i])
 		}
 		if id, _ := m["trace_id"].(string); len(id) != 32 || id == strings.Repeat("0", 32) {
 			t.Errorf("line %d trace_id %q", i+1, id)
 		}
 	}
-	if i != len(client.Scenarios) {
-		t.Errorf("%d JSON lines, want %d", i, len(client.Scenarios))
+	if i != len(scenario.All) {
+		t.Errorf("%d JSON lines, want %d", i, len(scenario.All))
 	}
 }
 
@@ -135,7 +127,7 @@ func TestRunHuman(t *testing.T) {
 	out := stdout.String()
 	for _, want := range []string{
 		" - task1 started: ", " - task3 finished: ", "makespan ", "expected 210ms (n(c+w+p))", "http://jaeger.example:16686/trace/",
-		"time runs down", "# working", "diagram " + filepath.Join(svgDir, "sync.svg"),
+		"time runs down", "# working", "ready (reply there, waiting for a thread) ", "1 OS thread lane(s)", "diagram " + filepath.Join(svgDir, "sync.svg"),
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

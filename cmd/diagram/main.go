@@ -14,10 +14,10 @@ import (
 	"syscall"
 	"time"
 
-	"asynctrace/client"
 	"asynctrace/diagram"
 	"asynctrace/internal/cli"
 	"asynctrace/jaeger"
+	"asynctrace/scenario"
 	"asynctrace/tracing"
 )
 
@@ -34,9 +34,9 @@ type config struct {
 	svgDir    string
 	verify    bool
 	color     string
-	expect    client.Scenario
+	expect    scenario.Scenario
 	procs     int
-	compute   client.Compute
+	compute   scenario.Compute
 	tolerance float64
 }
 
@@ -56,17 +56,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	expect := fs.String("expect", "", "with -verify: check against this `scenario`'s timeline instead of the recorded one")
 	fs.IntVar(&c.procs, "procs", 0, "with -expect: GOMAXPROCS P of the expectation (default: the scenario's)")
 	compute := fs.String("compute", "", "with -expect: compute `mode` of the expectation (default: the scenario's)")
-	fs.Float64Var(&c.tolerance, "tolerance", diagram.DefaultTolerance, "with -verify: allowed makespan excess, as a `fraction` of the expected one")
+	fs.Float64Var(&c.tolerance, "tolerance", scenario.DefaultTolerance, "with -verify: allowed makespan excess, as a `fraction` of the expected one")
 	err := cli.Parse(fs, args, func() error {
 		if *expect != "" {
-			s, err := client.ParseScenario(*expect)
+			s, err := scenario.Parse(*expect)
 			if err != nil {
 				return err
 			}
 			c.expect = s
 		}
 		if *compute != "" {
-			m, err := client.ParseCompute(*compute)
+			m, err := scenario.ParseCompute(*compute)
 			if err != nil {
 				return err
 			}
@@ -81,6 +81,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			return errors.New("-procs and -compute go with -expect")
 		case c.tolerance < 0:
 			return errors.New("-tolerance must not be negative")
+		case c.expect != "" && !c.verify:
+			return errors.New("-expect goes with -verify")
 		}
 		return nil
 	})
@@ -111,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if cfg.svgDir != "" {
 			name := string(d.Scenario)
 			if names[name]++; names[name] > 1 {
-				name += "-" + d.TraceID[:8]
+				name += "-" + d.TraceID[:min(8, len(d.TraceID))]
 			}
 			path := filepath.Join(cfg.svgDir, name+".svg")
 			if err := d.WriteSVGFile(path); err != nil {
@@ -122,7 +124,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if cfg.verify {
 			exp := d.Expect()
 			if cfg.expect != "" {
-				exp.Scenario, exp.Compute, exp.Procs = cfg.expect, cfg.expect.DefaultCompute(), cfg.expect.DefaultProcs()
+				// The machine's CPU count is the one the trace recorded.
+				exp.Scenario, exp.Compute, exp.Procs = cfg.expect, cfg.expect.DefaultCompute(), cfg.expect.DefaultProcs(exp.N, exp.CPUs)
 				if cfg.compute != "" {
 					exp.Compute = cfg.compute
 				}
@@ -136,7 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			for _, c := range checks {
 				fmt.Fprintf(stdout, "  %s\n", c)
 			}
-			if !diagram.Passed(checks) {
+			if !scenario.Passed(checks) {
 				failed = true
 			}
 		} else if cfg.svgDir == "" {
@@ -195,7 +198,7 @@ func fetch(ctx context.Context, cfg config) ([]jaeger.Trace, error) {
 }
 
 // build makes the models, oldest run first; a trace is complete when it
-// has its root, every task and every task's three stages.
+// has its root, every task and every task's stages.
 func build(traces []jaeger.Trace) ([]*diagram.Diagram, error) {
 	var ds []*diagram.Diagram
 	for i := len(traces) - 1; i >= 0; i-- {
@@ -204,16 +207,12 @@ func build(traces []jaeger.Trace) ([]*diagram.Diagram, error) {
 		if err != nil {
 			return nil, fmt.Errorf("trace %s: %w", t.TraceID, err)
 		}
-		stages := 0
-		for _, l := range d.TaskLanes {
-			for _, s := range l.Segments {
-				if s.Stage != diagram.StageReady {
-					stages++
-				}
-			}
+		stages, want := 0, len(scenario.Stages)*d.N
+		for _, task := range d.Tasks {
+			stages += len(task.Segments)
 		}
-		if len(d.TaskLanes) < d.Tasks || stages < 3*d.Tasks {
-			return nil, fmt.Errorf("trace %s is incomplete: %d of %d tasks, %d of %d stages", t.TraceID, len(d.TaskLanes), d.Tasks, stages, 3*d.Tasks)
+		if len(d.Tasks) < d.N || stages < want {
+			return nil, fmt.Errorf("trace %s is incomplete: %d of %d tasks, %d of %d stages", t.TraceID, len(d.Tasks), d.N, stages, want)
 		}
 		ds = append(ds, d)
 	}

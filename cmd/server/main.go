@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	shutdown, err := tracing.Setup(ctx, tracing.ServerService, tracing.Version(), stderr)
+	tp, shutdown, err := tracing.Setup(ctx, tracing.ServerService, tracing.Version(), stderr)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	fmt.Fprintf(stdout, "Server running on %s (delay %v)\n", ln.Addr(), cfg.delay)
-	srv := server.New(server.Config{Delay: cfg.delay, Log: stdout})
+	srv := server.New(server.Config{Delay: cfg.delay, TracerProvider: tp, Log: stdout})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 

@@ -63,7 +63,6 @@ func TestRunServesAndStops(t *testing.T) {
 	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "Server running on 127.0.0.1:") {
 		t.Fatalf("first line %q, want Server running on <addr>", lines.Text())
 	}
-	go io.Copy(io.Discard, pr) // the rest of the log
 	addr := strings.Fields(strings.TrimPrefix(lines.Text(), "Server running on "))[0]
 
 	conn, err := net.Dial("tcp", addr)
@@ -72,8 +71,12 @@ func TestRunServesAndStops(t *testing.T) {
 	}
 	defer conn.Close()
 	conn.Write([]byte("task1"))
-	time.Sleep(50 * time.Millisecond)
-	cancel() // as SIGINT would
+	// Wait for the server to say the request is in.
+	if !lines.Scan() || !strings.Contains(lines.Text(), "request in") {
+		t.Fatalf("second line %q, want the request's arrival", lines.Text())
+	}
+	go io.Copy(io.Discard, pr) // the rest of the log
+	cancel()                   // as SIGINT would
 
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	got, err := io.ReadAll(conn)

@@ -1,7 +1,8 @@
-// Package composefile loads the project's docker-compose.yml the way
-// docker compose does (compose-go), for the tests that check it against the
-// commands it runs: there is no Docker engine to try it on.
-package composefile
+// Package compose loads the project's docker-compose.yml the way docker
+// compose does (compose-go), for the tests that check it and run its
+// commands. It lives in the e2e module so that compose-go's dependencies
+// stay out of the project's go.mod.
+package compose
 
 import (
 	"context"
@@ -16,7 +17,7 @@ import (
 // Path is the compose file at the module root.
 func Path() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "docker-compose.yml")
+	return filepath.Join(filepath.Dir(file), "..", "..", "docker-compose.yml") // e2e/compose/..
 }
 
 // Load loads and validates the compose file at path, with an empty

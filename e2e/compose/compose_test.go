@@ -1,11 +1,9 @@
-package composefile
+package compose
 
 import (
 	"context"
 	"net"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +11,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
-	"asynctrace/client"
+	"asynctrace/scenario"
 )
 
 func load(t *testing.T) *types.Project {
@@ -29,9 +27,6 @@ func TestJaeger(t *testing.T) {
 	j, ok := load(t).Services["jaeger"]
 	if !ok {
 		t.Fatal("no service jaeger")
-	}
-	if j.Image != "jaegertracing/jaeger:2.13.0" {
-		t.Errorf("jaeger image %q, want jaegertracing/jaeger:2.13.0", j.Image)
 	}
 	for _, port := range []uint32{16686, 4317, 4318} {
 		if !slices.ContainsFunc(j.Ports, func(p types.ServicePortConfig) bool {
@@ -77,10 +72,10 @@ func TestEchoServer(t *testing.T) {
 func TestClients(t *testing.T) {
 	p := load(t)
 	srv := p.Services["echo-server"]
-	_, srvPort, _ := net.SplitHostPort(must(Flag(srv.Command, "addr")))
-	srvUnit := must(Flag(srv.Command, "unit"))
+	_, srvPort, _ := net.SplitHostPort(flag(t, "echo-server", srv.Command, "addr"))
+	srvUnit := flag(t, "echo-server", srv.Command, "unit")
 
-	var seen []client.Scenario
+	var seen []scenario.Scenario
 	for name, s := range p.Services {
 		if !strings.HasPrefix(name, "client-") {
 			continue
@@ -92,16 +87,16 @@ func TestClients(t *testing.T) {
 		if s.Image != srv.Image {
 			t.Errorf("%s image %q, want the echo server's %q", name, s.Image, srv.Image)
 		}
-		sc, err := client.ParseScenario(must(Flag(s.Command, "scenario")))
+		sc, err := scenario.Parse(flag(t, name, s.Command, "scenario"))
 		if err != nil || "client-"+string(sc) != name {
 			t.Errorf("%s runs scenario %q (%v), want %s", name, sc, err, strings.TrimPrefix(name, "client-"))
 		}
 		seen = append(seen, sc)
-		host, port, _ := net.SplitHostPort(must(Flag(s.Command, "addr")))
+		host, port, _ := net.SplitHostPort(flag(t, name, s.Command, "addr"))
 		if _, ok := p.Services[host]; host != "echo-server" || !ok || port != srvPort {
 			t.Errorf("%s -addr %s:%s, want echo-server:%s", name, host, port, srvPort)
 		}
-		if u := must(Flag(s.Command, "unit")); u != srvUnit {
+		if u := flag(t, name, s.Command, "unit"); u != srvUnit {
 			t.Errorf("%s -unit %s, the server's is %s", name, u, srvUnit)
 		}
 		checkOTLP(t, name, s)
@@ -113,7 +108,7 @@ func TestClients(t *testing.T) {
 		}
 	}
 	slices.Sort(seen)
-	want := slices.Clone(client.Scenarios)
+	want := slices.Clone(scenario.All)
 	slices.Sort(want)
 	if !slices.Equal(seen, want) {
 		t.Errorf("client services run %v, want one for each of %v", seen, want)
@@ -130,9 +125,13 @@ func checkOTLP(t *testing.T, name string, s types.ServiceConfig) {
 	}
 }
 
-func must(v string, ok bool) string {
+// flag is the value of -name in a service's command; the test fails if
+// the flag is not there.
+func flag(t *testing.T, service string, args []string, name string) string {
+	t.Helper()
+	v, ok := Flag(args, name)
 	if !ok {
-		return ""
+		t.Errorf("%s: no -%s in %q", service, name, args)
 	}
 	return v
 }
@@ -147,29 +146,16 @@ func TestVerify(t *testing.T) {
 	if len(v.Command) == 0 || v.Command[0] != "/diagram" || !slices.Contains(v.Command, "-verify") {
 		t.Errorf("verify command %q, want /diagram ... -verify", v.Command)
 	}
-	u, err := url.Parse(must(Flag(v.Command, "jaeger")))
+	u, err := url.Parse(flag(t, "verify", v.Command, "jaeger"))
 	if err != nil || u.Hostname() != "jaeger" || u.Port() != "16686" {
-		t.Errorf("verify -jaeger %q, want the jaeger service's query port 16686", must(Flag(v.Command, "jaeger")))
+		t.Errorf("verify -jaeger %q, want the jaeger service's query port 16686", flag(t, "verify", v.Command, "jaeger"))
 	}
-	if n := must(Flag(v.Command, "last")); n != strconv.Itoa(len(client.Scenarios)) {
-		t.Errorf("verify -last %s, want one per scenario (%d)", n, len(client.Scenarios))
+	if n := flag(t, "verify", v.Command, "last"); n != strconv.Itoa(len(scenario.All)) {
+		t.Errorf("verify -last %s, want one per scenario (%d)", n, len(scenario.All))
 	}
 	for name := range p.Services {
 		if strings.HasPrefix(name, "client-") && v.DependsOn[name].Condition != types.ServiceConditionCompletedSuccessfully {
 			t.Errorf("verify does not wait for %s to complete", name)
-		}
-	}
-}
-
-func TestDockerfile(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(Path()), "Dockerfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	df := string(b)
-	for _, want := range []string{"AS build", "CGO_ENABLED=0", "./cmd/server", "./cmd/client", "./cmd/diagram", "FROM scratch", "/out/server /out/client /out/diagram /"} {
-		if !strings.Contains(df, want) {
-			t.Errorf("Dockerfile lacks %q: the compose commands run /server and /client from a static image", want)
 		}
 	}
 }

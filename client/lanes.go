@@ -1,0 +1,80 @@
+package client
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"asynctrace/scenario"
+	"asynctrace/tracing"
+)
+
+// timeline is the run as the tasks measured it. Times are taken on the
+// wall clock, as the spans export them: the kernel's timestamps have no
+// monotonic reading.
+func (r *runner) timeline(p scenario.Params, end time.Time) *scenario.Timeline {
+	start := r.start.Round(0)
+	at := func(t time.Time) time.Duration { return t.Round(0).Sub(start) }
+	tl := &scenario.Timeline{Params: p, Makespan: at(end)}
+	for i, rec := range r.records {
+		if rec.start.IsZero() {
+			continue // never created: an earlier task failed
+		}
+		t := scenario.Task{Index: i + 1, Goroutine: rec.goroutine, Locked: p.Scenario.Locked(), Start: at(rec.start), End: at(rec.end)}
+		for _, s := range rec.stages {
+			t.Segments = append(t.Segments, scenario.Segment{
+				Task: i + 1, Stage: s.stage, Start: at(s.start), End: at(s.end),
+				Thread: int64(s.thread), ThreadEnd: int64(s.threadEnd),
+			})
+		}
+		tl.Tasks = append(tl.Tasks, t)
+	}
+	return tl
+}
+
+// laneSpans records the thread lanes under the root span: a span per OS
+// thread, from its first stage to its last, and under it a span per stage
+// it held, timed as that stage and linked to its span. They are the
+// measurements the tasks made, drawn a second way: Jaeger then shows the
+// article's right-hand figure below the tasks.
+func (r *runner) laneSpans(ctx context.Context, lanes []scenario.Lane) {
+	for _, l := range lanes {
+		var segs []stageRecord
+		for _, seg := range l.Segments {
+			for _, s := range r.records[seg.Task-1].stages {
+				if s.stage == seg.Stage {
+					segs = append(segs, s)
+				}
+			}
+		}
+		if len(segs) == 0 {
+			continue
+		}
+		first, last := segs[0].start, segs[0].end
+		for _, s := range segs {
+			if s.start.Before(first) {
+				first = s.start
+			}
+			if s.end.After(last) {
+				last = s.end
+			}
+		}
+		lctx, lane := r.tracer.Start(ctx, tracing.ThreadLaneSpanName(l.Thread),
+			trace.WithTimestamp(first),
+			trace.WithAttributes(tracing.KeyOSThreadID.Int64(l.Thread)))
+		for i, s := range segs {
+			seg := l.Segments[i]
+			_, span := r.tracer.Start(lctx, tracing.LaneStageSpanName(seg.Task, seg.Stage),
+				trace.WithTimestamp(s.start),
+				trace.WithLinks(trace.Link{SpanContext: s.span}),
+				trace.WithAttributes(
+					tracing.KeyTask.String(scenario.TaskLabel(seg.Task)),
+					tracing.KeyStage.String(string(seg.Stage)),
+					tracing.KeyOSThreadID.Int64(l.Thread),
+				))
+			span.End(trace.WithTimestamp(s.end))
+		}
+		lane.End(trace.WithTimestamp(last))
+	}
+}

@@ -1,0 +1,102 @@
+package scenario
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// Segment is one stage of one task as measured, in time since the run
+// began.
+type Segment struct {
+	Task       int // 1-based
+	Stage      Stage
+	Start, End time.Duration
+	// OS thread the stage started and ended on; they differ where the
+	// goroutine moved during the stage (when is not known).
+	Thread, ThreadEnd int64
+}
+
+// Len is the segment's duration.
+func (s Segment) Len() time.Duration { return s.End - s.Start }
+
+// Moved says the goroutine changed OS thread during the stage.
+func (s Segment) Moved() bool { return s.ThreadEnd != s.Thread }
+
+// Task is one task as measured.
+type Task struct {
+	Index      int   // 1-based
+	Goroutine  int64 // the goroutine that ran it
+	Locked     bool  // it owned its OS thread
+	Start, End time.Duration
+	Segments   []Segment // its stages, in the order they ran
+}
+
+// Label is the task's label, "task1".
+func (t Task) Label() string { return TaskLabel(t.Index) }
+
+// Segment returns the task's stage s.
+func (t Task) Segment(s Stage) (Segment, bool) {
+	i := slices.IndexFunc(t.Segments, func(g Segment) bool { return g.Stage == s })
+	if i < 0 {
+		return Segment{}, false
+	}
+	return t.Segments[i], true
+}
+
+// Lane is one OS thread: the stages that held it (HoldsThread), in time
+// order, from the first one's start to the last one's end.
+type Lane struct {
+	Thread     int64
+	Start, End time.Duration
+	Segments   []Segment
+}
+
+// Timeline is one run as measured: its parameters, its makespan, its tasks
+// in task order.
+type Timeline struct {
+	Params
+	Makespan time.Duration
+	Tasks    []Task
+}
+
+// ThreadLanes applies the lane rule: every stage that holds its thread
+// goes on the lane of the OS thread it started on. Lanes come in the order
+// of their first stage.
+func (tl *Timeline) ThreadLanes() []Lane {
+	byThread := map[int64]*Lane{}
+	var lanes []*Lane
+	for _, t := range tl.Tasks {
+		for _, s := range t.Segments {
+			if !HoldsThread(s.Stage, t.Locked) {
+				continue
+			}
+			l := byThread[s.Thread]
+			if l == nil {
+				l = &Lane{Thread: s.Thread, Start: s.Start, End: s.End}
+				byThread[s.Thread] = l
+				lanes = append(lanes, l)
+			}
+			l.Segments = append(l.Segments, s)
+			l.Start, l.End = min(l.Start, s.Start), max(l.End, s.End)
+		}
+	}
+	out := make([]Lane, len(lanes))
+	for i, l := range lanes {
+		slices.SortStableFunc(l.Segments, func(a, b Segment) int { return cmp.Compare(a.Start, b.Start) })
+		out[i] = *l
+	}
+	slices.SortStableFunc(out, func(a, b Lane) int { return cmp.Compare(a.Start, b.Start) })
+	return out
+}
+
+// StageTotal is the time all tasks spent in stage s.
+func (tl *Timeline) StageTotal(s Stage) time.Duration {
+	var sum time.Duration
+	for _, t := range tl.Tasks {
+		if g, ok := t.Segment(s); ok {
+			sum += g.Len()
+		}
+	}
+	return sum
+}

@@ -1,0 +1,288 @@
+package scenario
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Expectation is what a run is checked against: a scenario's parameters
+// and how far over the formula its makespan may be.
+type Expectation struct {
+	Params
+	Tolerance float64 // allowed excess of the makespan, as a fraction of the expected one
+}
+
+// DefaultTolerance holds on a busy 2-core machine at u ≥ 50ms: measured
+// runs come within 1%, and a scenario's neighbour differs by 25% or more.
+const DefaultTolerance = 0.05
+
+// Expect is the expectation the run recorded for itself.
+func (tl *Timeline) Expect() Expectation {
+	return Expectation{Params: tl.Params, Tolerance: DefaultTolerance}
+}
+
+// Check is one verified property.
+type Check struct {
+	Name   string
+	OK     bool
+	Detail string
+}
+
+func (c Check) String() string {
+	mark := "ok  "
+	if !c.OK {
+		mark = "FAIL"
+	}
+	return fmt.Sprintf("%s %s: %s", mark, c.Name, c.Detail)
+}
+
+// Passed says whether every check passed.
+func Passed(checks []Check) bool {
+	return !slices.ContainsFunc(checks, func(c Check) bool { return !c.OK })
+}
+
+// slack absorbs the microsecond rounding of traces read back from Jaeger.
+const slack = time.Microsecond
+
+// Verify checks the timeline against exp: the makespan against the
+// formula, every task's stages in order, the tasks in order, how many
+// computes ran at once, the time spent ready, and the scenario's thread
+// rules. docs/design.md, "What each scenario must show", lists them.
+func (tl *Timeline) Verify(exp Expectation) []Check {
+	v := &verifier{tl: tl, exp: exp}
+	if v.exp.Procs <= 0 {
+		v.exp.Procs = 1
+	}
+	if v.exp.CPUs <= 0 {
+		v.exp.CPUs = v.exp.Procs
+	}
+	v.makespan()
+	v.stages()
+	v.series()
+	v.computes()
+	v.ready()
+	v.threads()
+	return v.checks
+}
+
+type verifier struct {
+	tl     *Timeline
+	exp    Expectation
+	checks []Check
+}
+
+func (v *verifier) add(name string, ok bool, format string, args ...any) {
+	v.checks = append(v.checks, Check{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
+}
+
+// makespan: never much below the formula (every wait lasts at least its
+// length), and at most Tolerance above.
+func (v *verifier) makespan() {
+	e := v.exp
+	want, formula := e.Expected()
+	over := float64(v.tl.Makespan-want) / float64(want)
+	v.add("makespan", v.tl.Makespan >= want-2*time.Millisecond && over <= e.Tolerance,
+		"%v, expected %v = %s for %s, %s, n=%d, P=%d (%+.1f%%, allowed %s)",
+		v.tl.Makespan.Round(time.Microsecond), want, formula, e.Scenario, e.Compute, e.N, e.Procs, 100*over, percent(e.Tolerance))
+}
+
+func percent(f float64) string { return fmt.Sprintf("+%.3g%%", 100*f) }
+
+// stages: every task went through Stages in order, one after another; and
+// the tasks are the ones expected, numbered in the order they began.
+func (v *verifier) stages() {
+	ok := len(v.tl.Tasks) == v.exp.N
+	if !ok {
+		v.add("stages", false, "%d tasks in the trace, want %d", len(v.tl.Tasks), v.exp.N)
+	}
+	for _, t := range v.tl.Tasks {
+		var names []Stage
+		ordered := true
+		for i, s := range t.Segments {
+			names = append(names, s.Stage)
+			if i > 0 && s.Start+slack < t.Segments[i-1].End || s.Start+slack < t.Start || s.End > t.End+slack {
+				ordered = false
+			}
+		}
+		if !slices.Equal(names, Stages) || !ordered {
+			ok = false
+			v.add("stages of "+t.Label(), false, "%v, want %s one after another within the task", names, Names(Stages))
+		}
+	}
+	if ok {
+		v.add("stages", true, "%d tasks, each %s, in order", len(v.tl.Tasks), arrows(Stages))
+	}
+	inOrder := slices.IsSortedFunc(v.tl.Tasks, func(a, b Task) int { return cmp.Compare(a.Start, b.Start) })
+	v.add("tasks in order", inOrder, "task spans start in task order, so trace views list task1 first")
+}
+
+func arrows(st []Stage) string {
+	s := ""
+	for i, x := range st {
+		if i > 0 {
+			s += " → "
+		}
+		s += string(x)
+	}
+	return s
+}
+
+func (v *verifier) series() {
+	if !v.exp.Scenario.Serial() {
+		return
+	}
+	var tasks []interval
+	for _, t := range v.tl.Tasks {
+		tasks = append(tasks, interval{t.Start, t.End})
+	}
+	n := maxConcurrent(tasks)
+	v.add("tasks in series", n <= 1, "at most %d task(s) under way at once, want 1", n)
+}
+
+// computes: how many may run at once. A hold keeps its P; syscall and
+// sleep give it up; CPU work is time-sliced, so its spans interleave and
+// say nothing on their own.
+func (v *verifier) computes() {
+	e := v.exp
+	if e.Compute == CPU {
+		return
+	}
+	limit := e.N
+	switch {
+	case e.Scenario.Serial():
+		limit = 1
+	case e.Compute == Hold:
+		limit = min(e.Procs, e.N)
+	}
+	n := maxConcurrent(v.stage(StageCompute))
+	v.add("computes at once", n <= limit, "at most %d at once, want at most %d", n, limit)
+	if limit >= e.N && !e.Scenario.Serial() && e.N > 1 {
+		v.add("computes in parallel", n == e.N, "%d of %d computes under way at one moment, want all", n, e.N)
+	}
+}
+
+// ready: the time tasks spent with their reply there, waiting for a
+// thread, against ExpectedReady, within a tenth of a unit per task plus
+// the makespan's tolerance (and the scheduler's hand-over time above).
+func (v *verifier) ready() {
+	want, over, ok := v.exp.ExpectedReady()
+	if !ok {
+		return
+	}
+	got := v.tl.StageTotal(StageReady)
+	allowed := time.Duration(v.exp.N)*v.exp.Unit/10 + time.Duration(v.exp.Tolerance*float64(want))
+	diff := got - want
+	ok = -allowed <= diff && diff <= allowed+over
+	detail := fmt.Sprintf("%v ready in all (%.2fu), expected %v (%.0fu) ± %v", got.Round(time.Microsecond), units(got, v.exp.Unit), want, units(want, v.exp.Unit), allowed)
+	if over > 0 {
+		detail += fmt.Sprintf(", + %v for sysmon to hand over the Ps", over)
+	}
+	v.add("ready", ok, "%s", detail)
+}
+
+func units(d, u time.Duration) float64 {
+	if u <= 0 {
+		return 0
+	}
+	return float64(d) / float64(u)
+}
+
+// threads: the scenario's thread rules, on the thread lanes.
+func (v *verifier) threads() {
+	e := v.exp
+	lanes := v.tl.ThreadLanes()
+	switch {
+	case e.Scenario == SingleThread && e.Compute == Hold && e.Procs == 1:
+		moved := false
+		for _, l := range lanes {
+			for _, s := range l.Segments {
+				moved = moved || s.Moved()
+			}
+		}
+		computes := 0
+		if len(lanes) == 1 {
+			computes = len(lanes[0].Segments)
+			if maxConcurrent(laneIntervals(lanes[0])) > 1 {
+				computes = -1
+			}
+		}
+		v.add("one OS thread", len(lanes) == 1 && computes == e.N && !moved,
+			"%d thread lane(s)%s, want one holding the %d computes one after another: the stair", len(lanes), movedNote(moved), e.N)
+	case e.Scenario.Locked():
+		ok := true
+		for _, t := range v.tl.Tasks {
+			for _, s := range t.Segments {
+				if len(t.Segments) > 0 && (s.Thread != t.Segments[0].Thread || s.Moved()) {
+					ok = false
+				}
+			}
+		}
+		v.add("locked threads", ok, "every stage of a task on the task's own OS thread")
+		want := len(v.tl.Tasks)
+		if e.Scenario == Sync {
+			want = 1
+		}
+		own := true
+		for _, l := range lanes {
+			if e.Scenario == OSThreads && slices.ContainsFunc(l.Segments, func(s Segment) bool { return s.Task != l.Segments[0].Task }) {
+				own = false
+			}
+		}
+		v.add("OS threads", len(lanes) == want && own, "%d thread lane(s) for %d tasks, want %d%s",
+			len(lanes), len(v.tl.Tasks), want, map[bool]string{true: "", false: ", one holding stages of two tasks"}[own])
+	}
+}
+
+func movedNote(moved bool) string {
+	if moved {
+		return ", one compute moved to another thread"
+	}
+	return ""
+}
+
+type interval struct{ start, end time.Duration }
+
+func (v *verifier) stage(name Stage) []interval {
+	var out []interval
+	for _, t := range v.tl.Tasks {
+		if s, ok := t.Segment(name); ok {
+			out = append(out, interval{s.Start, s.End})
+		}
+	}
+	return out
+}
+
+func laneIntervals(l Lane) []interval {
+	var out []interval
+	for _, s := range l.Segments {
+		out = append(out, interval{s.Start, s.End})
+	}
+	return out
+}
+
+// maxConcurrent is the most intervals under way at one moment (touching
+// ends do not overlap).
+func maxConcurrent(iv []interval) int {
+	type edge struct {
+		at    time.Duration
+		delta int
+	}
+	var edges []edge
+	for _, v := range iv {
+		edges = append(edges, edge{v.start, +1}, edge{v.end, -1})
+	}
+	slices.SortFunc(edges, func(a, b edge) int {
+		if c := cmp.Compare(a.at, b.at); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.delta, b.delta) // ends before starts
+	})
+	n, most := 0, 0
+	for _, e := range edges {
+		n += e.delta
+		most = max(most, n)
+	}
+	return most
+}
