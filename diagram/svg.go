@@ -119,18 +119,21 @@ func (d *Diagram) WriteSVG(w io.Writer) error {
 	}
 
 	for i, lane := range d.TaskLanes {
+		col := column{kind: "task", label: lane.Label, x: l.taskX[i], width: svgLaneW, labels: true}
 		for _, s := range lane.Segments {
-			d.svgSegment(&b, l, "task", lane.Label, l.taskX[i], svgLaneW, s, true)
+			col.segment(&b, l, s)
 		}
 		if d.ServerLanes != nil {
+			col := column{kind: "server", label: lane.Label, x: l.taskX[i] + svgLaneW + 2, width: svgServerW}
 			for _, s := range d.ServerLanes[i].Segments {
-				d.svgSegment(&b, l, "server", lane.Label, l.taskX[i]+svgLaneW+2, svgServerW, s, false)
+				col.segment(&b, l, s)
 			}
 		}
 	}
 	for i, lane := range d.ThreadLanes {
+		col := column{kind: "thread", label: lane.Label, x: l.threadX[i], width: svgLaneW, labels: true}
 		for _, s := range lane.Segments {
-			d.svgSegment(&b, l, "thread", lane.Label, l.threadX[i], svgLaneW, s, true)
+			col.segment(&b, l, s)
 		}
 	}
 
@@ -144,7 +147,7 @@ func (d *Diagram) WriteSVG(w io.Writer) error {
 		x += legendItemWidth(s.label)
 	}
 	p(`<text x="12" y="%.1f" font-size="10" fill="#555">Time runs down. A stage holds an OS thread lane while it holds the thread:</text>`+"\n", y+32)
-	p(`<text x="12" y="%.1f" font-size="10" fill="#555">compute always; connect and response only where the task is locked to its thread.</text>`+"\n", y+45)
+	p(`<text x="12" y="%.1f" font-size="10" fill="#555">compute always; connect, response and ready only where the task is locked to its thread.</text>`+"\n", y+45)
 	p("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -166,7 +169,17 @@ func (d *Diagram) WriteSVGFile(path string) error {
 	return f.Close()
 }
 
-func (d *Diagram) svgSegment(b *strings.Builder, l layout, laneKind, laneLabel string, x float64, width int, s Segment, labels bool) {
+// column is where segments are drawn: a lane, or the server's strip
+// beside a task's lane.
+type column struct {
+	kind, label string // task, server or thread; the lane's label
+	x           float64
+	width       int
+	labels      bool // write the stage and its length inside
+}
+
+func (c column) segment(b *strings.Builder, l layout, s Segment) {
+	laneKind, laneLabel, x, width, labels := c.kind, c.label, c.x, c.width, c.labels
 	st := styles[s.Stage]
 	y0, y1 := l.y(s.Start), l.y(s.End)
 	h := y1 - y0

@@ -43,7 +43,7 @@ type config struct {
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := cli.NewFlagSet("diagram", "Draws asynctrace runs from Jaeger as the article's execution diagrams, or verifies them.", stderr)
 	var c config
-	fs.StringVar(&c.jaegerURL, "jaeger", jaeger.DefaultURL(), "Jaeger query `URL` (default from $"+jaeger.URLEnv+")")
+	fs.StringVar(&c.jaegerURL, "jaeger", jaeger.DefaultURL(), "Jaeger query `URL`; $"+jaeger.URLEnv+" sets the default")
 	fs.StringVar(&c.traceID, "trace", "", "trace `id` to draw")
 	fs.StringVar(&c.file, "file", "", "read traces from a `file` saved from Jaeger's /api/traces instead")
 	fs.StringVar(&c.service, "service", tracing.ClientService, "without -trace: the service whose latest traces to draw")
@@ -83,6 +83,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			return errors.New("-tolerance must not be negative")
 		case c.expect != "" && !c.verify:
 			return errors.New("-expect goes with -verify")
+		case c.traceID != "" && !validTraceID(c.traceID):
+			return fmt.Errorf("-trace %q: want a trace id of 32 hexadecimal digits", c.traceID)
 		}
 		return nil
 	})
@@ -176,6 +178,18 @@ func load(ctx context.Context, cfg config) ([]*diagram.Diagram, error) {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+func validTraceID(id string) bool {
+	if len(id) != 32 && len(id) != 16 {
+		return false
+	}
+	for _, c := range id {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 func fetch(ctx context.Context, cfg config) ([]jaeger.Trace, error) {
