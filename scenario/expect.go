@@ -1,6 +1,9 @@
 package scenario
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Params are the knobs of one run: what the expected makespan depends on.
 type Params struct {
@@ -81,6 +84,33 @@ func batches(n, b int) int {
 		sum += i / b
 	}
 	return sum
+}
+
+// ReadyGiven is the total ready time the model predicts for replies that
+// arrived at the given times (since the run began), rather than all at
+// c+w: the tasks take the compute slots (b of them, p long) in the order
+// their replies came, and each waits for a free one. It is what Verify
+// checks against, so that a reply delayed by a busy machine does not count
+// as the scheduler's doing. ok is false where ExpectedReady's is.
+func (p Params) ReadyGiven(arrivals []time.Duration) (time.Duration, bool) {
+	if _, _, ok := p.ExpectedReady(); !ok {
+		return 0, false
+	}
+	if p.Scenario.Serial() {
+		return 0, true
+	}
+	b, _ := p.atOnce()
+	order := slices.Clone(arrivals)
+	slices.Sort(order)
+	free := make([]time.Duration, b) // when each slot is free again
+	var sum time.Duration
+	for _, at := range order {
+		i := slices.Index(free, slices.Min(free))
+		start := max(at, free[i])
+		sum += start - at
+		free[i] = start + ComputeUnits*p.Unit
+	}
+	return sum, true
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }

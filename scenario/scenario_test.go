@@ -56,6 +56,27 @@ func TestExpectedReady(t *testing.T) {
 	}
 }
 
+func TestReadyGiven(t *testing.T) {
+	one := Params{Scenario: SingleThread, Compute: Hold, N: 3, Procs: 1, Unit: u}
+	three := one
+	three.Scenario, three.Procs = MultiThread, 3
+	tests := []struct {
+		give     Params
+		arrivals []time.Duration
+		want     time.Duration
+	}{
+		{one, []time.Duration{10 * u, 10 * u, 10 * u}, 12 * u}, // the formula's premise
+		{one, []time.Duration{10 * u, 10 * u, 14 * u}, 8 * u},  // one reply 4u late: it waits less
+		{one, []time.Duration{10 * u, 20 * u, 30 * u}, 0},      // each reply after the last compute
+		{three, []time.Duration{10 * u, 10 * u, 10 * u}, 0},
+	}
+	for _, tt := range tests {
+		if got, ok := tt.give.ReadyGiven(tt.arrivals); got != tt.want || !ok {
+			t.Errorf("%s P=%d ReadyGiven(%v) = %v, %v; want %v", tt.give.Scenario, tt.give.Procs, tt.arrivals, got, ok, tt.want)
+		}
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	for _, tt := range []struct {
 		give      Scenario
