@@ -185,7 +185,7 @@ func (v *verifier) ready() {
 	diff := got - want
 	ok = -allowed <= diff && diff <= allowed+over
 	detail := fmt.Sprintf("%v ready in all (%.2fu), expected %v (%.2fu) ± %v", got.Round(time.Microsecond), units(got, v.exp.Unit),
-		want.Round(time.Microsecond), units(want, v.exp.Unit), allowed)
+		want.Round(time.Microsecond), units(want, v.exp.Unit), allowed.Round(time.Millisecond))
 	if over > 0 {
 		detail += fmt.Sprintf(", + %v for sysmon to hand over the Ps", over)
 	}
