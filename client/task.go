@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"asynctrace/internal/sockstamp"
 	"asynctrace/scenario"
 	"asynctrace/tracing"
 	"asynctrace/wire"
@@ -132,7 +133,7 @@ func (t *task) connect(g tracing.Goroutine) (_ net.Conn, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	stampArrivals(conn)
+	sockstamp.StampArrivals(conn)
 	return conn, nil
 }
 
@@ -140,7 +141,9 @@ func (t *task) connect(g tracing.Goroutine) (_ net.Conn, err error) {
 // and the label, and waits for the echo: the server holds it 8u. The span
 // starts before the write, so that the server's span, which starts with
 // the first byte in, lies within it; it ends when the echo reached the
-// socket. The ready span follows, until this goroutine ran again.
+// socket, by the kernel's receive timestamp, not when the goroutine read
+// it: under GOMAXPROCS=1 the two are seconds apart. The ready span covers
+// that gap, until this goroutine ran again.
 func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 	ctx, s := t.stage(g, scenario.StageResponse, time.Time{}, trace.WithSpanKind(trace.SpanKindClient))
 	ended := false
@@ -164,7 +167,7 @@ func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 	defer stop()
 	conn.SetReadDeadline(t.r.responseDeadline)
 	got := make([]byte, len(t.label))
-	arrived, stamped, err := readArrived(conn, got)
+	arrived, stamped, err := sockstamp.ReadFull(conn, got)
 	ran, tid := time.Now(), tracing.OSThreadID()
 	if err != nil {
 		if ctx.Err() != nil {

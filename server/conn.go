@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"asynctrace/internal/sockstamp"
 	"asynctrace/tracing"
 	"asynctrace/wire"
 )
@@ -135,14 +136,16 @@ func (s *Server) hold(ctx context.Context, g tracing.Goroutine, r *request, star
 
 // reply is the write span: it sends payload back and returns the bytes
 // written and when the last of them left, by the kernel's transmit
-// timestamp where it gives one.
+// timestamp where it gives one. The clock read after write returns would
+// come later than the client's arrival timestamp (docs/design.md,
+// "Measured facts"), and the echo span would end after its parent.
 func (s *Server) reply(ctx context.Context, g tracing.Goroutine, conn net.Conn, payload []byte) (int, time.Time, error) {
 	_, span := g.Start(ctx, s.tracer, tracing.SpanWrite)
-	stamped := stampSends(conn)
+	stamped := sockstamp.StampSends(conn)
 	conn.SetWriteDeadline(time.Now().Add(s.cfg.IdleTimeout))
 	n, err := conn.Write(payload)
 	sent, how := time.Now(), tracing.TimeClock
-	if t, ok := lastSent(conn); stamped && ok {
+	if t, ok := sockstamp.LastSent(conn); stamped && ok {
 		sent, how = t, tracing.TimeKernel
 	}
 	span.SetAttributes(tracing.KeySent.String(how))

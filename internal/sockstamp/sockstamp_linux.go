@@ -1,0 +1,138 @@
+// Package sockstamp reads the kernel's timestamps of a TCP connection's
+// data: when bytes arrived for the reader (SO_TIMESTAMPNS, handed back by
+// recvmsg) and when bytes sent left for the device (SO_TIMESTAMPING, read
+// from the socket's error queue). On loopback and veth the transmit stamp
+// of a packet comes before its receive stamp, so a span that ends at the
+// one lies inside a span that ends at the other (docs/design.md,
+// "Decisions").
+package sockstamp
+
+import (
+	"io"
+	"net"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+var timespecSize = int(unsafe.Sizeof(unix.Timespec{}))
+
+// StampArrivals asks the kernel to timestamp data arriving on conn. Call
+// it before the data can arrive.
+func StampArrivals(conn net.Conn) bool {
+	return setsockopt(conn, unix.SO_TIMESTAMPNS, 1)
+}
+
+// StampSends asks the kernel to timestamp what conn sends from now on, in
+// software, as it leaves for the device.
+func StampSends(conn net.Conn) bool {
+	return setsockopt(conn, unix.SO_TIMESTAMPING,
+		unix.SOF_TIMESTAMPING_TX_SOFTWARE|unix.SOF_TIMESTAMPING_SOFTWARE|unix.SOF_TIMESTAMPING_OPT_TSONLY)
+}
+
+func setsockopt(conn net.Conn, opt, value int) bool {
+	rc := rawConn(conn)
+	if rc == nil {
+		return false
+	}
+	var err error
+	if cerr := rc.Control(func(fd uintptr) {
+		err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, opt, value)
+	}); cerr != nil {
+		return false
+	}
+	return err == nil
+}
+
+// ReadFull fills buf as io.ReadFull would, parking the goroutine in the
+// netpoller between reads (deadlines apply), and returns when its last
+// bytes arrived by the kernel's receive timestamp; ok is false where the
+// kernel gave none.
+func ReadFull(conn net.Conn, buf []byte) (arrived time.Time, ok bool, err error) {
+	rc := rawConn(conn)
+	if rc == nil {
+		_, err = io.ReadFull(conn, buf)
+		return time.Time{}, false, err
+	}
+	oob := make([]byte, unix.CmsgSpace(timespecSize))
+	got := 0
+	for got < len(buf) {
+		var n, oobn int
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf[got:], oob, 0)
+			return rerr != unix.EAGAIN
+		})
+		if err == nil {
+			err = rerr
+		}
+		if err != nil {
+			return arrived, ok, err
+		}
+		if n == 0 {
+			if got == 0 {
+				return arrived, ok, io.EOF
+			}
+			return arrived, ok, io.ErrUnexpectedEOF
+		}
+		got += n
+		if t, stamped := stamp(oob[:oobn], unix.SO_TIMESTAMPNS); stamped {
+			arrived, ok = t, true
+		}
+	}
+	return arrived, ok, nil
+}
+
+// LastSent reads every transmit timestamp queued on conn's error queue and
+// returns the latest. The kernel queues it as it sends, so on loopback and
+// veth it is there once write has returned.
+func LastSent(conn net.Conn) (time.Time, bool) {
+	rc := rawConn(conn)
+	if rc == nil {
+		return time.Time{}, false
+	}
+	var last time.Time
+	oob := make([]byte, 256)
+	rc.Control(func(fd uintptr) {
+		for {
+			_, oobn, _, _, err := unix.Recvmsg(int(fd), nil, oob, unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+			if err != nil {
+				return // EAGAIN: no more
+			}
+			// The first of the three timespecs is the software stamp.
+			if t, ok := stamp(oob[:oobn], unix.SO_TIMESTAMPING); ok && t.After(last) {
+				last = t
+			}
+		}
+	})
+	return last, !last.IsZero()
+}
+
+// stamp finds the timestamp control message of type typ.
+func stamp(oob []byte, typ int32) (time.Time, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == typ && len(m.Data) >= timespecSize {
+			ts := (*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+			return time.Unix(ts.Unix()), true
+		}
+	}
+	return time.Time{}, false
+}
+
+func rawConn(conn net.Conn) syscall.RawConn {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}

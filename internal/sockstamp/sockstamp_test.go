@@ -1,0 +1,100 @@
+package sockstamp
+
+import (
+	"net"
+	"testing"
+	"time"
+)
+
+// On loopback: the transmit stamp of the reply lies between the sender's
+// clock before and after its write, and the receive stamp after the
+// transmit stamp and before the reader's read returned: the order the
+// spans rely on.
+func TestStampsOnLoopback(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type sent struct {
+		before, stamp, after time.Time
+		ok                   bool
+		err                  error
+	}
+	done := make(chan sent, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- sent{err: err}
+			return
+		}
+		defer c.Close()
+		var s sent
+		if !StampSends(c) {
+			s.err = net.UnknownNetworkError("SO_TIMESTAMPING refused")
+		}
+		s.before = time.Now()
+		_, err = c.Write([]byte("task1"))
+		s.after = time.Now()
+		s.stamp, s.ok = LastSent(c)
+		if s.err == nil {
+			s.err = err
+		}
+		done <- s
+	}()
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !StampArrivals(c) {
+		t.Fatal("SO_TIMESTAMPNS refused")
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 5)
+	arrived, ok, err := ReadFull(c, buf)
+	read := time.Now()
+	if err != nil || string(buf) != "task1" || !ok {
+		t.Fatalf("ReadFull = %q, stamped %v, %v", buf, ok, err)
+	}
+	s := <-done
+	if s.err != nil || !s.ok {
+		t.Fatalf("sender: stamped %v, %v", s.ok, s.err)
+	}
+	if s.stamp.Before(s.before) || s.stamp.After(s.after) {
+		t.Errorf("transmit stamp %v not within the write [%v, %v]", s.stamp, s.before, s.after)
+	}
+	if !arrived.After(s.stamp) || arrived.After(read) {
+		t.Errorf("receive stamp %v, want after the transmit stamp %v and before the read returned %v", arrived, s.stamp, read)
+	}
+}
+
+// EOF before the buffer is full is an error, as with io.ReadFull.
+func TestReadFullShort(t *testing.T) {
+	a, b := net.Pipe() // not a syscall.Conn: the plain path
+	go func() { a.Write([]byte("ta")); a.Close() }()
+	if _, ok, err := ReadFull(b, make([]byte, 5)); err == nil || ok {
+		t.Errorf("ReadFull of 2 bytes into 5 = stamped %v, %v; want an error", ok, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Write([]byte("ta"))
+			c.Close()
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, _, err := ReadFull(c, make([]byte, 5)); err == nil || err.Error() != "unexpected EOF" {
+		t.Errorf("ReadFull of 2 bytes then EOF = %v, want unexpected EOF", err)
+	}
+}
