@@ -128,12 +128,11 @@ func (t *task) connect(g tracing.Goroutine) (_ net.Conn, err error) {
 	if err := wait(ctx, scenario.ConnectUnits*t.r.cfg.Unit); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	var d net.Dialer
+	d := net.Dialer{Control: sockstamp.StampArrivals}
 	conn, err := d.DialContext(ctx, "tcp", t.r.cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	sockstamp.StampArrivals(conn)
 	return conn, nil
 }
 

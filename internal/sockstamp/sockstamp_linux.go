@@ -19,10 +19,17 @@ import (
 
 var timespecSize = int(unsafe.Sizeof(unix.Timespec{}))
 
-// StampArrivals asks the kernel to timestamp data arriving on conn. Call
-// it before the data can arrive.
-func StampArrivals(conn net.Conn) bool {
-	return setsockopt(conn, unix.SO_TIMESTAMPNS, 1)
+// StampArrivals is a net.Dialer's Control function that asks the kernel to
+// timestamp the data that will arrive on the connection: set before the
+// connection exists, so that no byte can come unstamped.
+func StampArrivals(_, _ string, rc syscall.RawConn) error {
+	var err error
+	if cerr := rc.Control(func(fd uintptr) {
+		err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); cerr != nil {
+		return cerr
+	}
+	return err
 }
 
 // StampSends asks the kernel to timestamp what conn sends from now on, in
