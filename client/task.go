@@ -3,8 +3,12 @@ package client
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"syscall"
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
@@ -169,8 +173,13 @@ func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 	arrived, stamped, err := sockstamp.ReadFull(conn, got)
 	ran, tid := time.Now(), tracing.OSThreadID()
 	if err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			err = context.Cause(ctx) // the deadline we set, not the server
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+			err = fmt.Errorf("the server closed the connection before echoing %q (is it stopping, or holding requests past -request-timeout?): %w", t.label, err)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			err = fmt.Errorf("no echo by %v, twice the expected makespan: %w", t.r.responseDeadline.Sub(t.r.start).Round(time.Millisecond), err)
 		}
 		return fmt.Errorf("response: %w", err)
 	}

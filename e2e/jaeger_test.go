@@ -20,6 +20,7 @@ import (
 type jaegerProc struct {
 	*proc
 	query, otlpGRPC, otlpHTTP, health int
+	ports                             []int
 }
 
 func startJaeger(bin, dir string) (*jaegerProc, error) {
@@ -31,7 +32,13 @@ func startJaeger(bin, dir string) (*jaegerProc, error) {
 		}
 		ports[i] = p
 	}
-	j := &jaegerProc{query: ports[0], otlpGRPC: ports[1], otlpHTTP: ports[2], health: ports[3]}
+	return startJaegerOn(bin, ports)
+}
+
+// startJaegerOn starts Jaeger on the five ports given (query, OTLP gRPC,
+// OTLP HTTP, health, query gRPC): a restart reuses them.
+func startJaegerOn(bin string, ports []int) (*jaegerProc, error) {
+	j := &jaegerProc{query: ports[0], otlpGRPC: ports[1], otlpHTTP: ports[2], health: ports[3], ports: ports}
 	env := append(os.Environ(),
 		"JAEGER_QUERY_PORT="+strconv.Itoa(j.query),
 		"JAEGER_OTLP_GRPC_PORT="+strconv.Itoa(j.otlpGRPC),

@@ -25,6 +25,7 @@ import (
 // Set by TestMain.
 var (
 	serverBin, clientBin, diagramBin string
+	jaegerBin                        string
 	jaegerd                          *jaegerProc
 	project                          *types.Project
 )
@@ -51,6 +52,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	bin := os.Getenv("ASYNCTRACE_JAEGER")
+	jaegerBin = bin
 	if bin == "" {
 		fmt.Fprintln(os.Stderr, "e2e: ASYNCTRACE_JAEGER is not set; scripts/test builds Jaeger and sets it. Skipping the tests that need Jaeger.")
 	} else {
@@ -140,14 +142,20 @@ func (p *proc) stop(d time.Duration) (exitedInTime bool) {
 	return false
 }
 
+// syncBuffer is a process's output, which tests can wait on.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed, and replaced, at every write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 	return s.b.Write(p)
 }
 
@@ -155,6 +163,30 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// await waits until the output holds n occurrences of what, or d has
+// passed; it returns whether they came.
+func (s *syncBuffer) await(what string, n int, d time.Duration) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		if strings.Count(s.b.String(), what) >= n {
+			s.mu.Unlock()
+			return true
+		}
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return false
+		}
+	}
 }
 
 // composeCommand is a compose service's command line and environment, made

@@ -38,12 +38,22 @@ var articleUnits = map[scenario.Scenario]int{
 // loopback port, exporting to this Jaeger.
 func startServer(t *testing.T, otlp map[uint32]int) (addr string, p *proc) {
 	t.Helper()
+	return startServerWith(t, otlp, nil)
+}
+
+// startServerWith is startServer with more flags set (or replaced).
+func startServerWith(t *testing.T, otlp map[uint32]int, flags map[string]string) (addr string, p *proc) {
+	t.Helper()
 	port, err := freePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr = "127.0.0.1:" + strconv.Itoa(port)
-	args, env := composeCommand(t, "echo-server", map[string]string{"addr": addr, "unit": unit.String()}, otlp)
+	set := map[string]string{"addr": addr, "unit": unit.String()}
+	for k, v := range flags {
+		set[k] = v
+	}
+	args, env := composeCommand(t, "echo-server", set, otlp)
 	p, err = start(serverBin, args, env)
 	if err != nil {
 		t.Fatal(err)
@@ -53,10 +63,8 @@ func startServer(t *testing.T, otlp map[uint32]int) (addr string, p *proc) {
 			t.Errorf("server did not stop within 10s of SIGTERM")
 		}
 	})
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.stdout.String(), "Server running on "+addr); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) || p.wait(0) {
-			t.Fatalf("server did not start: %s%s", p.stdout.String(), p.stderr.String())
-		}
+	if !p.stdout.await("Server running on "+addr, 1, 10*time.Second) {
+		t.Fatalf("server did not start: %s%s", p.stdout.String(), p.stderr.String())
 	}
 	return addr, p
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -18,34 +19,42 @@ import (
 	"asynctrace/wire"
 )
 
-var errShutdown = errors.New("server shutting down: request cut short")
+var (
+	errShutdown    = errors.New("server shutting down: request cut short")
+	errHoldFull    = errors.New("hold buffer full")
+	errRequestTime = errors.New("request deadline exceeded (-request-timeout): connection reset")
+)
 
-// request is what one connection has sent.
+// request is what one connection has sent and the server holds.
 type request struct {
 	conn  net.Conn
-	buf   []byte
+	buf   []byte // grows to limit
 	limit int
-	err   error // the read error that ended reading: io.EOF, a deadline, or worse
+	err   error // what ended reading: io.EOF, a deadline, errHoldFull, or worse
 }
 
 // read appends what the connection sends next.
 func (r *request) read() {
 	if len(r.buf) == r.limit {
-		r.err = errPayloadFull
+		r.err = errHoldFull
 		return
 	}
-	r.buf = slices.Grow(r.buf, min(512, r.limit-len(r.buf)))
+	r.buf = slices.Grow(r.buf, min(max(512, len(r.buf)), r.limit-len(r.buf)))
 	n, err := r.conn.Read(r.buf[len(r.buf):min(cap(r.buf), r.limit)])
 	r.buf = r.buf[:len(r.buf)+n]
 	r.err = err
 }
 
-var errPayloadFull = errors.New("payload limit reached")
+// more says whether the client may send more: it has not closed, and did
+// not stop only because the delay ended.
+func (r *request) more() bool { return errors.Is(r.err, errHoldFull) }
 
-// handle serves one connection: the request's first byte starts the delay;
-// what arrives until the delay ends is echoed. The echo span runs from the
-// first byte to the moment the reply left (write); the wait for the client
-// to close comes after it, outside any span.
+// handle serves one connection. The request's first byte starts the delay;
+// what arrives meanwhile is held, up to HoldBuffer; when the delay ends it
+// is echoed, and what did not fit is streamed after it, until the client
+// closes or pauses for a delay's length, within the echo span. The echo
+// span ends when the last byte left. Then the server closes its side;
+// bytes that still come are read, counted, logged, and not echoed.
 func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
 	g := tracing.ThisGoroutine()
@@ -54,23 +63,25 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
 
-	r := &request{conn: conn, buf: make([]byte, 0, 512), limit: wire.MaxPreamble + s.cfg.MaxPayload}
-	conn.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+	r := &request{conn: conn, limit: s.cfg.HoldBuffer}
+	conn.SetReadDeadline(time.Now().Add(s.cfg.FirstByteTimeout))
 	r.read()
-	if len(r.buf) == 0 && errors.Is(r.err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
-		s.logf("%s: no request within %v, closing", conn.RemoteAddr(), s.cfg.IdleTimeout)
+	if len(r.buf) == 0 {
+		if errors.Is(r.err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
+			s.logf("%s: no request within %v (-first-byte-timeout), closing", conn.RemoteAddr(), s.cfg.FirstByteTimeout)
+		}
 		return
 	}
 	start := time.Now()
-	deadline := start.Add(s.cfg.Delay)
+	deadline, end := start.Add(s.cfg.Delay), start.Add(s.cfg.Delay+s.cfg.RequestTimeout)
 	conn.SetReadDeadline(deadline)
 
 	// Tell a preamble from payload with the bytes that have come so far;
 	// a plain client's request is all in by the end of the delay.
-	res := wire.Parse(r.buf)
+	res := wire.ParseMax(r.buf, s.cfg.MaxPreamble)
 	for res.Status == wire.NeedMore && r.err == nil {
 		r.read()
-		res = wire.Parse(r.buf)
+		res = wire.ParseMax(r.buf, s.cfg.MaxPreamble)
 	}
 	parent, kind, payloadAt := ctx, tracing.PreambleNone, 0
 	switch res.Status {
@@ -106,20 +117,26 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 		return
 	}
 
-	n, sent, err := s.reply(ctx, g, conn, r.buf[payloadAt:])
-	echo.SetAttributes(tracing.KeyEchoBytes.Int(n))
+	n, sent, err := s.reply(ctx, g, r, payloadAt, end)
+	echo.SetAttributes(tracing.KeyEchoBytes.Int64(n))
 	if err != nil {
+		echo.RecordError(err)
 		echo.SetStatus(codes.Error, err.Error())
 	}
 	echo.EndAt(sent, tracing.OSThreadID())
-	s.logf("%s: wrote %d bytes (preamble %s, trace %s)", conn.RemoteAddr(), n, kind, echo.SpanContext().TraceID())
-	if err == nil {
-		s.drain(conn)
+	if err != nil {
+		s.fail(conn, fmt.Errorf("echoed %d bytes: %w", n, err))
+		return
 	}
+	if late := s.drain(conn); late > 0 {
+		s.logf("%s: wrote %d bytes; %d more came after the echo and were not echoed (preamble %s, trace %s)", conn.RemoteAddr(), n, late, kind, echo.SpanContext().TraceID())
+		return
+	}
+	s.logf("%s: wrote %d bytes (preamble %s, trace %s)", conn.RemoteAddr(), n, kind, echo.SpanContext().TraceID())
 }
 
-// hold is the delay span: it reads what comes until the deadline, and
-// waits out the rest of the delay.
+// hold is the delay span: it reads what comes, up to the hold buffer,
+// until the deadline, and waits out the rest of the delay.
 func (s *Server) hold(ctx context.Context, g tracing.Goroutine, r *request, start, deadline time.Time) error {
 	_, span := g.Start(ctx, s.tracer, tracing.SpanDelay, trace.WithTimestamp(start))
 	for r.err == nil {
@@ -134,19 +151,34 @@ func (s *Server) hold(ctx context.Context, g tracing.Goroutine, r *request, star
 	return err
 }
 
-// reply is the write span: it sends payload back and returns the bytes
-// written and when the last of them left, by the kernel's transmit
-// timestamp where it gives one. The clock read after write returns would
-// come later than the client's arrival timestamp (docs/design.md,
-// "Measured facts"), and the echo span would end after its parent.
-func (s *Server) reply(ctx context.Context, g tracing.Goroutine, conn net.Conn, payload []byte) (int, time.Time, error) {
+// reply is the write span: it sends the held payload back, then, if the
+// client had more to send than the hold buffer took, streams the rest to
+// the end of the request. It returns the bytes written and when the last
+// of them left: by the kernel's transmit timestamp where it gives one (the
+// held reply, as an asynctrace client's is), else the clock after the last
+// write. The clock read after write returns would come later than the
+// client's arrival timestamp (docs/design.md, "Measured facts"), and the
+// echo span would end after its parent.
+func (s *Server) reply(ctx context.Context, g tracing.Goroutine, r *request, payloadAt int, end time.Time) (int64, time.Time, error) {
 	_, span := g.Start(ctx, s.tracer, tracing.SpanWrite)
+	conn := r.conn
 	stamped := sockstamp.StampSends(conn)
-	conn.SetWriteDeadline(time.Now().Add(s.cfg.IdleTimeout))
-	n, err := conn.Write(payload)
+	conn.SetWriteDeadline(end)
+	n, err := conn.Write(r.buf[payloadAt:])
+	written := int64(n)
 	sent, how := time.Now(), tracing.TimeClock
 	if t, ok := sockstamp.LastSent(conn); stamped && ok {
 		sent, how = t, tracing.TimeKernel
+	}
+	if stamped {
+		sockstamp.UnstampSends(conn)
+	}
+	if err == nil && r.more() {
+		var m int64
+		m, err = stream(conn, s.cfg.Delay, end)
+		written += m
+		sent, how = time.Now(), tracing.TimeClock
+		span.SetAttributes(attribute.Bool("asynctrace.streamed", true))
 	}
 	span.SetAttributes(tracing.KeySent.String(how))
 	if err != nil {
@@ -154,18 +186,70 @@ func (s *Server) reply(ctx context.Context, g tracing.Goroutine, conn net.Conn, 
 		span.SetStatus(codes.Error, err.Error())
 	}
 	span.EndAt(sent, tracing.OSThreadID())
-	return n, sent, err
+	return written, sent, err
 }
 
-// drain closes the write side and waits, a quarter of the delay at most,
-// for the client to close, so that closing does not reset a connection
-// with unread bytes. The client closes as soon as it has read the echo.
-func (s *Server) drain(conn net.Conn) {
+// stream copies what conn sends back to it until EOF, or until it sends
+// nothing for idle (the client has sent all it will), or the request's end
+// (an error): io.Copy through a 32 KiB buffer, never a splice of a socket
+// into itself.
+func stream(conn net.Conn, idle time.Duration, end time.Time) (int64, error) {
+	conn.SetWriteDeadline(end)
+	buf := make([]byte, 32<<10)
+	var n int64
+	for {
+		next := time.Now().Add(idle)
+		if next.After(end) {
+			next = end
+		}
+		conn.SetReadDeadline(next)
+		m, err := conn.Read(buf)
+		if m > 0 {
+			w, werr := conn.Write(buf[:m])
+			n += int64(w)
+			if werr != nil {
+				return n, timedOut(werr)
+			}
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF):
+			return n, nil
+		case errors.Is(err, os.ErrDeadlineExceeded) && time.Now().Before(end):
+			return n, nil // idle: all sent
+		default:
+			return n, timedOut(err)
+		}
+	}
+}
+
+func timedOut(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return errRequestTime
+	}
+	return err
+}
+
+// drain closes the server's side (the echo is complete) and reads what
+// else comes, for a quarter of the delay at most, so that closing does not
+// reset a connection with unread bytes; it returns how many came. An
+// asynctrace client closes as soon as it has read its echo.
+func (s *Server) drain(conn net.Conn) int64 {
 	if tc, ok := conn.(interface{ CloseWrite() error }); ok {
 		tc.CloseWrite()
 	}
-	conn.SetReadDeadline(time.Now().Add(min(max(s.cfg.Delay/4, 10*time.Millisecond), s.cfg.IdleTimeout)))
-	io.Copy(io.Discard, conn)
+	conn.SetReadDeadline(time.Now().Add(min(max(s.cfg.Delay/4, 10*time.Millisecond), s.cfg.FirstByteTimeout)))
+	n, _ := io.Copy(io.Discard, conn)
+	return n
+}
+
+// fail logs why a request failed and resets the connection, so that the
+// client sees it was cut short rather than a clean end.
+func (s *Server) fail(conn net.Conn, err error) {
+	s.logf("%s: %v", conn.RemoteAddr(), err)
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
 }
 
 // waitUntil waits for the delay to end, after reading stopped with readErr.
@@ -175,8 +259,8 @@ func waitUntil(ctx context.Context, deadline time.Time, readErr error) error {
 		return errShutdown
 	case errors.Is(readErr, os.ErrDeadlineExceeded):
 		return nil // the deadline is the delay's end
-	case errors.Is(readErr, io.EOF), errors.Is(readErr, errPayloadFull):
-		// The client has sent all it will (or all we take): hold on.
+	case errors.Is(readErr, io.EOF), errors.Is(readErr, errHoldFull):
+		// The client has sent all it will (or all we hold): hold on.
 		t := time.NewTimer(time.Until(deadline))
 		defer t.Stop()
 		select {

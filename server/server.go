@@ -12,30 +12,46 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"asynctrace/wire"
 )
 
-// Defaults for Config fields left zero.
+// Defaults for Config fields left zero (docs/design.md, "Limits").
 const (
-	DefaultIdleTimeout = time.Minute
-	DefaultMaxPayload  = 1 << 20
+	DefaultFirstByteTimeout = 30 * time.Second
+	DefaultRequestTimeout   = time.Minute // beyond the delay
+	DefaultHoldBuffer       = 64 << 10
+	DefaultMaxConns         = 20000
 )
 
 // Config of a Server.
 type Config struct {
 	// Delay is how long a request is held before it is echoed: 8 units.
 	Delay time.Duration
-	// IdleTimeout bounds the wait for a request's first byte.
-	IdleTimeout time.Duration
-	// MaxPayload bounds the bytes echoed; the rest is not read.
-	MaxPayload int
+	// FirstByteTimeout bounds the wait for a request's first byte.
+	FirstByteTimeout time.Duration
+	// RequestTimeout bounds the rest of a request, beyond its delay:
+	// receiving it and echoing it all. Past it, the connection is reset.
+	RequestTimeout time.Duration
+	// HoldBuffer bounds the bytes read and held during the delay; what
+	// comes beyond it waits in the kernel, and is echoed, streamed, after
+	// the delay. Every byte is echoed; memory stays bounded.
+	HoldBuffer int
+	// MaxPreamble bounds a request's preamble (default wire.MaxPreamble,
+	// at most HoldBuffer).
+	MaxPreamble int
+	// MaxConns bounds the connections served at once; past it, new ones
+	// are closed at once (reset), counted and logged at most once a second.
+	MaxConns int
 	// TracerProvider makes the server's spans; nil makes none.
 	TracerProvider trace.TracerProvider
-	// Log gets one line per connection; nil discards them.
+	// Log gets a line per request in and per echo out; nil discards them.
 	Log io.Writer
 }
 
@@ -50,19 +66,35 @@ type Server struct {
 	abort  context.CancelFunc
 	active sync.WaitGroup
 
-	mu        sync.Mutex // guards listeners, closed, and active.Add
+	mu        sync.Mutex // guards listeners, closed, open, and active.Add
 	listeners map[net.Listener]struct{}
 	closed    bool
-	logMu     sync.Mutex
+	open      int // connections being served
+
+	refused      atomic.Int64 // connections refused past MaxConns, in all
+	refusedShown atomic.Int64 // of those, how many a log line has told
+	lastRefusal  atomic.Int64 // unix nanoseconds of the last refusal log line
+
+	logMu sync.Mutex
 }
 
 // New returns a server that is not yet serving.
 func New(cfg Config) *Server {
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = DefaultIdleTimeout
+	if cfg.FirstByteTimeout <= 0 {
+		cfg.FirstByteTimeout = DefaultFirstByteTimeout
 	}
-	if cfg.MaxPayload <= 0 {
-		cfg.MaxPayload = DefaultMaxPayload
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.HoldBuffer <= 0 {
+		cfg.HoldBuffer = DefaultHoldBuffer
+	}
+	if cfg.MaxPreamble <= 0 {
+		cfg.MaxPreamble = wire.MaxPreamble
+	}
+	cfg.MaxPreamble = min(cfg.MaxPreamble, cfg.HoldBuffer)
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
 	}
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
@@ -110,28 +142,71 @@ func (s *Server) Serve(ln net.Listener) error {
 			return fmt.Errorf("accept: %w", err)
 		}
 		backoff = 0
-		if !s.track() {
+		switch s.track() {
+		case closing:
 			conn.Close() // accepted as Shutdown closed the listener
 			return ErrServerClosed
+		case full:
+			s.refuse(conn)
+			continue
 		}
 		go func() {
-			defer s.active.Done()
+			defer s.untrack()
 			s.handle(s.conns, conn)
 		}()
 	}
 }
 
-// track counts a connection in, unless Shutdown has begun: Add under the
-// lock that Shutdown takes before it Waits, as net/http's trackConn does.
-func (s *Server) track() bool {
+type admission int
+
+const (
+	admitted admission = iota
+	closing            // Shutdown has begun
+	full               // MaxConns connections are being served
+)
+
+// track counts a connection in, unless Shutdown has begun or the server
+// is full: Add under the lock that Shutdown takes before it Waits, as
+// net/http's trackConn does.
+func (s *Server) track() admission {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return false
+	switch {
+	case s.closed:
+		return closing
+	case s.open >= s.cfg.MaxConns:
+		return full
 	}
+	s.open++
 	s.active.Add(1)
-	return true
+	return admitted
 }
+
+func (s *Server) untrack() {
+	s.mu.Lock()
+	s.open--
+	s.mu.Unlock()
+	s.active.Done()
+}
+
+// refuse closes a connection past MaxConns at once, with a reset the
+// client sees, counts it, and logs at most once a second.
+func (s *Server) refuse(conn net.Conn) {
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	conn.Close()
+	n := s.refused.Add(1)
+	now := time.Now().UnixNano()
+	last := s.lastRefusal.Load()
+	if now-last >= int64(time.Second) && s.lastRefusal.CompareAndSwap(last, now) {
+		shown := s.refusedShown.Swap(n)
+		s.logf("refused %d connection(s) (%d in all): %d at once is the limit (-max-conns)", n-shown, n, s.cfg.MaxConns)
+	}
+}
+
+// Refused is how many connections were refused past MaxConns.
+func (s *Server) Refused() int64 { return s.refused.Load() }
 
 // pause waits d, or until the server is cut short; it says whether to go on.
 func (s *Server) pause(d time.Duration) bool {

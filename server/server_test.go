@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -273,4 +274,162 @@ func TestShutdownRacesAccept(t *testing.T) {
 		cancel()
 		<-dialed
 	}
+}
+
+// Echo means echo: 10 MB, far past the hold buffer, comes back byte for
+// byte, whether the client half-closes or just stops sending.
+func TestEchoLargePayload(t *testing.T) {
+	payload := make([]byte, 10<<20)
+	for i := range payload {
+		payload[i] = byte(i*7 + i>>9)
+	}
+	for _, halfClose := range []bool{true, false} {
+		srv, rec := traced(t, server.Config{Delay: 50 * time.Millisecond, HoldBuffer: 64 << 10})
+		conn, err := net.Dial("tcp", srv.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent := make(chan error, 1)
+		go func() {
+			_, err := conn.Write(payload)
+			if err == nil && halfClose {
+				err = conn.(*net.TCPConn).CloseWrite()
+			}
+			sent <- err
+		}()
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		got, err := io.ReadAll(conn)
+		conn.Close()
+		if err := <-sent; err != nil {
+			t.Fatalf("half-close %v: write: %v", halfClose, err)
+		}
+		if err != nil || !bytes.Equal(got, payload) {
+			t.Fatalf("half-close %v: echoed %d of %d bytes, equal %v, %v", halfClose, len(got), len(payload), bytes.Equal(got, payload), err)
+		}
+		echo := spansNamed(t, rec, 1, tracing.SpanEcho)[tracing.SpanEcho][0]
+		if n := spantest.Attrs(echo)[string(tracing.KeyEchoBytes)]; n != int64(len(payload)) || echo.Status().Code == codes.Error {
+			t.Errorf("half-close %v: echo span says %v bytes, status %v", halfClose, n, echo.Status())
+		}
+	}
+}
+
+// A client that sends nothing is closed after the first-byte timeout; one
+// that keeps the hold buffer full and trickles on is reset at the end of
+// its request, with an error span.
+func TestSlowClients(t *testing.T) {
+	srv, rec := traced(t, server.Config{Delay: 50 * time.Millisecond, FirstByteTimeout: 100 * time.Millisecond, RequestTimeout: 300 * time.Millisecond, HoldBuffer: 1024})
+
+	silent, err := net.Dial("tcp", srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	silent.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := silent.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("silent client: read %d, %v; want EOF after the first-byte timeout", n, err)
+	}
+
+	trickler, err := net.Dial("tcp", srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trickler.Close()
+	stop := make(chan struct{})
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		trickler.Write(make([]byte, 2048)) // past the hold buffer
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := trickler.Write([]byte{'x'}); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	trickler.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = io.ReadAll(trickler)
+	close(stop)
+	<-wrote
+	if err == nil || !strings.Contains(err.Error(), "reset") {
+		t.Errorf("trickling client: read ended with %v, want a reset at the end of the request", err)
+	}
+	echo := spansNamed(t, rec, 1, tracing.SpanEcho)[tracing.SpanEcho][0]
+	if echo.Status().Code != codes.Error || !strings.Contains(echo.Status().Description, "request-timeout") {
+		t.Errorf("trickling client's echo span status %v, want the request deadline", echo.Status())
+	}
+}
+
+// Past MaxConns, a connection is reset at once, counted, and logged.
+func TestMaxConns(t *testing.T) {
+	var log syncBuffer
+	srv := echotest.Start(t, server.Config{Delay: 50 * time.Millisecond, MaxConns: 2, FirstByteTimeout: 10 * time.Second, Log: &log})
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", srv.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	// The two are counted in once Serve has accepted them: wait for the
+	// third to be refused, with a deadline.
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Refused() == 0 && time.Now().Before(deadline) {
+		c, err := net.Dial("tcp", srv.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = c.Read(make([]byte, 1))
+		c.Close()
+		if err != nil && !strings.Contains(err.Error(), "reset") && err != io.EOF {
+			t.Errorf("refused connection: %v, want a reset", err)
+		}
+	}
+	if srv.Refused() == 0 {
+		t.Fatal("no connection refused past -max-conns 2")
+	}
+	if !strings.Contains(log.String(), "-max-conns") {
+		t.Errorf("log %q does not say a connection was refused", log.String())
+	}
+	for _, c := range held {
+		c.Close()
+	}
+}
+
+// A preamble longer than MaxPreamble is not one: echoed as payload.
+func TestMaxPreamble(t *testing.T) {
+	srv, rec := traced(t, server.Config{Delay: 50 * time.Millisecond, MaxPreamble: 64})
+	req := wire.Magic + "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\ntask1"
+	if got, _ := exchange(t, srv.Addr, []byte(req)); string(got) != req {
+		t.Errorf("echo = %q, want the whole request back", got)
+	}
+	echo := spansNamed(t, rec, 1, tracing.SpanEcho)[tracing.SpanEcho][0]
+	if k := spantest.Attrs(echo)[string(tracing.KeyPreamble)]; k != tracing.PreambleInvalid || !strings.Contains(echo.Status().Description, "64 bytes") {
+		t.Errorf("echo span: preamble %v, status %v", k, echo.Status())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

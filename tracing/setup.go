@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -19,27 +20,41 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
-// ShutdownTimeout bounds the final flush of spans: with no collector
-// listening, the program still exits within it.
-const ShutdownTimeout = 5 * time.Second
+// Options of Setup.
+type Options struct {
+	Service string    // default service name; OTEL_SERVICE_NAME wins
+	Version string    // service.version
+	Warn    io.Writer // export problems, once each
+	// RetryFor is how long a failed export is retried, with backoff,
+	// before its spans are counted lost: long for a server, which should
+	// ride out a Jaeger restart; short for a client, which should exit.
+	// Default 3s.
+	RetryFor time.Duration
+	// Extra processors see every span too.
+	Extra []sdktrace.SpanProcessor
+}
 
 // Setup makes the tracer provider of a command: spans exported over OTLP
 // gRPC, configured only by the standard OTEL_EXPORTER_OTLP_*,
-// OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES variables, with service as
-// the default service name; OTEL_TRACES_EXPORTER=none records spans (trace
-// ids stay real) and exports none. Export failures are reported once, on
-// warn. extra processors see every span too. The caller passes tp to the
-// libraries and calls shutdown with a fresh context to flush.
+// OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and OTEL_BSP_* variables;
+// OTEL_TRACES_EXPORTER=none records spans (trace ids stay real) and exports
+// none. The caller passes tp to the libraries and calls shutdown with a
+// fresh context to flush; the context bounds how long that may take.
+//
+// No span is lost silently: the batch processor blocks rather than drop
+// a span when its queue is full, and the spans of an export that still
+// fails after RetryFor are counted; the first failure is reported on Warn
+// at once, the count at shutdown.
 //
 // Setup installs OpenTelemetry's global error handler (the SDK reports
 // export errors only there); it sets no global provider or propagator.
-func Setup(ctx context.Context, service, version string, warn io.Writer, extra ...sdktrace.SpanProcessor) (tp *sdktrace.TracerProvider, shutdown func(context.Context) error, err error) {
-	w := &onceWarner{w: warn, endpoint: endpoint()}
+func Setup(ctx context.Context, o Options) (tp *sdktrace.TracerProvider, shutdown func(context.Context) error, err error) {
+	w := &onceWarner{w: o.Warn, endpoint: endpoint()}
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(w.warn))
 
 	res, err := resource.New(ctx,
 		resource.WithSchemaURL(semconv.SchemaURL),
-		resource.WithAttributes(semconv.ServiceName(service), semconv.ServiceVersion(version)),
+		resource.WithAttributes(semconv.ServiceName(o.Service), semconv.ServiceVersion(o.Version)),
 		resource.WithTelemetrySDK(),
 		resource.WithFromEnv(), // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
 	)
@@ -48,7 +63,7 @@ func Setup(ctx context.Context, service, version string, warn io.Writer, extra .
 	}
 
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	for _, p := range extra {
+	for _, p := range o.Extra {
 		opts = append(opts, sdktrace.WithSpanProcessor(p))
 	}
 	switch e := os.Getenv("OTEL_TRACES_EXPORTER"); e {
@@ -60,31 +75,68 @@ func Setup(ctx context.Context, service, version string, warn io.Writer, extra .
 		return nil, nil, fmt.Errorf("OTEL_TRACES_EXPORTER=%s: only otlp and none are supported", e)
 	}
 
+	if o.RetryFor <= 0 {
+		o.RetryFor = 3 * time.Second
+	}
 	expOpts := []otlptracegrpc.Option{
-		// Retrying for the default minute would hold the exit that long when
-		// no collector listens.
+		// The default retries for a minute, which would hold a client's
+		// exit that long when no collector listens.
 		otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{
 			Enabled:         true,
 			InitialInterval: 250 * time.Millisecond,
 			MaxInterval:     time.Second,
-			MaxElapsedTime:  3 * time.Second,
+			MaxElapsedTime:  o.RetryFor,
 		}),
 	}
 	if plaintextByDefault() {
 		expOpts = append(expOpts, otlptracegrpc.WithInsecure())
 	}
-	exp, err := otlptracegrpc.New(ctx, expOpts...)
+	otlp, err := otlptracegrpc.New(ctx, expOpts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("otlp exporter: %w", err)
 	}
-
-	tp = sdktrace.NewTracerProvider(append(opts, sdktrace.WithBatcher(exp))...)
+	c := &counter{}
+	exp := &countingExporter{SpanExporter: otlp, c: c}
+	opts = append(opts, sdktrace.WithSpanProcessor(c), sdktrace.WithBatcher(exp, sdktrace.WithBlocking()))
+	tp = sdktrace.NewTracerProvider(opts...)
 	return tp, func(ctx context.Context) error {
 		if err := tp.Shutdown(ctx); err != nil {
 			w.warn(err)
 		}
+		if ended, exported := c.ended.Load(), c.exported.Load(); exported < ended {
+			w.lost(ended-exported, ended)
+		}
 		return nil // reported on warn: a lost trace is no reason to fail
 	}, nil
+}
+
+// counter counts the sampled spans ended, and those exported.
+type counter struct {
+	ended, exported atomic.Int64
+}
+
+func (c *counter) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (c *counter) OnEnd(s sdktrace.ReadOnlySpan) {
+	if s.SpanContext().IsSampled() {
+		c.ended.Add(1)
+	}
+}
+func (c *counter) Shutdown(context.Context) error   { return nil }
+func (c *counter) ForceFlush(context.Context) error { return nil }
+
+// countingExporter counts the spans exported, after the exporter's own
+// retries.
+type countingExporter struct {
+	sdktrace.SpanExporter
+	c *counter
+}
+
+func (e *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	err := e.SpanExporter.ExportSpans(ctx, spans)
+	if err == nil {
+		e.c.exported.Add(int64(len(spans)))
+	}
+	return err
 }
 
 // plaintextByDefault: with no endpoint or security setting in the
@@ -120,6 +172,13 @@ type onceWarner struct {
 	w        io.Writer
 	endpoint string
 	once     sync.Once
+}
+
+// lost reports, at shutdown, how many spans were not exported: as the
+// detail of the one warning, printed now if it was not already.
+func (o *onceWarner) lost(n, of int64) {
+	o.warn(errors.New("export failed"))
+	fmt.Fprintf(o.w, "  %d of %d spans of this process were not exported\n", n, of)
 }
 
 func (o *onceWarner) warn(err error) {

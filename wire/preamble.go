@@ -30,13 +30,14 @@ import (
 // Magic opens every preamble.
 const Magic = "ASYNCTRACE/1\r\n"
 
-// MaxPreamble bounds a preamble, magic line and blank line included.
+// MaxPreamble bounds a preamble, magic line and blank line included,
+// unless the server is told otherwise (ParseMax).
 const MaxPreamble = 8192
 
 const maxHeaders = 16
 
-// ErrTooLarge: no blank line within MaxPreamble bytes.
-var ErrTooLarge = fmt.Errorf("preamble larger than %d bytes", MaxPreamble)
+// ErrTooLarge: no blank line within the bound.
+var ErrTooLarge = errors.New("preamble larger than allowed")
 
 // propagator is the format of the preamble's headers, W3C trace context
 // and baggage: part of the protocol, not a setting.
@@ -98,8 +99,12 @@ type Result struct {
 	Err     error                  // for Invalid
 }
 
-// Parse examines the bytes received so far.
-func Parse(b []byte) Result {
+// Parse examines the bytes received so far, with MaxPreamble as bound.
+func Parse(b []byte) Result { return ParseMax(b, MaxPreamble) }
+
+// ParseMax examines the bytes received so far: a preamble longer than max
+// bytes is Invalid, with ErrTooLarge.
+func ParseMax(b []byte, max int) Result {
 	n := min(len(b), len(Magic))
 	if !bytes.Equal(b[:n], []byte(Magic[:n])) {
 		return Result{Status: Plain}
@@ -115,15 +120,15 @@ func Parse(b []byte) Result {
 			switch {
 			case !printable(bytes.TrimSuffix(rest, []byte("\r"))):
 				return invalid("header line with a control or non-ASCII byte")
-			case len(b) >= MaxPreamble:
-				return Result{Status: Invalid, Err: ErrTooLarge}
+			case len(b) >= max:
+				return tooLarge(max)
 			}
 			return Result{Status: NeedMore}
 		}
 		line := b[pos : pos+end]
 		pos += end + 2
-		if pos > MaxPreamble {
-			return Result{Status: Invalid, Err: ErrTooLarge}
+		if pos > max {
+			return tooLarge(max)
 		}
 		if len(line) == 0 {
 			return Result{Status: Traced, Len: pos, Headers: headers}
@@ -141,6 +146,10 @@ func Parse(b []byte) Result {
 		}
 		headers[string(k)] = string(v)
 	}
+}
+
+func tooLarge(max int) Result {
+	return Result{Status: Invalid, Err: fmt.Errorf("%w: no end within %d bytes", ErrTooLarge, max)}
 }
 
 func invalid(why string) Result { return Result{Status: Invalid, Err: errors.New(why)} }

@@ -28,6 +28,11 @@ import (
 
 func main() { cli.Main("client", run) }
 
+// flushTimeout bounds the final export of a run's spans: with no collector
+// listening, the client exits within it of the run's end, and within a
+// second with its own exit.
+const flushTimeout = 800 * time.Millisecond
+
 type config struct {
 	scenarios []scenario.Scenario
 	run       client.Config // Scenario is set per run
@@ -98,12 +103,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		rec = diagram.NewRecorder()
 		extra = append(extra, rec)
 	}
-	tp, shutdown, err := tracing.Setup(ctx, tracing.ClientService, tracing.Version(), stderr, extra...)
+	tp, shutdown, err := tracing.Setup(ctx, tracing.Options{Service: tracing.ClientService, Version: tracing.Version(), Warn: stderr, Extra: extra})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), tracing.ShutdownTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 		defer cancel()
 		err = errors.Join(err, shutdown(ctx))
 	}()

@@ -39,6 +39,9 @@ func StampSends(conn net.Conn) bool {
 		unix.SOF_TIMESTAMPING_TX_SOFTWARE|unix.SOF_TIMESTAMPING_SOFTWARE|unix.SOF_TIMESTAMPING_OPT_TSONLY)
 }
 
+// UnstampSends stops what StampSends started.
+func UnstampSends(conn net.Conn) { setsockopt(conn, unix.SO_TIMESTAMPING, 0) }
+
 func setsockopt(conn net.Conn, opt, value int) bool {
 	rc := rawConn(conn)
 	if rc == nil {
