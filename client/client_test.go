@@ -505,3 +505,32 @@ func TestRunRefusesConcurrentRun(t *testing.T) {
 		t.Errorf("first Run = %v", err)
 	}
 }
+
+// A server whose unit is not the client's: the run says so, in the
+// result and as an event on the root span.
+func TestUnitMismatch(t *testing.T) {
+	rec, tp := spantest.New(t)
+	srv := echotest.Start(t, server.Config{Delay: scenario.ServerDelay(2 * unit)})
+	res, err := Run(context.Background(), Config{Addr: srv.Addr, Scenario: scenario.MultiThread, Procs: 3, Unit: unit, TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "start the server with -unit " + unit.String(); !strings.Contains(res.UnitMismatch, want) || !strings.Contains(res.UnitMismatch, "-unit 80ms") {
+		t.Errorf("UnitMismatch = %q, want it to name -unit 80ms and say %q", res.UnitMismatch, want)
+	}
+	var b strings.Builder
+	res.WriteSummary(&b, "")
+	if !strings.Contains(b.String(), "warning: the server held requests") {
+		t.Errorf("summary does not warn:\n%s", b.String())
+	}
+	id, _ := trace.TraceIDFromHex(res.TraceID)
+	found := false
+	for _, s := range rec.Trace(id) {
+		if !s.Parent().IsValid() {
+			found = slices.ContainsFunc(s.Events(), func(e sdktrace.Event) bool { return e.Name == tracing.EventUnitMismatch })
+		}
+	}
+	if !found {
+		t.Error("no unit mismatch event on the root span")
+	}
+}

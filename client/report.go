@@ -56,6 +56,9 @@ func (r Result) WriteSummary(w io.Writer, traceURL string) {
 		fmt.Fprintf(w, "  %s", traceURL)
 	}
 	fmt.Fprintln(w)
+	if r.UnitMismatch != "" {
+		fmt.Fprintf(w, "  warning: %s\n", r.UnitMismatch)
+	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(w, "  %d of %d tasks failed: %s\n", len(r.Errors), r.Tasks, strings.Join(r.Errors, "; "))
 	}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -55,6 +56,9 @@ type Result struct {
 	PeakGoroutines int               `json:"peak_goroutines"`
 	// Errors has one line per failed task.
 	Errors []string `json:"errors,omitempty"`
+	// UnitMismatch, if not empty, says that the server's delay is not 8 of
+	// the run's units, and how to fix it.
+	UnitMismatch string `json:"unit_mismatch,omitempty"`
 	// Timeline is the run as the tasks measured it.
 	Timeline *scenario.Timeline `json:"-"`
 }
@@ -121,6 +125,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	r.laneSpans(ctx, lanes)
 
 	res.Timeline = tl
+	if res.UnitMismatch = tl.UnitMismatch(scenario.DefaultTolerance); res.UnitMismatch != "" {
+		d, _ := tl.ServerDelay()
+		root.AddEvent(tracing.EventUnitMismatch, trace.WithTimestamp(end), trace.WithAttributes(
+			tracing.KeyServerDelayMS.Float64(ms(d)), attribute.String("message", res.UnitMismatch)))
+	}
 	res.Makespan = end.Sub(r.start)
 	res.Ready = tl.StageTotal(scenario.StageReady)
 	res.ThreadLanes = len(lanes)

@@ -255,6 +255,34 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// A server run with another unit: Verify says so, naming both units and
+// the flag that fixes it.
+func TestUnitMismatch(t *testing.T) {
+	tl := article(MultiThread, 3)
+	if msg := tl.UnitMismatch(DefaultTolerance); msg != "" {
+		t.Errorf("the article's figure: %q", msg)
+	}
+	// The server at -unit 1s, the client at 100ms: every response 8s.
+	tl.Unit = 100 * time.Millisecond
+	for i := range tl.Tasks {
+		for j := range tl.Tasks[i].Segments {
+			s := &tl.Tasks[i].Segments[j]
+			if s.Stage == StageResponse {
+				s.End = s.Start + 8*time.Second
+			}
+		}
+	}
+	msg := tl.UnitMismatch(DefaultTolerance)
+	for _, want := range []string{"held requests 8s", "not 8u = 800ms", "runs with -unit 1s", "start the server with -unit 100ms"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("UnitMismatch = %q, want it to say %q", msg, want)
+		}
+	}
+	if f := failed(tl.Verify(tl.Expect())); !strings.Contains(f, "server delay") {
+		t.Errorf("Verify failed %q, want server delay among them", f)
+	}
+}
+
 func TestMaxConcurrent(t *testing.T) {
 	iv := func(a, b int) interval { return interval{time.Duration(a), time.Duration(b)} }
 	tests := []struct {

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -99,4 +100,47 @@ func (tl *Timeline) StageTotal(s Stage) time.Duration {
 		}
 	}
 	return sum
+}
+
+// ServerDelay is how long the server held the requests, as the client saw
+// it: the shortest response (from the write to the echo's arrival), which
+// is the server's delay and a round trip.
+func (tl *Timeline) ServerDelay() (time.Duration, bool) {
+	var d time.Duration
+	found := false
+	for _, t := range tl.Tasks {
+		if s, ok := t.Segment(StageResponse); ok && (!found || s.Len() < d) {
+			d, found = s.Len(), true
+		}
+	}
+	return d, found
+}
+
+// UnitMismatch says, in one line naming both units and the flag that fixes
+// it, whether the server held the requests for other than 8 of the run's
+// units, by more than tolerance (and 5ms); "" if it did not.
+func (tl *Timeline) UnitMismatch(tolerance float64) string {
+	d, ok := tl.ServerDelay()
+	want := ServerDelay(tl.Unit)
+	if !ok || tl.Unit <= 0 {
+		return ""
+	}
+	slack := max(time.Duration(tolerance*float64(want)), 5*time.Millisecond)
+	if d >= want-2*time.Millisecond && d <= want+slack {
+		return ""
+	}
+	serverUnit := roundUnit(d / DelayUnits)
+	return fmt.Sprintf("the server held requests %v, not 8u = %v: it runs with -unit %v, the client with -unit %v; start the server with -unit %v",
+		roundUnit(d), want, serverUnit, tl.Unit, tl.Unit)
+}
+
+// roundUnit rounds a measured duration to a unit a person would type.
+func roundUnit(d time.Duration) time.Duration {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(100 * time.Millisecond)
+	case d >= 10*time.Millisecond:
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(10 * time.Microsecond)
 }

@@ -59,6 +59,7 @@ func (tl *Timeline) Verify(exp Expectation) []Check {
 		v.exp.CPUs = v.exp.Procs
 	}
 	v.makespan()
+	v.serverDelay()
 	v.stages()
 	v.series()
 	v.computes()
@@ -86,6 +87,18 @@ func (v *verifier) makespan() {
 	v.add("makespan", v.tl.Makespan >= want-2*time.Millisecond && over <= e.Tolerance,
 		"%v, expected %v = %s for %s, %s, n=%d, P=%d (%+.1f%%, allowed %s)",
 		v.tl.Makespan.Round(time.Microsecond), want, formula, e.Scenario, e.Compute, e.N, e.Procs, 100*over, percent(e.Tolerance))
+}
+
+// serverDelay: the server held the requests 8u, as the client's unit
+// says; a server started with another unit makes every figure wrong.
+func (v *verifier) serverDelay() {
+	if msg := v.tl.UnitMismatch(v.exp.Tolerance); msg != "" {
+		v.add("server delay", false, "%s", msg)
+		return
+	}
+	if d, ok := v.tl.ServerDelay(); ok {
+		v.add("server delay", true, "requests held %v = %.2fu, want 8u", d.Round(time.Microsecond), units(d, v.exp.Unit))
+	}
 }
 
 func percent(f float64) string { return fmt.Sprintf("+%.3g%%", 100*f) }

@@ -83,6 +83,8 @@ const (
 	KeyPeakOSThreads  = attribute.Key("asynctrace.peak_os_threads")
 	KeyPeakGoroutines = attribute.Key("asynctrace.peak_goroutines")
 	KeyThreadLanes    = attribute.Key("asynctrace.thread_lanes")
+	// On the root's "unit mismatch" event: the server's delay as measured.
+	KeyServerDelayMS = attribute.Key("asynctrace.server_delay_ms")
 
 	// Task spans, and the stage spans of thread lanes.
 	KeyTask         = attribute.Key("asynctrace.task")
@@ -124,6 +126,10 @@ const (
 	PreambleBadContext = "bad-context" // a valid preamble whose trace context was not: a new trace
 	PreambleInvalid    = "invalid"     // looked like a preamble, was not: echoed as payload
 )
+
+// EventUnitMismatch, on the root span: the server's delay is not 8 of the
+// run's units; its message says how to fix it.
+const EventUnitMismatch = "unit mismatch"
 
 // Events on task spans: the article's printed lines.
 const (
