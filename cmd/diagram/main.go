@@ -102,9 +102,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	diagrams, err := load(ctx, cfg)
-	if err != nil {
-		return err
+	// Draw or check every complete trace; the incomplete ones are
+	// reported after them, and make the command fail.
+	diagrams, incomplete := load(ctx, cfg)
+	if len(diagrams) == 0 && incomplete != nil {
+		return incomplete
 	}
 	failed := false
 	names := map[string]int{}
@@ -150,14 +152,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
+	if incomplete != nil {
+		fmt.Fprintf(stderr, "diagram: %v\n", incomplete)
+		failed = true
+	}
 	if failed {
-		return cli.ErrReported // the checks say what failed
+		return cli.ErrReported // the checks, or the line above, say what failed
 	}
 	return nil
 }
 
 // load gets the traces to draw and builds their models, waiting (up to
-// -wait) for Jaeger to have every client span of each.
+// -wait) for Jaeger to have every client span of each. It returns the
+// complete ones, and an error for the rest.
 func load(ctx context.Context, cfg config) ([]*diagram.Diagram, error) {
 	deadline := time.Now().Add(cfg.wait)
 	for {
@@ -172,10 +179,12 @@ func load(ctx context.Context, cfg config) ([]*diagram.Diagram, error) {
 		if err == nil || cfg.file != "" || time.Now().After(deadline) {
 			return ds, err
 		}
+		t := time.NewTimer(500 * time.Millisecond)
 		select {
 		case <-ctx.Done():
-			return nil, err
-		case <-time.After(500 * time.Millisecond):
+			t.Stop()
+			return ds, err
+		case <-t.C:
 		}
 	}
 }
@@ -212,23 +221,27 @@ func fetch(ctx context.Context, cfg config) ([]jaeger.Trace, error) {
 }
 
 // build makes the models, oldest run first; a trace is complete when it
-// has its root, every task and every task's stages.
+// has its root, every task and every task's stages. The incomplete ones
+// are left out, and named in the error.
 func build(traces []jaeger.Trace) ([]*diagram.Diagram, error) {
 	var ds []*diagram.Diagram
+	var errs []error
 	for i := len(traces) - 1; i >= 0; i-- {
 		t := &traces[i]
 		d, err := diagram.Build(t.TraceID, diagram.FromJaeger(t))
 		if err != nil {
-			return nil, fmt.Errorf("trace %s: %w", t.TraceID, err)
+			errs = append(errs, fmt.Errorf("trace %s: %w", t.TraceID, err))
+			continue
 		}
 		stages, want := 0, len(scenario.Stages)*d.N
 		for _, task := range d.Tasks {
 			stages += len(task.Segments)
 		}
 		if len(d.Tasks) < d.N || stages < want {
-			return nil, fmt.Errorf("trace %s is incomplete: %d of %d tasks, %d of %d stages", t.TraceID, len(d.Tasks), d.N, stages, want)
+			errs = append(errs, fmt.Errorf("trace %s is incomplete: %d of %d tasks, %d of %d stages", t.TraceID, len(d.Tasks), d.N, stages, want))
+			continue
 		}
 		ds = append(ds, d)
 	}
-	return ds, nil
+	return ds, errors.Join(errs...)
 }

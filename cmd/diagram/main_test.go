@@ -1,12 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"asynctrace/internal/cli"
+	"asynctrace/jaeger"
+	"asynctrace/tracing"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -34,5 +42,35 @@ func TestParseFlags(t *testing.T) {
 		case tt.wantErr != "" && (!errors.As(err, &u) || !strings.Contains(err.Error(), tt.wantErr)):
 			t.Errorf("parseFlags(%q) = %v, want a usage error saying %q", tt.give, err, tt.wantErr)
 		}
+	}
+}
+
+// With one trace of the file incomplete, the complete ones are still
+// drawn, and the command fails naming the other.
+func TestRunIncompleteTrace(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "diagram", "testdata", "sync.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	traces, err := jaeger.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := traces[0]
+	broken.TraceID = "0123456789abcdef0123456789abcdef"
+	broken.Spans = slices.DeleteFunc(slices.Clone(broken.Spans), func(s jaeger.Span) bool { return s.OperationName == tracing.SpanCompute })
+	file := filepath.Join(t.TempDir(), "two.json")
+	out, _ := json.Marshal(map[string][]jaeger.Trace{"data": {traces[0], broken}})
+	if err := os.WriteFile(file, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err = run(context.Background(), []string{"-file", file, "-svg", dir}, &stdout, &stderr)
+	if !errors.Is(err, cli.ErrReported) || !strings.Contains(stderr.String(), broken.TraceID+" is incomplete") {
+		t.Errorf("run = %v, stderr %q; want a failure naming the incomplete trace", err, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sync.svg")); err != nil {
+		t.Errorf("the complete trace was not drawn: %v", err)
 	}
 }

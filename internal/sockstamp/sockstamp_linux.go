@@ -21,7 +21,9 @@ var timespecSize = int(unsafe.Sizeof(unix.Timespec{}))
 
 // StampArrivals is a net.Dialer's Control function that asks the kernel to
 // timestamp the data that will arrive on the connection: set before the
-// connection exists, so that no byte can come unstamped.
+// connection exists. Where no other socket of the system asked before,
+// the kernel turns timestamping on a moment later (a deferred static key):
+// data arriving at once may come unstamped, and ReadFull says so.
 func StampArrivals(_, _ string, rc syscall.RawConn) error {
 	var err error
 	if cerr := rc.Control(func(fd uintptr) {
