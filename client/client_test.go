@@ -515,8 +515,10 @@ func TestUnitMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "start the server with -unit " + unit.String(); !strings.Contains(res.UnitMismatch, want) || !strings.Contains(res.UnitMismatch, "-unit 80ms") {
-		t.Errorf("UnitMismatch = %q, want it to name -unit 80ms and say %q", res.UnitMismatch, want)
+	// The server's unit is measured (80ms, or a little more on a loaded
+	// machine); the fix is exact.
+	if want := "start the server with -unit " + unit.String(); !strings.Contains(res.UnitMismatch, want) || !strings.Contains(res.UnitMismatch, "runs with -unit 8") {
+		t.Errorf("UnitMismatch = %q, want it to name -unit 80ms or so, and say %q", res.UnitMismatch, want)
 	}
 	var b strings.Builder
 	res.WriteSummary(&b, "")
