@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -29,17 +30,21 @@ import (
 func main() { cli.Main("client", run) }
 
 // flushTimeout bounds the final export of a run's spans: with no collector
-// listening, the client exits within it of the run's end, and within a
-// second with its own exit.
-const flushTimeout = 800 * time.Millisecond
+// listening, the client exits within it of the run's end: within a second
+// for the article's three tasks; more for thousands of tasks, whose spans
+// take a while to send (about 7 and up to 12 a task).
+func flushTimeout(tasks int) time.Duration {
+	return 800*time.Millisecond + time.Duration(tasks)*12*20*time.Microsecond
+}
 
 type config struct {
 	scenarios []scenario.Scenario
 	run       client.Config // Scenario is set per run
 	json      bool
 	jaegerUI  string
-	diagram   bool   // print each run's diagram
-	svgDir    string // write each run's diagram here
+	diagram    bool   // print each run's diagram
+	svgDir     string // write each run's diagram here
+	maxThreads int    // runtime/debug.SetMaxThreads, if set
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -50,10 +55,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.run.Tasks, "tasks", 3, "number of tasks `n`")
 	fs.DurationVar(&c.run.Unit, "unit", time.Second, "time `unit` u: connect 2u, compute 4u; the server must hold requests 8u")
 	compute := fs.String("compute", "", "compute `mode`: "+scenario.Names(scenario.Computes)+" (default: hold; syscall for os-threads)")
-	fs.IntVar(&c.run.Procs, "procs", 0, "GOMAXPROCS `P` for the scenario; 0: 1 for single-thread, the number of tasks (at least the CPUs) for os-threads, else the number of CPUs")
+	fs.IntVar(&c.run.Procs, "procs", 0, "GOMAXPROCS `P` for the scenario; 0: 1 for single-thread, the number of tasks (at least the CPUs, at most 64) for os-threads, else the number of CPUs")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object per scenario instead of the article's lines")
 	fs.BoolVar(&c.diagram, "diagram", false, "after each scenario, draw its execution diagram in the terminal")
 	fs.StringVar(&c.svgDir, "svg", "", "write each scenario's execution diagram as SVG into `dir`")
+	fs.IntVar(&c.maxThreads, "max-threads", 0, "Go's limit on OS threads (runtime/debug.SetMaxThreads); 0: Go's default, 10000. os-threads needs one per task")
 	fs.StringVar(&c.jaegerUI, "jaeger-ui", jaeger.DefaultURL(), "base `URL` of trace links, empty for none; $"+jaeger.URLEnv+" sets the default")
 	err := cli.Parse(fs, args, func() error {
 		if *name == "all" {
@@ -79,6 +85,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			return errors.New("-unit must be positive")
 		case c.run.Procs < 0:
 			return errors.New("-procs must not be negative")
+		case c.maxThreads < 0:
+			return errors.New("-max-threads must not be negative")
 		}
 		return nil
 	})
@@ -92,6 +100,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.maxThreads > 0 {
+		debug.SetMaxThreads(cfg.maxThreads)
+	}
+	// A run the machine's limits would stop does not start: one message a
+	// limit, what to do, exit 2.
+	limits := client.ReadLimits()
+	for _, s := range cfg.scenarios {
+		rc := cfg.run
+		rc.Scenario = s
+		notes, err := client.Preflight(rc, limits)
+		for _, n := range notes {
+			fmt.Fprintf(stderr, "client: %s\n", n)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "client: %s: %v\n", s, err)
+			return cli.UsageError{Err: err}
+		}
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -108,7 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout(cfg.run.Tasks))
 		defer cancel()
 		err = errors.Join(err, shutdown(ctx))
 	}()

@@ -165,3 +165,21 @@ func TestRunUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// os-threads past Go's thread limit refuses before starting: one message
+// naming the limit and the flag, a usage error (exit 2), no thread made.
+func TestRunRefusesPastThreadLimit(t *testing.T) {
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:1", "-scenario", "os-threads", "-tasks", "10000"}, &stdout, &stderr)
+	var u cli.UsageError
+	if !errors.As(err, &u) || !errors.Is(err, client.ErrLimit) {
+		t.Fatalf("run = %v, want a usage error for a limit", err)
+	}
+	if lines := strings.Split(strings.TrimSpace(stderr.String()), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "-max-threads 10064") {
+		t.Errorf("stderr %q, want one line naming -max-threads", stderr.String())
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("the run started: %q", stdout.String())
+	}
+}
