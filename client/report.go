@@ -18,7 +18,8 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		ExpectedMS float64 `json:"expected_ms"`
 		DiffMS     float64 `json:"diff_ms"`
 		ReadyMS    float64 `json:"ready_ms"`
-	}{plain(r), ms(r.Unit), ms(r.Makespan), ms(r.Expected), ms(r.Makespan - r.Expected), ms(r.Ready)})
+		SpawnMS    float64 `json:"spawn_ms"`
+	}{plain(r), ms(r.Unit), ms(r.Makespan), ms(r.Expected), ms(r.Makespan - r.Expected), ms(r.Ready), ms(r.Spawn)})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -30,12 +31,13 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		MakespanMS float64 `json:"makespan_ms"`
 		ExpectedMS float64 `json:"expected_ms"`
 		ReadyMS    float64 `json:"ready_ms"`
+		SpawnMS    float64 `json:"spawn_ms"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
 	*r = Result(v.plain)
-	r.Unit, r.Makespan, r.Expected, r.Ready = fromMS(v.UnitMS), fromMS(v.MakespanMS), fromMS(v.ExpectedMS), fromMS(v.ReadyMS)
+	r.Unit, r.Makespan, r.Expected, r.Ready, r.Spawn = fromMS(v.UnitMS), fromMS(v.MakespanMS), fromMS(v.ExpectedMS), fromMS(v.ReadyMS), fromMS(v.SpawnMS)
 	return nil
 }
 
@@ -50,7 +52,11 @@ func (r Result) WriteSummary(w io.Writer, traceURL string) {
 		r.Makespan.Round(time.Microsecond), r.Expected, r.Formula, diff.Round(time.Microsecond),
 		100*float64(diff)/float64(r.Expected))
 	fmt.Fprintf(w, "  ready (reply there, waiting for a thread) %v in all; %d OS thread lane(s)\n", r.Ready.Round(time.Microsecond), r.ThreadLanes)
-	fmt.Fprintf(w, "  peak %d OS threads, %d goroutines\n", r.PeakOSThreads, r.PeakGoroutines)
+	fmt.Fprintf(w, "  peak %d OS threads, %d goroutines, %s resident (%s a task); tasks started in %v\n",
+		r.PeakOSThreads, r.PeakGoroutines, bytesIEC(r.PeakRSS), bytesIEC(r.RSSPerTask), r.Spawn.Round(time.Microsecond))
+	if r.SpansDropped > 0 {
+		fmt.Fprintf(w, "  %d spans were not exported\n", r.SpansDropped)
+	}
 	fmt.Fprintf(w, "  trace %s", r.TraceID)
 	if traceURL != "" {
 		fmt.Fprintf(w, "  %s", traceURL)
@@ -62,4 +68,17 @@ func (r Result) WriteSummary(w io.Writer, traceURL string) {
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(w, "  %d of %d tasks failed: %s\n", len(r.Errors), r.Tasks, strings.Join(r.Errors, "; "))
 	}
+}
+
+// bytesIEC writes a byte count for people: 227.6 MiB.
+func bytesIEC(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }

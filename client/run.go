@@ -54,6 +54,15 @@ type Result struct {
 	ThreadLanes    int               `json:"thread_lanes"`
 	PeakOSThreads  int               `json:"peak_os_threads"`
 	PeakGoroutines int               `json:"peak_goroutines"`
+	// PeakRSS is the process's peak resident memory during the run;
+	// RSSPerTask the growth over the memory before the tasks, per task.
+	PeakRSS    int64 `json:"peak_rss_bytes"`
+	RSSPerTask int64 `json:"rss_per_task_bytes"`
+	// Spawn is how long creating and starting the tasks took.
+	Spawn time.Duration `json:"-"`
+	// SpansDropped is how many of the run's spans were not exported; the
+	// caller, which owns the exporter, fills it in after a flush.
+	SpansDropped int64 `json:"spans_dropped"`
 	// Errors has one line per failed task.
 	Errors []string `json:"errors,omitempty"`
 	// UnitMismatch, if not empty, says that the server's delay is not 8 of
@@ -93,6 +102,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(p.Procs))
 	runtime.GC()
+	resetPeakRSS()
+	rssBefore, _ := readRSS()
 
 	r := &runner{cfg: cfg, tracer: cfg.TracerProvider.Tracer("asynctrace/client"), records: make([]taskRecord, p.N)}
 	if cfg.Lines != nil {
@@ -120,6 +131,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	end := time.Now()
 	r.peak.sample()
+	_, res.PeakRSS = readRSS()
+	if res.PeakRSS > rssBefore {
+		res.RSSPerTask = (res.PeakRSS - rssBefore) / int64(p.N)
+	}
+	res.Spawn = r.spawn
 	tl := r.timeline(p, end)
 	lanes := tl.ThreadLanes()
 	r.laneSpans(ctx, lanes)
@@ -140,6 +156,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		tracing.KeyThreadLanes.Int(res.ThreadLanes),
 		tracing.KeyPeakOSThreads.Int(res.PeakOSThreads),
 		tracing.KeyPeakGoroutines.Int(res.PeakGoroutines),
+		tracing.KeyPeakRSSBytes.Int64(res.PeakRSS),
+		tracing.KeyRSSPerTaskBytes.Int64(res.RSSPerTask),
+		tracing.KeySpawnMS.Float64(ms(res.Spawn)),
 	)
 	root.End(trace.WithTimestamp(end))
 	for _, err := range errs {
@@ -180,7 +199,8 @@ type runner struct {
 	responseDeadline time.Time
 	lines            *lineWriter
 	peak             peak
-	records          []taskRecord // one per task, written by its goroutine only
+	records          []taskRecord  // one per task, written by its goroutine only
+	spawn            time.Duration // creating and starting the tasks
 }
 
 // tasks runs the tasks the scenario's way: this is where the scenarios
@@ -209,6 +229,7 @@ func (r *runner) tasks(ctx context.Context, n int) []error {
 			wg.Wait()
 		}
 	default:
+		t0 := time.Now()
 		tasks := make([]*task, n)
 		for i := range n {
 			tasks[i] = r.newTask(ctx, i+1)
@@ -223,6 +244,7 @@ func (r *runner) tasks(ctx context.Context, n int) []error {
 				errs[i] = t.run()
 			})
 		}
+		r.spawn = time.Since(t0)
 	}
 	wg.Wait()
 	return errs

@@ -91,7 +91,16 @@ func (j *jaegerProc) awaitTrace(t *testing.T, id string, want map[string][]strin
 		err     error
 		missing []string
 	)
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	// A trace of tens of thousands of spans is tens of megabytes: poll it
+	// less often.
+	every, n := 200*time.Millisecond, 0
+	for _, names := range want {
+		n += len(names)
+	}
+	if n > 1000 {
+		every = 2 * time.Second
+	}
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(every) {
 		tr, err = j.client().Trace(context.Background(), id)
 		if err != nil {
 			missing = []string{"the whole trace"}
@@ -101,7 +110,7 @@ func (j *jaegerProc) awaitTrace(t *testing.T, id string, want map[string][]strin
 			return tr
 		}
 	}
-	t.Fatalf("trace %s in Jaeger after 30s: missing %s (last error: %v)", id, strings.Join(missing, ", "), err)
+	t.Fatalf("trace %s in Jaeger after 60s: missing %s (last error: %v)", id, strings.Join(missing, ", "), err)
 	return nil
 }
 

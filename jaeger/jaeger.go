@@ -195,7 +195,7 @@ func (c Client) get(ctx context.Context, path string) ([]Trace, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 512<<20))
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}

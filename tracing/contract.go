@@ -71,18 +71,21 @@ func LaneStageSpanName(task int, s scenario.Stage) string {
 // Attribute keys.
 const (
 	// Root span.
-	KeyScenario       = attribute.Key("asynctrace.scenario")
-	KeyTasks          = attribute.Key("asynctrace.tasks")
-	KeyGOMAXPROCS     = attribute.Key("asynctrace.gomaxprocs")
-	KeyNumCPU         = attribute.Key("asynctrace.num_cpu")
-	KeyCompute        = attribute.Key("asynctrace.compute")
-	KeyUnitMS         = attribute.Key("asynctrace.unit_ms")
-	KeyExpectedMS     = attribute.Key("asynctrace.expected_ms")
-	KeyMakespanMS     = attribute.Key("asynctrace.makespan_ms")
-	KeyReadyMS        = attribute.Key("asynctrace.ready_ms") // all tasks' ready time
-	KeyPeakOSThreads  = attribute.Key("asynctrace.peak_os_threads")
-	KeyPeakGoroutines = attribute.Key("asynctrace.peak_goroutines")
-	KeyThreadLanes    = attribute.Key("asynctrace.thread_lanes")
+	KeyScenario        = attribute.Key("asynctrace.scenario")
+	KeyTasks           = attribute.Key("asynctrace.tasks")
+	KeyGOMAXPROCS      = attribute.Key("asynctrace.gomaxprocs")
+	KeyNumCPU          = attribute.Key("asynctrace.num_cpu")
+	KeyCompute         = attribute.Key("asynctrace.compute")
+	KeyUnitMS          = attribute.Key("asynctrace.unit_ms")
+	KeyExpectedMS      = attribute.Key("asynctrace.expected_ms")
+	KeyMakespanMS      = attribute.Key("asynctrace.makespan_ms")
+	KeyReadyMS         = attribute.Key("asynctrace.ready_ms") // all tasks' ready time
+	KeyPeakOSThreads   = attribute.Key("asynctrace.peak_os_threads")
+	KeyPeakGoroutines  = attribute.Key("asynctrace.peak_goroutines")
+	KeyThreadLanes     = attribute.Key("asynctrace.thread_lanes")
+	KeyPeakRSSBytes    = attribute.Key("asynctrace.peak_rss_bytes")
+	KeyRSSPerTaskBytes = attribute.Key("asynctrace.rss_per_task_bytes")
+	KeySpawnMS         = attribute.Key("asynctrace.spawn_ms") // creating and starting the tasks
 	// On the root's "unit mismatch" event: the server's delay as measured.
 	KeyServerDelayMS = attribute.Key("asynctrace.server_delay_ms")
 

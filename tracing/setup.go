@@ -32,6 +32,8 @@ type Options struct {
 	RetryFor time.Duration
 	// Extra processors see every span too.
 	Extra []sdktrace.SpanProcessor
+	// Counter, if not nil, counts the spans ended and exported.
+	Counter *SpanCounter
 }
 
 // Setup makes the tracer provider of a command: spans exported over OTLP
@@ -95,7 +97,10 @@ func Setup(ctx context.Context, o Options) (tp *sdktrace.TracerProvider, shutdow
 	if err != nil {
 		return nil, nil, fmt.Errorf("otlp exporter: %w", err)
 	}
-	c := &counter{}
+	c := o.Counter
+	if c == nil {
+		c = &SpanCounter{}
+	}
 	exp := &countingExporter{SpanExporter: otlp, c: c}
 	opts = append(opts, sdktrace.WithSpanProcessor(c), sdktrace.WithBatcher(exp, sdktrace.WithBlocking()))
 	tp = sdktrace.NewTracerProvider(opts...)
@@ -110,25 +115,29 @@ func Setup(ctx context.Context, o Options) (tp *sdktrace.TracerProvider, shutdow
 	}, nil
 }
 
-// counter counts the sampled spans ended, and those exported.
-type counter struct {
+// SpanCounter counts the sampled spans ended, and those exported: after a
+// flush, the difference is what was lost.
+type SpanCounter struct {
 	ended, exported atomic.Int64
 }
 
-func (c *counter) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-func (c *counter) OnEnd(s sdktrace.ReadOnlySpan) {
+// Counts returns the spans ended and exported so far.
+func (c *SpanCounter) Counts() (ended, exported int64) { return c.ended.Load(), c.exported.Load() }
+
+func (c *SpanCounter) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (c *SpanCounter) OnEnd(s sdktrace.ReadOnlySpan) {
 	if s.SpanContext().IsSampled() {
 		c.ended.Add(1)
 	}
 }
-func (c *counter) Shutdown(context.Context) error   { return nil }
-func (c *counter) ForceFlush(context.Context) error { return nil }
+func (c *SpanCounter) Shutdown(context.Context) error   { return nil }
+func (c *SpanCounter) ForceFlush(context.Context) error { return nil }
 
 // countingExporter counts the spans exported, after the exporter's own
 // retries.
 type countingExporter struct {
 	sdktrace.SpanExporter
-	c *counter
+	c *SpanCounter
 }
 
 func (e *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {

@@ -34,14 +34,14 @@ func main() { cli.Main("client", run) }
 // for the article's three tasks; more for thousands of tasks, whose spans
 // take a while to send (about 7 and up to 12 a task).
 func flushTimeout(tasks int) time.Duration {
-	return 800*time.Millisecond + time.Duration(tasks)*12*20*time.Microsecond
+	return 700*time.Millisecond + time.Duration(tasks)*12*20*time.Microsecond
 }
 
 type config struct {
-	scenarios []scenario.Scenario
-	run       client.Config // Scenario is set per run
-	json      bool
-	jaegerUI  string
+	scenarios  []scenario.Scenario
+	run        client.Config // Scenario is set per run
+	json       bool
+	jaegerUI   string
 	diagram    bool   // print each run's diagram
 	svgDir     string // write each run's diagram here
 	maxThreads int    // runtime/debug.SetMaxThreads, if set
@@ -129,12 +129,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		rec = diagram.NewRecorder()
 		extra = append(extra, rec)
 	}
-	tp, shutdown, err := tracing.Setup(ctx, tracing.Options{Service: tracing.ClientService, Version: tracing.Version(), Warn: stderr, Extra: extra})
+	spans := &tracing.SpanCounter{}
+	tp, shutdown, err := tracing.Setup(ctx, tracing.Options{Service: tracing.ClientService, Version: tracing.Version(), Warn: stderr, Extra: extra, Counter: spans})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout(cfg.run.Tasks))
+		// Each run's spans were flushed after it: what is left is quick.
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		err = errors.Join(err, shutdown(ctx))
 	}()
@@ -150,7 +152,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			fmt.Fprintf(stdout, "== %s\n", s)
 			rc.Lines = stdout
 		}
+		ended0, exported0 := spans.Counts()
 		res, err := client.Run(ctx, rc)
+		// Export the run's spans before saying how many were lost.
+		fctx, cancel := context.WithTimeout(context.Background(), flushTimeout(rc.Tasks))
+		tp.ForceFlush(fctx)
+		cancel()
+		if ended, exported := spans.Counts(); ended > 0 {
+			res.SpansDropped = (ended - ended0) - (exported - exported0)
+		}
 		if cfg.json {
 			if err := enc.Encode(res); err != nil {
 				return err

@@ -1,0 +1,60 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"asynctrace/scenario"
+	"asynctrace/tracing"
+)
+
+// C10k: the compose file's multi-thread client with 10,000 tasks that
+// mostly wait (-compute sleep), against the real server and Jaeger: every
+// task succeeds, and Jaeger holds every span, counted by name.
+func TestE2EC10k(t *testing.T) {
+	needJaeger(t)
+	if testing.Short() {
+		t.Skip("10,000 tasks")
+	}
+	const n, u = 10000, 200 * time.Millisecond
+	otlp := jaegerd.otlpPorts()
+	addr, _ := startServerWith(t, otlp, map[string]string{"unit": u.String()})
+	args, env := composeCommand(t, "client-multi-thread", map[string]string{"addr": addr, "unit": u.String(), "tasks": fmt.Sprint(n), "compute": "sleep"}, otlp)
+	p, err := start(clientBin, append(args, "-json"), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.wait(2 * time.Minute) {
+		p.stop(time.Second)
+		t.Fatal("10,000 tasks did not finish in 2 minutes")
+	}
+	if p.err != nil {
+		t.Fatalf("client: %v\n%.2000s", p.err, p.stderr.String())
+	}
+	res := clientResult(t, p)
+	if res.SpansDropped != 0 {
+		t.Errorf("the client says %d spans were not exported", res.SpansDropped)
+	}
+	want := map[string][]string{tracing.ClientService: {tracing.ScenarioSpanName(scenario.MultiThread)}, tracing.ServerService: nil}
+	for range n {
+		for _, st := range scenario.Stages {
+			want[tracing.ClientService] = append(want[tracing.ClientService], string(st))
+		}
+		want[tracing.ServerService] = append(want[tracing.ServerService], tracing.SpanEcho, tracing.SpanDelay, tracing.SpanWrite)
+	}
+	tr := jaegerd.awaitTrace(t, res.TraceID, want)
+	tasks := 0
+	for _, s := range tr.Spans {
+		if _, err := scenario.ParseTaskLabel(s.OperationName); err == nil {
+			tasks++
+		}
+	}
+	if tasks != n {
+		t.Errorf("%d task spans in Jaeger, want %d", tasks, n)
+	}
+	exp, _ := scenario.Params{Scenario: scenario.MultiThread, Compute: scenario.Sleep, N: n, Procs: res.GOMAXPROCS, CPUs: res.NumCPU, Unit: u}.Expected()
+	t.Logf("C10k: %d tasks, makespan %v (formula %v, %.2f×), %d OS threads, %d goroutines, peak RSS %d MiB (%d KiB a task), spawned in %v, %d spans in Jaeger",
+		n, res.Makespan.Round(time.Millisecond), exp, float64(res.Makespan)/float64(exp), res.PeakOSThreads, res.PeakGoroutines,
+		res.PeakRSS>>20, res.RSSPerTask>>10, res.Spawn.Round(time.Millisecond), len(tr.Spans))
+}
