@@ -536,3 +536,44 @@ func TestUnitMismatch(t *testing.T) {
 		t.Error("no unit mismatch event on the root span")
 	}
 }
+
+// A run of 1,000 tasks, cancelled while they wait for the server: Run
+// returns within 2s, every task's error says why, and no goroutine is
+// left (goleak, at the end of the tests).
+func TestRunCancelledAtScale(t *testing.T) {
+	const n, u = 1000, 100 * time.Millisecond
+	srv := echotest.Start(t, server.Config{Delay: scenario.ServerDelay(u)})
+	rec, tp := spantest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	var res Result
+	var err error
+	go func() {
+		defer close(done)
+		res, err = Run(ctx, Config{Addr: srv.Addr, Scenario: scenario.MultiThread, Tasks: n, Compute: scenario.Sleep, Unit: u, TracerProvider: tp})
+	}()
+	// Cancel once every task waits for its echo.
+	rec.WaitEnded(t, "every connect span", func(spans []sdktrace.ReadOnlySpan) bool {
+		c := 0
+		for _, s := range spans {
+			if s.Name() == tracing.SpanConnect {
+				c++
+			}
+		}
+		return c == n
+	})
+	t0 := time.Now()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run still running 10s after its context was cancelled")
+	}
+	if took := time.Since(t0); took > 2*time.Second {
+		t.Errorf("Run returned %v after cancellation, want within 2s", took)
+	}
+	if !errors.Is(err, context.Canceled) || len(res.Errors) != n {
+		t.Errorf("cancelled Run: %d errors, %v; want %d, context canceled", len(res.Errors), err, n)
+	}
+}
