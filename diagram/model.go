@@ -50,9 +50,10 @@ type Lane struct {
 type Diagram struct {
 	*scenario.Timeline // the run as measured: Verify checks it
 
-	TraceID  string
-	Expected time.Duration // as the client recorded it
-	Start    time.Time
+	TraceID       string
+	Expected      time.Duration // as the client recorded it
+	Start         time.Time
+	PeakOSThreads int // the client process's, as it recorded it
 
 	TaskLanes   []Lane // task1…taskN
 	ServerLanes []Lane // the server's delay and write for each task; empty without server spans
@@ -79,7 +80,7 @@ func Build(traceID string, spans []Span) (*Diagram, error) {
 		},
 		Makespan: root.End.Sub(root.Start),
 	}
-	d := &Diagram{Timeline: tl, TraceID: traceID, Start: root.Start, Expected: ms(num(root, tracing.KeyExpectedMS))}
+	d := &Diagram{Timeline: tl, TraceID: traceID, Start: root.Start, Expected: ms(num(root, tracing.KeyExpectedMS)), PeakOSThreads: int(num(root, tracing.KeyPeakOSThreads))}
 	at := func(t time.Time) time.Duration { return t.Sub(root.Start) }
 
 	for _, s := range tr.children[root.ID] {

@@ -61,11 +61,15 @@ func (d *Diagram) layout() layout {
 
 func (l layout) y(t time.Duration) float64 { return svgTop + float64(t)*l.pxPerNs }
 
-// WriteSVG draws both views side by side, as the article does: task lanes
+// WriteSVG draws both views side by side (for more than ManyTasks tasks,
+// their occupancy instead), as the article does: task lanes
 // (with the server's delay and write beside each, where the trace has
 // them) on the left, OS thread lanes on the right, to scale, in the
 // article's colours, with ticks at the measured stage ends.
 func (d *Diagram) WriteSVG(w io.Writer) error {
+	if d.many() {
+		return d.writeOccupancySVG(w)
+	}
 	l := d.layout()
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -147,7 +151,7 @@ func (d *Diagram) WriteSVG(w io.Writer) error {
 		x += legendItemWidth(s.label)
 	}
 	p(`<text x="12" y="%.1f" font-size="10" fill="#555">Time runs down. A stage holds an OS thread lane while it holds the thread:</text>`+"\n", y+32)
-	p(`<text x="12" y="%.1f" font-size="10" fill="#555">compute always; connect, response and ready only where the task is locked to its thread.</text>`+"\n", y+45)
+	p(`<text x="12" y="%.1f" font-size="10" fill="#555">compute, unless it sleeps; connect, response and ready only where the task is locked to its thread.</text>`+"\n", y+45)
 	p("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err

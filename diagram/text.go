@@ -52,6 +52,9 @@ func (d *Diagram) WriteText(w io.Writer, opt TextOptions) error {
 	if opt.Width <= 0 {
 		opt.Width = 100
 	}
+	if d.many() {
+		return d.writeOccupancyText(w, opt)
+	}
 	step := d.textStep(opt.Rows)
 	rows := max(1, int(math.Ceil(float64(d.Makespan)/float64(step))))
 

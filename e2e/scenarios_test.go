@@ -348,7 +348,8 @@ func checkLaneSpans(t *testing.T, tr *jaeger.Trace, v view) {
 				t.Errorf("%s/%s is not within the %s/%s span it mirrors", l.OperationName, s.OperationName, task.OperationName, target.OperationName)
 			}
 			locked, _ := task.Tag(string(tracing.KeyLockedThread))
-			if th, _ := target.Int(string(tracing.KeyOSThreadID)); th != tid || !scenario.HoldsThread(scenario.Stage(target.OperationName), locked.Value == true) {
+			compute, _ := v.root.Tag(string(tracing.KeyCompute))
+			if th, _ := target.Int(string(tracing.KeyOSThreadID)); th != tid || !scenario.HoldsThread(scenario.Stage(target.OperationName), locked.Value == true, scenario.Compute(fmt.Sprint(compute.Value))) {
 				t.Errorf("%s holds %s/%s (on OS thread %d, locked %v)", l.OperationName, task.OperationName, target.OperationName, th, locked.Value)
 			}
 		}

@@ -40,12 +40,13 @@ const (
 func ServerDelay(unit time.Duration) time.Duration { return DelayUnits * unit }
 
 // HoldsThread is the lane rule: whether a task's stage occupies the OS
-// thread it runs on, and so is drawn on that thread's lane. Compute always
-// does (it blocks the thread, or spins on it). Connect, response and ready
-// do only where the task is locked to its thread; elsewhere the goroutine
-// is parked (or queued) and the thread is free for others.
-func HoldsThread(s Stage, locked bool) bool {
-	return s == StageCompute || locked
+// thread it runs on, and so is drawn on that thread's lane. Compute does
+// (it blocks the thread, or spins on it), unless it sleeps (time.Sleep
+// parks the goroutine). Connect, response and ready do only where the task
+// is locked to its thread; elsewhere the goroutine is parked (or queued)
+// and the thread is free for others.
+func HoldsThread(s Stage, locked bool, m Compute) bool {
+	return locked || s == StageCompute && m != Sleep
 }
 
 // TaskLabel is the label of task i (1-based): "task1". It is what the task

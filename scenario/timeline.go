@@ -69,7 +69,7 @@ func (tl *Timeline) ThreadLanes() []Lane {
 	var lanes []*Lane
 	for _, t := range tl.Tasks {
 		for _, s := range t.Segments {
-			if !HoldsThread(s.Stage, t.Locked) {
+			if !HoldsThread(s.Stage, t.Locked, tl.Compute) {
 				continue
 			}
 			l := byThread[s.Thread]
