@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"asynctrace/scenario"
+)
+
+// TestBenchScale is scripts/bench: runs of 3 to 10,000 tasks that mostly
+// wait (-compute sleep) at u = 200ms, against the real server and a
+// Jaeger of their own, and the table of what they measured, written into
+// the file $ASYNCTRACE_BENCH_OUT between its scale markers. Not a test of
+// timings: it runs only when asked.
+func TestBenchScale(t *testing.T) {
+	out := os.Getenv("ASYNCTRACE_BENCH_OUT")
+	if out == "" {
+		t.Skip("scripts/bench runs this, with ASYNCTRACE_BENCH_OUT set")
+	}
+	needJaeger(t)
+	j, err := startJaeger(jaegerBin, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.stop()
+	const u = 200 * time.Millisecond
+	runs := []struct {
+		sc    scenario.Scenario
+		tasks int
+		extra map[string]string
+	}{
+		{scenario.MultiThread, 3, nil}, {scenario.MultiThread, 100, nil}, {scenario.MultiThread, 1000, nil}, {scenario.MultiThread, 10000, nil},
+		{scenario.SingleThread, 10000, nil},
+		{scenario.OSThreads, 3, nil}, {scenario.OSThreads, 100, nil}, {scenario.OSThreads, 1000, nil},
+		{scenario.OSThreads, 10000, map[string]string{"max-threads": "12000"}},
+	}
+	var rows []string
+	for _, r := range runs {
+		// A server of its own each run: 10,000 connections and their
+		// spans are not left to the next.
+		addr, srv := startServerWith(t, j.otlpPorts(), map[string]string{"unit": u.String()})
+		set := map[string]string{"addr": addr, "unit": u.String(), "tasks": fmt.Sprint(r.tasks), "compute": "sleep", "procs": "0"}
+		for k, v := range r.extra {
+			set[k] = v
+		}
+		args, env := composeCommand(t, "client-"+string(r.sc), set, j.otlpPorts())
+		p, err := start(clientBin, append(args, "-json"), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.wait(5 * time.Minute) {
+			p.stop(time.Second)
+			t.Fatalf("%s -tasks %d did not finish", r.sc, r.tasks)
+		}
+		if p.err != nil {
+			t.Fatalf("%s -tasks %d: %v\n%.2000s", r.sc, r.tasks, p.err, p.stderr.String())
+		}
+		res := clientResult(t, p)
+		srv.stop(10 * time.Second)
+		// Spans expected: the client's (root, tasks, 4 stages each, the
+		// lanes and what they hold) and the server's 3 a task.
+		lanes := res.ThreadLanes
+		held := 0
+		if scenario.Scenario(res.Scenario).Locked() {
+			held = 4 * r.tasks
+		}
+		want := 1 + r.tasks + 4*r.tasks + lanes + held + 3*r.tasks
+		got := 0
+		deadline := time.Now().Add(2 * time.Minute)
+		for got < want && time.Now().Before(deadline) {
+			if tr, err := j.client().Trace(t.Context(), res.TraceID); err == nil {
+				got = len(tr.Spans)
+			}
+			if got < want {
+				time.Sleep(time.Second) // polling Jaeger's API, a trace of megabytes
+			}
+		}
+		exp := res.Expected
+		rows = append(rows, fmt.Sprintf("| `%s -tasks %d`%s | %.3f s | %.3f s (%.2f×) | %d | %d | %.0f MiB | %.1f KiB | %.0f ms | %d of %d |",
+			res.Scenario, r.tasks, flagsNote(r.extra), exp.Seconds(), res.Makespan.Seconds(), float64(res.Makespan)/float64(exp),
+			res.PeakOSThreads, res.GOMAXPROCS, float64(res.PeakRSS)/(1<<20), float64(res.RSSPerTask)/(1<<10), float64(res.Spawn)/float64(time.Millisecond), got, want))
+		t.Log(rows[len(rows)-1])
+	}
+	table := strings.Join(append([]string{
+		fmt.Sprintf("Measured by `scripts/bench` on %s: %d cores, %s, %s; `-compute sleep`, u = 200 ms; server, client and Jaeger as separate processes.", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpuModel(), runtime.Version()),
+		"",
+		"| run | formula | makespan | peak OS threads | GOMAXPROCS | peak RSS | RSS per task | spawn | spans in Jaeger |",
+		"|---|---|---|---|---|---|---|---|---|",
+	}, rows...), "\n")
+	writeBetween(t, out, "<!-- scale:begin -->", "<!-- scale:end -->", table)
+}
+
+func flagsNote(extra map[string]string) string {
+	var s []string
+	for k, v := range extra {
+		s = append(s, "-"+k+" "+v)
+	}
+	if len(s) == 0 {
+		return ""
+	}
+	return " `" + strings.Join(s, " ") + "`"
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+// writeBetween replaces what lies between the two markers of a file.
+func writeBetween(t *testing.T, path, begin, end, text string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i, k := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || k < i {
+		t.Fatalf("%s has no %s … %s", path, begin, end)
+	}
+	s = s[:i+len(begin)] + "\n" + text + "\n" + s[k:]
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
