@@ -399,7 +399,7 @@ func TestMaxConns(t *testing.T) {
 	if srv.Refused() == 0 {
 		t.Fatal("no connection refused past -max-conns 2")
 	}
-	if !strings.Contains(log.String(), "-max-conns") {
+	if !log.await("-max-conns", 10*time.Second) {
 		t.Errorf("log %q does not say a connection was refused", log.String())
 	}
 	for _, c := range held {
@@ -420,14 +420,20 @@ func TestMaxPreamble(t *testing.T) {
 	}
 }
 
+// syncBuffer is a log that a test can wait on.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed, and replaced, at every write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 	return s.b.Write(p)
 }
 
@@ -435,4 +441,27 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// await waits up to d for the log to say what.
+func (s *syncBuffer) await(what string, d time.Duration) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		if strings.Contains(s.b.String(), what) {
+			s.mu.Unlock()
+			return true
+		}
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return false
+		}
+	}
 }
