@@ -64,8 +64,13 @@ type Span struct {
 // calling goroutine.
 func (g Goroutine) Start(ctx context.Context, tracer trace.Tracer, name string, opts ...trace.SpanStartOption) (context.Context, Span) {
 	tid := OSThreadID()
-	opts = append(opts, trace.WithAttributes(g.Attrs(tid)...))
-	ctx, span := tracer.Start(ctx, name, opts...)
+	attrs := trace.WithAttributes(g.Attrs(tid)...)
+	var span trace.Span
+	if len(opts) == 0 {
+		ctx, span = tracer.Start(ctx, name, attrs) // no slice to grow: most stages
+	} else {
+		ctx, span = tracer.Start(ctx, name, append(opts, attrs)...)
+	}
 	return ctx, Span{Span: span, osThread: tid}
 }
 
@@ -81,9 +86,15 @@ func (g Goroutine) Adopt(span trace.Span) Span {
 // OSThread is the OS thread the span started on, as its attributes say.
 func (s Span) OSThread() int { return s.osThread }
 
-// End ends the span, first recording the OS thread it ends on if that is not
-// the one it started on. Call it on the goroutine that started the span.
-func (s Span) End() { s.EndAt(time.Now(), OSThreadID()) }
+// End ends the span now, first recording the OS thread it ends on if that
+// is not the one it started on. Call it on the goroutine that started the
+// span.
+func (s Span) End() {
+	if tid := OSThreadID(); tid != s.osThread {
+		s.SetAttributes(KeyOSThreadIDEnd.Int(tid))
+	}
+	s.Span.End() // the SDK reads the clock; no option to allocate
+}
 
 // EndAt ends the span at t, on OS thread osThread, both read by the caller
 // when the work ended, which may be well before it could call EndAt.
