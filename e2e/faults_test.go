@@ -204,3 +204,36 @@ func TestE2EJaegerRestart(t *testing.T) {
 		t.Error("trace not found")
 	}
 }
+
+// SIGTERM to a client with 1,000 tasks waiting for their echoes: it stops
+// within 2s, every task saying why, exit non-zero.
+func TestE2EClientSignalAtScale(t *testing.T) {
+	// The server's grace is not what is tested: cut its held requests
+	// short when the test ends.
+	addr, _ := startServerWith(t, nowhere(t), map[string]string{"unit": "1s", "grace": "1s"})
+	args, env := composeCommand(t, "client-multi-thread", map[string]string{"addr": addr, "unit": "1s", "tasks": "1000", "compute": "sleep"}, nowhere(t))
+	p, err := start(clientBin, args, append(env, "OTEL_TRACES_EXPORTER=none"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.stop(time.Second)
+	if !p.stdout.await(" written: ", 1000, 30*time.Second) {
+		t.Fatalf("the 1,000 requests were not written: %.500s", p.stdout.String())
+	}
+	t0 := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if !p.wait(10 * time.Second) {
+		t.Fatal("client still running 10s after SIGTERM")
+	}
+	if took := time.Since(t0); took > 2*time.Second {
+		t.Errorf("client exited %v after SIGTERM, want within 2s", took)
+	}
+	var exit interface{ ExitCode() int }
+	if !errors.As(p.err, &exit) || exit.ExitCode() != 1 {
+		t.Errorf("client exit %v, want 1", p.err)
+	}
+	if n := strings.Count(p.stderr.String(), "terminated signal received"); n != 1000 {
+		t.Errorf("%d task errors name the signal, want 1000:\n%.500s", n, p.stderr.String())
+	}
+	t.Logf("1,000 tasks: the client exited %v after SIGTERM", time.Since(t0))
+}
