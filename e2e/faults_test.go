@@ -56,7 +56,7 @@ func TestE2EGracefulShutdown(t *testing.T) {
 	const u = 100 * time.Millisecond
 	addr, srv := startServerWith(t, otlp, map[string]string{"unit": u.String()})
 	c := startClient(t, "client-multi-thread", addr, u, otlp)
-	if !srv.stdout.await("request in", 3, 10*time.Second) {
+	if !srv.stdout.Await("request in", 3, 10*time.Second) {
 		t.Fatalf("the requests did not come in: %s", srv.stdout.String())
 	}
 	srv.cmd.Process.Signal(syscall.SIGTERM)
@@ -84,11 +84,11 @@ func TestE2EGracefulShutdown(t *testing.T) {
 func TestE2EServerSecondSignal(t *testing.T) {
 	addr, srv := startServerWith(t, nowhere(t), map[string]string{"unit": "1s"})
 	c := startClient(t, "client-multi-thread", addr, time.Second, nowhere(t), "OTEL_TRACES_EXPORTER=none")
-	if !srv.stdout.await("request in", 3, 10*time.Second) {
+	if !srv.stdout.Await("request in", 3, 10*time.Second) {
 		t.Fatalf("the requests did not come in: %s", srv.stdout.String())
 	}
 	srv.cmd.Process.Signal(syscall.SIGTERM)
-	if !srv.stdout.await("Shutting down", 1, 5*time.Second) {
+	if !srv.stdout.Await("Shutting down", 1, 5*time.Second) {
 		t.Fatalf("no shutdown after SIGTERM: %s", srv.stdout.String())
 	}
 	t0 := time.Now()
@@ -115,7 +115,7 @@ func TestE2EServerDiesMidRun(t *testing.T) {
 	const u = 200 * time.Millisecond
 	addr, srv := startServerWith(t, nowhere(t), map[string]string{"unit": u.String()})
 	c := startClient(t, "client-multi-thread", addr, u, otlp)
-	if !srv.stdout.await("request in", 3, 10*time.Second) {
+	if !srv.stdout.Await("request in", 3, 10*time.Second) {
 		t.Fatalf("the requests did not come in: %s", srv.stdout.String())
 	}
 	srv.cmd.Process.Kill()
@@ -217,7 +217,7 @@ func TestE2EClientSignalAtScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.stop(time.Second)
-	if !p.stdout.await(" written: ", 1000, 30*time.Second) {
+	if !p.stdout.Await(" written: ", 1000, 30*time.Second) {
 		t.Fatalf("the 1,000 requests were not written: %.500s", p.stdout.String())
 	}
 	t0 := time.Now()

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"asynctrace/e2e/compose"
+	"asynctrace/internal/logtest"
 )
 
 // Set by TestMain.
@@ -104,8 +103,8 @@ func freePort() (int, error) {
 // SIGTERM, and killed if it does not exit.
 type proc struct {
 	cmd    *exec.Cmd
-	stdout syncBuffer
-	stderr syncBuffer
+	stdout logtest.Buffer
+	stderr logtest.Buffer
 	done   chan struct{}
 	err    error
 }
@@ -140,53 +139,6 @@ func (p *proc) stop(d time.Duration) (exitedInTime bool) {
 	p.cmd.Process.Kill()
 	<-p.done
 	return false
-}
-
-// syncBuffer is a process's output, which tests can wait on.
-type syncBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{} // closed, and replaced, at every write
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.changed != nil {
-		close(s.changed)
-		s.changed = nil
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// await waits until the output holds n occurrences of what, or d has
-// passed; it returns whether they came.
-func (s *syncBuffer) await(what string, n int, d time.Duration) bool {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		if strings.Count(s.b.String(), what) >= n {
-			s.mu.Unlock()
-			return true
-		}
-		if s.changed == nil {
-			s.changed = make(chan struct{})
-		}
-		changed := s.changed
-		s.mu.Unlock()
-		select {
-		case <-changed:
-		case <-deadline.C:
-			return false
-		}
-	}
 }
 
 // composeCommand is a compose service's command line and environment, made

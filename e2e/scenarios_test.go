@@ -63,7 +63,7 @@ func startServerWith(t *testing.T, otlp map[uint32]int, flags map[string]string)
 			t.Errorf("server did not stop within 10s of SIGTERM")
 		}
 	})
-	if !p.stdout.await("Server running on "+addr, 1, 10*time.Second) {
+	if !p.stdout.Await("Server running on "+addr, 1, 10*time.Second) {
 		t.Fatalf("server did not start: %s%s", p.stdout.String(), p.stderr.String())
 	}
 	return addr, p

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"asynctrace/internal/echotest"
+	"asynctrace/internal/logtest"
 	"asynctrace/internal/spantest"
 	"asynctrace/server"
 	"asynctrace/tracing"
@@ -367,7 +367,7 @@ func TestSlowClients(t *testing.T) {
 
 // Past MaxConns, a connection is reset at once, counted, and logged.
 func TestMaxConns(t *testing.T) {
-	var log syncBuffer
+	var log logtest.Buffer
 	srv := echotest.Start(t, server.Config{Delay: 50 * time.Millisecond, MaxConns: 2, FirstByteTimeout: 10 * time.Second, Log: &log})
 	var held []net.Conn
 	for range 2 {
@@ -399,7 +399,7 @@ func TestMaxConns(t *testing.T) {
 	if srv.Refused() == 0 {
 		t.Fatal("no connection refused past -max-conns 2")
 	}
-	if !log.await("-max-conns", 10*time.Second) {
+	if !log.Await("-max-conns", 1, 10*time.Second) {
 		t.Errorf("log %q does not say a connection was refused", log.String())
 	}
 	for _, c := range held {
@@ -417,51 +417,5 @@ func TestMaxPreamble(t *testing.T) {
 	echo := spansNamed(t, rec, 1, tracing.SpanEcho)[tracing.SpanEcho][0]
 	if k := spantest.Attrs(echo)[string(tracing.KeyPreamble)]; k != tracing.PreambleInvalid || !strings.Contains(echo.Status().Description, "64 bytes") {
 		t.Errorf("echo span: preamble %v, status %v", k, echo.Status())
-	}
-}
-
-// syncBuffer is a log that a test can wait on.
-type syncBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{} // closed, and replaced, at every write
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.changed != nil {
-		close(s.changed)
-		s.changed = nil
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// await waits up to d for the log to say what.
-func (s *syncBuffer) await(what string, d time.Duration) bool {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		if strings.Contains(s.b.String(), what) {
-			s.mu.Unlock()
-			return true
-		}
-		if s.changed == nil {
-			s.changed = make(chan struct{})
-		}
-		changed := s.changed
-		s.mu.Unlock()
-		select {
-		case <-changed:
-		case <-deadline.C:
-			return false
-		}
 	}
 }
