@@ -7,15 +7,7 @@ import (
 	"asynctrace/scenario"
 )
 
-func failed(checks []scenario.Check) string {
-	var f []string
-	for _, c := range checks {
-		if !c.OK {
-			f = append(f, c.Name)
-		}
-	}
-	return strings.Join(f, ",")
-}
+func failed(checks []scenario.Check) string { return strings.Join(scenario.Failed(checks), ",") }
 
 // The stored traces, as Jaeger returned them, pass their own checks.
 func TestVerifyRecorded(t *testing.T) {

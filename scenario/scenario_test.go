@@ -190,15 +190,7 @@ func TestThreadLanes(t *testing.T) {
 	}
 }
 
-func failed(checks []Check) string {
-	var f []string
-	for _, c := range checks {
-		if !c.OK {
-			f = append(f, c.Name)
-		}
-	}
-	return strings.Join(f, ",")
-}
+func failed(checks []Check) string { return strings.Join(Failed(checks), ",") }
 
 // The article's own figures pass; each broken on purpose fails the check
 // that says so.

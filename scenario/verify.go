@@ -38,10 +38,19 @@ func (c Check) String() string {
 	return fmt.Sprintf("%s %s: %s", mark, c.Name, c.Detail)
 }
 
-// Passed says whether every check passed.
-func Passed(checks []Check) bool {
-	return !slices.ContainsFunc(checks, func(c Check) bool { return !c.OK })
+// Failed names the checks that failed, in order.
+func Failed(checks []Check) []string {
+	var names []string
+	for _, c := range checks {
+		if !c.OK {
+			names = append(names, c.Name)
+		}
+	}
+	return names
 }
+
+// Passed says whether every check passed.
+func Passed(checks []Check) bool { return len(Failed(checks)) == 0 }
 
 // slack absorbs the microsecond rounding of traces read back from Jaeger.
 const slack = time.Microsecond
