@@ -37,44 +37,35 @@ func (r *runner) timeline(p scenario.Params, end time.Time) *scenario.Timeline {
 // thread, from its first stage to its last, and under it a span per stage
 // it held, timed as that stage and linked to its span. They are the
 // measurements the tasks made, drawn a second way: Jaeger then shows the
-// article's right-hand figure below the tasks.
+// article's right-hand figure below the tasks. Times come back from the
+// timeline to the very nanosecond on the wall clock the spans export.
 func (r *runner) laneSpans(ctx context.Context, lanes []scenario.Lane) {
+	start := r.start.Round(0)
 	for _, l := range lanes {
-		var segs []stageRecord
-		for _, seg := range l.Segments {
-			for _, s := range r.records[seg.Task-1].stages {
-				if s.stage == seg.Stage {
-					segs = append(segs, s)
-				}
-			}
-		}
-		if len(segs) == 0 {
-			continue
-		}
-		first, last := segs[0].start, segs[0].end
-		for _, s := range segs {
-			if s.start.Before(first) {
-				first = s.start
-			}
-			if s.end.After(last) {
-				last = s.end
-			}
-		}
 		lctx, lane := r.tracer.Start(ctx, tracing.ThreadLaneSpanName(l.Thread),
-			trace.WithTimestamp(first),
+			trace.WithTimestamp(start.Add(l.Start)),
 			trace.WithAttributes(tracing.KeyOSThreadID.Int64(l.Thread)))
-		for i, s := range segs {
-			seg := l.Segments[i]
+		for _, seg := range l.Segments {
 			_, span := r.tracer.Start(lctx, tracing.LaneStageSpanName(seg.Task, seg.Stage),
-				trace.WithTimestamp(s.start),
-				trace.WithLinks(trace.Link{SpanContext: s.span}),
+				trace.WithTimestamp(start.Add(seg.Start)),
+				trace.WithLinks(trace.Link{SpanContext: r.stageSpan(seg.Task, seg.Stage)}),
 				trace.WithAttributes(
 					tracing.KeyTask.String(scenario.TaskLabel(seg.Task)),
 					tracing.KeyStage.String(string(seg.Stage)),
 					tracing.KeyOSThreadID.Int64(l.Thread),
 				))
-			span.End(trace.WithTimestamp(s.end))
+			span.End(trace.WithTimestamp(start.Add(seg.End)))
 		}
-		lane.End(trace.WithTimestamp(last))
+		lane.End(trace.WithTimestamp(start.Add(l.End)))
 	}
+}
+
+// stageSpan is the span context of task i's stage s.
+func (r *runner) stageSpan(i int, s scenario.Stage) trace.SpanContext {
+	for _, rec := range r.records[i-1].stages {
+		if rec.stage == s {
+			return rec.span
+		}
+	}
+	return trace.SpanContext{}
 }
