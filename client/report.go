@@ -8,31 +8,28 @@ import (
 	"time"
 )
 
+// resultJSON is Result as -json writes it: the durations in milliseconds.
+// One type both ways, so that what MarshalJSON writes UnmarshalJSON reads.
+type resultJSON struct {
+	plain
+	UnitMS     float64 `json:"unit_ms"`
+	MakespanMS float64 `json:"makespan_ms"`
+	ExpectedMS float64 `json:"expected_ms"`
+	DiffMS     float64 `json:"diff_ms"` // written only: makespan - expected
+	ReadyMS    float64 `json:"ready_ms"`
+	SpawnMS    float64 `json:"spawn_ms"`
+}
+
+type plain Result // Result without its JSON methods
+
 // MarshalJSON adds the durations, in milliseconds, to the JSON fields.
 func (r Result) MarshalJSON() ([]byte, error) {
-	type plain Result // without this method
-	return json.Marshal(struct {
-		plain
-		UnitMS     float64 `json:"unit_ms"`
-		MakespanMS float64 `json:"makespan_ms"`
-		ExpectedMS float64 `json:"expected_ms"`
-		DiffMS     float64 `json:"diff_ms"`
-		ReadyMS    float64 `json:"ready_ms"`
-		SpawnMS    float64 `json:"spawn_ms"`
-	}{plain(r), ms(r.Unit), ms(r.Makespan), ms(r.Expected), ms(r.Makespan - r.Expected), ms(r.Ready), ms(r.Spawn)})
+	return json.Marshal(resultJSON{plain(r), ms(r.Unit), ms(r.Makespan), ms(r.Expected), ms(r.Makespan - r.Expected), ms(r.Ready), ms(r.Spawn)})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
 func (r *Result) UnmarshalJSON(b []byte) error {
-	type plain Result
-	var v struct {
-		plain
-		UnitMS     float64 `json:"unit_ms"`
-		MakespanMS float64 `json:"makespan_ms"`
-		ExpectedMS float64 `json:"expected_ms"`
-		ReadyMS    float64 `json:"ready_ms"`
-		SpawnMS    float64 `json:"spawn_ms"`
-	}
+	var v resultJSON
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
