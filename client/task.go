@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"asynctrace/internal/sockstamp"
@@ -68,8 +67,7 @@ func (t *task) run() (err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("%s: %w", t.label, err)
-			span.RecordError(err)
-			span.SetStatus(codes.Error, err.Error())
+			tracing.Fail(span, err)
 		}
 		t.rec.end = time.Now()
 		span.EndAt(t.rec.end, tracing.OSThreadID())
@@ -114,8 +112,7 @@ type stageSpan struct {
 // end ends the stage at end, on OS thread osThread, recording err.
 func (s *stageSpan) end(end time.Time, osThread int, err error) {
 	if err != nil {
-		s.RecordError(err)
-		s.SetStatus(codes.Error, err.Error())
+		tracing.Fail(s, err)
 	}
 	s.rec.end, s.rec.threadEnd = end, osThread
 	s.EndAt(end, osThread)

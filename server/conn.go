@@ -105,8 +105,7 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 			attribute.String("traceparent", truncate(res.Headers.Get("traceparent"), 128))))
 	case tracing.PreambleInvalid:
 		err := errors.New("malformed preamble, echoed as payload: " + res.Err.Error())
-		echo.RecordError(err)
-		echo.SetStatus(codes.Error, err.Error())
+		tracing.Fail(echo, err)
 	}
 
 	s.logf("%s: request in (preamble %s), echo in %v", conn.RemoteAddr(), kind, s.cfg.Delay)
@@ -120,8 +119,7 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	n, sent, err := s.reply(ctx, g, r, payloadAt, end)
 	echo.SetAttributes(tracing.KeyEchoBytes.Int64(n))
 	if err != nil {
-		echo.RecordError(err)
-		echo.SetStatus(codes.Error, err.Error())
+		tracing.Fail(echo, err)
 	}
 	echo.EndAt(sent, tracing.OSThreadID())
 	if err != nil {
@@ -144,8 +142,7 @@ func (s *Server) hold(ctx context.Context, g tracing.Goroutine, r *request, star
 	}
 	err := waitUntil(ctx, deadline, r.err)
 	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
+		tracing.Fail(span, err)
 	}
 	span.End()
 	return err
@@ -182,8 +179,7 @@ func (s *Server) reply(ctx context.Context, g tracing.Goroutine, r *request, pay
 	}
 	span.SetAttributes(tracing.KeySent.String(how))
 	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
+		tracing.Fail(span, err)
 	}
 	span.EndAt(sent, tracing.OSThreadID())
 	return written, sent, err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -81,6 +82,16 @@ func (g Goroutine) Adopt(span trace.Span) Span {
 	tid := OSThreadID()
 	span.SetAttributes(g.Attrs(tid)...)
 	return Span{Span: span, osThread: tid}
+}
+
+// Fail records err on span as an exception event and marks the span an
+// error, the one way asynctrace spans say a stage failed.
+func Fail(span interface {
+	RecordError(error, ...trace.EventOption)
+	SetStatus(codes.Code, string)
+}, err error) {
+	span.RecordError(err)
+	span.SetStatus(codes.Error, err.Error())
 }
 
 // OSThread is the OS thread the span started on, as its attributes say.
