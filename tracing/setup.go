@@ -43,10 +43,11 @@ type Options struct {
 // none. The caller passes tp to the libraries and calls shutdown with a
 // fresh context to flush; the context bounds how long that may take.
 //
-// No span is lost silently: the batch processor blocks rather than drop
-// a span when its queue is full, and the spans of an export that still
-// fails after RetryFor are counted; the first failure is reported on Warn
-// at once, the count at shutdown.
+// No span is lost silently: the batch processor's queue holds QueueSize
+// spans and blocks rather than drop one when full; an export that still
+// fails after RetryFor, or any export while the collector stays down,
+// loses its spans, counted (export.go); the first failure is reported on
+// Warn at once, the count at shutdown.
 //
 // Setup installs OpenTelemetry's global error handler (the SDK reports
 // export errors only there); it sets no global provider or propagator.
@@ -80,16 +81,9 @@ func Setup(ctx context.Context, o Options) (tp *sdktrace.TracerProvider, shutdow
 	if o.RetryFor <= 0 {
 		o.RetryFor = 3 * time.Second
 	}
-	expOpts := []otlptracegrpc.Option{
-		// The default retries for a minute, which would hold a client's
-		// exit that long when no collector listens.
-		otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{
-			Enabled:         true,
-			InitialInterval: 250 * time.Millisecond,
-			MaxInterval:     time.Second,
-			MaxElapsedTime:  o.RetryFor,
-		}),
-	}
+	// One attempt a call: retrying (export.go) retries, as long as the
+	// collector is up.
+	expOpts := []otlptracegrpc.Option{otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false})}
 	if plaintextByDefault() {
 		expOpts = append(expOpts, otlptracegrpc.WithInsecure())
 	}
@@ -101,8 +95,8 @@ func Setup(ctx context.Context, o Options) (tp *sdktrace.TracerProvider, shutdow
 	if c == nil {
 		c = &SpanCounter{}
 	}
-	exp := &countingExporter{SpanExporter: otlp, c: c}
-	opts = append(opts, sdktrace.WithSpanProcessor(c), sdktrace.WithBatcher(exp, sdktrace.WithBlocking()))
+	exp := &retrying{SpanExporter: otlp, retryFor: o.RetryFor, c: c}
+	opts = append(opts, sdktrace.WithSpanProcessor(c), sdktrace.WithBatcher(exp, queueOptions()...))
 	tp = sdktrace.NewTracerProvider(opts...)
 	return tp, func(ctx context.Context) error {
 		if err := tp.Shutdown(ctx); err != nil {
@@ -132,21 +126,6 @@ func (c *SpanCounter) OnEnd(s sdktrace.ReadOnlySpan) {
 }
 func (c *SpanCounter) Shutdown(context.Context) error   { return nil }
 func (c *SpanCounter) ForceFlush(context.Context) error { return nil }
-
-// countingExporter counts the spans exported, after the exporter's own
-// retries.
-type countingExporter struct {
-	sdktrace.SpanExporter
-	c *SpanCounter
-}
-
-func (e *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	err := e.SpanExporter.ExportSpans(ctx, spans)
-	if err == nil {
-		e.c.exported.Add(int64(len(spans)))
-	}
-	return err
-}
 
 // plaintextByDefault: with no endpoint or security setting in the
 // environment, the Go exporter would speak TLS to localhost:4317, which
