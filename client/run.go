@@ -36,6 +36,11 @@ type Config struct {
 	// Lines, if not nil, gets the article's lines as they happen:
 	// "OS thread 48213 goroutine 18 - task1 started: 3.2µs".
 	Lines io.Writer
+	// Progress, if not nil, is called every ProgressEvery (default 1s)
+	// during the run, from a goroutine of its own, and once at its end:
+	// what a run of thousands of tasks shows instead of four lines a task.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
 }
 
 // Result of a run. JSON field names are part of the client's -json output.
@@ -126,8 +131,21 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.TraceID = sc.TraceID().String()
 	}
 	r.peak.sample()
+	r.expected = res.Expected
+	var stopProgress, progressDone chan struct{}
+	if cfg.Progress != nil {
+		if r.cfg.ProgressEvery <= 0 {
+			r.cfg.ProgressEvery = time.Second
+		}
+		stopProgress, progressDone = make(chan struct{}), make(chan struct{})
+		go r.reportProgress(stopProgress, progressDone)
+	}
 
 	errs := r.tasks(ctx, p.N)
+	if stopProgress != nil {
+		close(stopProgress)
+		<-progressDone
+	}
 
 	end := time.Now()
 	r.peak.sample()
@@ -201,6 +219,8 @@ type runner struct {
 	peak             peak
 	records          []taskRecord  // one per task, written by its goroutine only
 	spawn            time.Duration // creating and starting the tasks
+	expected         time.Duration
+	counts           counts
 }
 
 // tasks runs the tasks the scenario's way: this is where the scenarios

@@ -68,6 +68,7 @@ func (t *task) run() (err error) {
 		if err != nil {
 			err = fmt.Errorf("%s: %w", t.label, err)
 			tracing.Fail(span, err)
+			t.r.counts.failed.Add(1)
 		}
 		t.rec.end = time.Now()
 		span.EndAt(t.rec.end, tracing.OSThreadID())
@@ -215,6 +216,7 @@ func (t *task) event(g tracing.Goroutine, name string) {
 	tid := tracing.OSThreadID()
 	t.span.AddEvent(name, trace.WithAttributes(g.Attrs(tid)...))
 	t.r.peak.sample()
+	t.r.counts.event(name)
 	if t.r.lines != nil {
 		t.r.lines.printf("OS thread %d goroutine %d - %s %s: %v\n", tid, g.ID, t.label, name, time.Since(t.r.start))
 	}

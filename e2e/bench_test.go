@@ -1,9 +1,14 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +90,7 @@ func TestBenchScale(t *testing.T) {
 			res.PeakOSThreads, res.GOMAXPROCS, float64(res.PeakRSS)/(1<<20), float64(res.RSSPerTask)/(1<<10), float64(res.Spawn)/float64(time.Millisecond), got, want))
 		t.Log(rows[len(rows)-1])
 	}
+	rows = append(rows, baselineRows(t, u, 1000, 10000)...)
 	table := strings.Join(append([]string{
 		fmt.Sprintf("Measured by `scripts/bench` on %s: %d cores, %s, %s; `-compute sleep`, u = 200 ms; server, client and Jaeger as separate processes.", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpuModel(), runtime.Version()),
 		"",
@@ -92,6 +98,58 @@ func TestBenchScale(t *testing.T) {
 		"|---|---|---|---|---|---|---|---|---|",
 	}, rows...), "\n")
 	writeBetween(t, out, "<!-- scale:begin -->", "<!-- scale:end -->", table)
+}
+
+// baselineRows runs e2e/baseline, the same pattern in plain Go with no
+// tracing, as the machine's floor: the median of three runs each.
+func baselineRows(t *testing.T, u time.Duration, sizes ...int) []string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "baseline")
+	cmd := exec.Command("go", "build", "-o", bin, "./baseline")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build baseline: %v\n%s", err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	srv, err := start(bin, []string{"-serve", addr, "-unit", u.String()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.stop(time.Second)
+	if !srv.stdout.Await("Server running on "+addr, 1, 10*time.Second) {
+		t.Fatalf("baseline server did not start: %s", srv.stderr.String())
+	}
+	var rows []string
+	for _, n := range sizes {
+		var spans []time.Duration
+		for range 3 {
+			p, err := start(bin, []string{"-addr", addr, "-unit", u.String(), "-tasks", strconv.Itoa(n)}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.wait(time.Minute) {
+				p.stop(time.Second)
+				t.Fatalf("baseline -tasks %d did not finish in a minute", n)
+			}
+			var res struct {
+				Failed     int     `json:"failed"`
+				MakespanMS float64 `json:"makespan_ms"`
+			}
+			if err := json.Unmarshal([]byte(p.stdout.String()), &res); err != nil || p.err != nil || res.Failed > 0 {
+				t.Fatalf("baseline -tasks %d: %v %v, %d failed: %s", n, p.err, err, res.Failed, p.stderr.String())
+			}
+			spans = append(spans, time.Duration(res.MakespanMS*float64(time.Millisecond)))
+		}
+		slices.Sort(spans)
+		exp := 14 * u
+		rows = append(rows, fmt.Sprintf("| plain Go, no tracing (`e2e/baseline`), %d tasks | %.3f s | %.3f s (%.2f×; of 3 runs, %.3f–%.3f s) | | | | | | none |",
+			n, exp.Seconds(), spans[1].Seconds(), float64(spans[1])/float64(exp), spans[0].Seconds(), spans[2].Seconds()))
+		t.Log(rows[len(rows)-1])
+	}
+	return rows
 }
 
 func flagsNote(extra map[string]string) string {

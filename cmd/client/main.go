@@ -45,6 +45,7 @@ type config struct {
 	diagram    bool   // print each run's diagram
 	svgDir     string // write each run's diagram here
 	maxThreads int    // runtime/debug.SetMaxThreads, if set
+	verbose    bool   // every line, whatever the number of tasks
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -56,7 +57,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.run.Unit, "unit", time.Second, "time `unit` u: connect 2u, compute 4u; the server must hold requests 8u")
 	compute := fs.String("compute", "", "compute `mode`: "+scenario.Names(scenario.Computes)+" (default: hold; syscall for os-threads)")
 	fs.IntVar(&c.run.Procs, "procs", 0, "GOMAXPROCS `P` for the scenario; 0: 1 for single-thread, the number of tasks (at least the CPUs, at most 64) for os-threads, else the number of CPUs")
-	fs.BoolVar(&c.json, "json", false, "print one JSON object per scenario instead of the article's lines")
+	fs.BoolVar(&c.json, "json", false, "print one JSON object per scenario instead of the article's lines (those of -v, and the progress line, go to stderr)")
+	fs.BoolVar(&c.verbose, "v", false, fmt.Sprintf("print the article's four lines a task however many tasks (default: up to %d tasks; a progress line above)", client.LineTasks))
 	fs.BoolVar(&c.diagram, "diagram", false, "after each scenario, draw its execution diagram in the terminal")
 	fs.StringVar(&c.svgDir, "svg", "", "write each scenario's execution diagram as SVG into `dir`")
 	fs.IntVar(&c.maxThreads, "max-threads", 0, "Go's limit on OS threads (runtime/debug.SetMaxThreads); 0: Go's default, 10000. os-threads needs one per task")
@@ -150,10 +152,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 				fmt.Fprintln(stdout)
 			}
 			fmt.Fprintf(stdout, "== %s\n", s)
-			rc.Lines = stdout
+		}
+		var pw *progressWriter
+		rc.Lines, pw = cfg.lines(stdout, stderr)
+		if pw != nil {
+			rc.Progress, rc.ProgressEvery = pw.write, pw.every
 		}
 		ended0, exported0 := spans.Counts()
 		res, err := client.Run(ctx, rc)
+		pw.end()
 		// Export the run's spans before saying how many were lost.
 		fctx, cancel := context.WithTimeout(context.Background(), flushTimeout(rc.Tasks))
 		tp.ForceFlush(fctx)
@@ -217,4 +224,51 @@ func traceURL(base, traceID string) string {
 		return ""
 	}
 	return strings.TrimSuffix(base, "/") + "/trace/" + traceID
+}
+
+// lines says where a run's lines go: the article's four a task (-v, or a
+// run of up to client.LineTasks tasks), else a progress line; on stdout,
+// or on stderr with -json, whose stdout is for the JSON.
+func (c config) lines(stdout, stderr io.Writer) (io.Writer, *progressWriter) {
+	w := stdout
+	if c.json {
+		w = stderr
+	}
+	switch {
+	case c.verbose:
+		return w, nil
+	case c.run.Tasks <= client.LineTasks:
+		if c.json {
+			return nil, nil
+		}
+		return w, nil
+	}
+	pw := &progressWriter{w: w, every: time.Second}
+	if diagram.AutoColor(w) { // a terminal: one line, rewritten in place
+		pw.inPlace, pw.every = true, 200*time.Millisecond
+	}
+	return nil, pw
+}
+
+// progressWriter prints client.Progress: rewritten in place on a terminal,
+// a line each time otherwise.
+type progressWriter struct {
+	w       io.Writer
+	every   time.Duration
+	inPlace bool
+}
+
+func (p *progressWriter) write(pr client.Progress) {
+	if p.inPlace {
+		fmt.Fprintf(p.w, "\r\033[K%v", pr)
+		return
+	}
+	fmt.Fprintln(p.w, pr)
+}
+
+// end ends the line rewritten in place.
+func (p *progressWriter) end() {
+	if p != nil && p.inPlace {
+		fmt.Fprintln(p.w)
+	}
 }

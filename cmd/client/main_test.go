@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +61,7 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 	c, _ := parseFlags(strings.Fields("-scenario single-thread -tasks 5 -unit 10ms -compute syscall -procs 2"), io.Discard)
-	if want := (client.Config{Addr: "127.0.0.1:6142", Tasks: 5, Unit: 10 * time.Millisecond, Compute: scenario.Syscall, Procs: 2}); c.run != want {
+	if want := (client.Config{Addr: "127.0.0.1:6142", Tasks: 5, Unit: 10 * time.Millisecond, Compute: scenario.Syscall, Procs: 2}); !reflect.DeepEqual(c.run, want) {
 		t.Errorf("config = %+v, want %+v", c.run, want)
 	}
 	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
@@ -181,5 +183,45 @@ func TestRunRefusesPastThreadLimit(t *testing.T) {
 	}
 	if stdout.Len() != 0 {
 		t.Errorf("the run started: %q", stdout.String())
+	}
+}
+
+// Above client.LineTasks tasks a run prints a progress line instead of
+// four lines a task; -v prints them all; with -json both go to stderr.
+func TestRunProgressLine(t *testing.T) {
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	const unit = 5 * time.Millisecond
+	addr := newLocalServer(t, unit)
+	n := client.LineTasks + 2
+	base := []string{"-addr", addr, "-unit", unit.String(), "-scenario", "multi-thread", "-tasks", fmt.Sprint(n)}
+
+	var stdout bytes.Buffer
+	if err := run(context.Background(), base, &stdout, io.Discard); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	out := stdout.String()
+	if strings.Contains(out, " started: ") {
+		t.Errorf("%d tasks: the article's lines were printed:\n%.500s", n, out)
+	}
+	final := fmt.Sprintf("%d tasks, %d started, %d sent, %d read, %d done", n, n, n, n, n)
+	if !strings.Contains(out, final) {
+		t.Errorf("%d tasks: no final progress line %q in\n%.500s", n, final, out)
+	}
+
+	stdout.Reset()
+	if err := run(context.Background(), append(base, "-v"), &stdout, io.Discard); err != nil {
+		t.Fatalf("run -v: %v", err)
+	}
+	if got := strings.Count(stdout.String(), " started: "); got != n {
+		t.Errorf("-v: %d started lines, want %d", got, n)
+	}
+
+	var stderr bytes.Buffer
+	stdout.Reset()
+	if err := run(context.Background(), append(base, "-json"), &stdout, &stderr); err != nil {
+		t.Fatalf("run -json: %v", err)
+	}
+	if !strings.Contains(stderr.String(), final) || strings.Contains(stdout.String(), " done") {
+		t.Errorf("-json: progress on stderr %q, stdout %q; want it on stderr only", stderr.String(), stdout.String())
 	}
 }
