@@ -73,6 +73,9 @@ type Result struct {
 	// UnitMismatch, if not empty, says that the server's delay is not 8 of
 	// the run's units, and how to fix it.
 	UnitMismatch string `json:"unit_mismatch,omitempty"`
+	// Checks are the run's timeline checked against the article's model
+	// (scenario.Timeline.Verify), as cmd/diagram -verify checks a trace.
+	Checks []scenario.Check `json:"checks,omitempty"`
 	// Timeline is the run as the tasks measured it.
 	Timeline *scenario.Timeline `json:"-"`
 }
@@ -159,6 +162,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	r.laneSpans(ctx, lanes)
 
 	res.Timeline = tl
+	res.Checks = tl.Verify(tl.Expect())
 	if res.UnitMismatch = tl.UnitMismatch(scenario.DefaultTolerance); res.UnitMismatch != "" {
 		d, _ := tl.ServerDelay()
 		root.AddEvent(tracing.EventUnitMismatch, trace.WithTimestamp(end), trace.WithAttributes(

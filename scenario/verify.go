@@ -25,9 +25,9 @@ func (tl *Timeline) Expect() Expectation {
 
 // Check is one verified property.
 type Check struct {
-	Name   string
-	OK     bool
-	Detail string
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
 }
 
 func (c Check) String() string {

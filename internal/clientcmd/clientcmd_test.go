@@ -1,4 +1,4 @@
-package main
+package clientcmd
 
 import (
 	"bufio"
@@ -86,7 +86,7 @@ func TestRunJSON(t *testing.T) {
 
 	var stdout, stderr bytes.Buffer
 	args := []string{"-addr", addr, "-unit", unit.String(), "-scenario", "all", "-procs", "3", "-json"}
-	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+	if err := Run(context.Background(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
 	sc := bufio.NewScanner(&stdout)
@@ -123,7 +123,7 @@ func TestRunHuman(t *testing.T) {
 	var stdout bytes.Buffer
 	svgDir := t.TempDir()
 	args := []string{"-addr", addr, "-unit", unit.String(), "-scenario", "sync", "-diagram", "-svg", svgDir}
-	if err := run(context.Background(), args, &stdout, io.Discard); err != nil {
+	if err := Run(context.Background(), args, &stdout, io.Discard); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	out := stdout.String()
@@ -153,7 +153,7 @@ func TestRunUnreachable(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	var stderr bytes.Buffer
-	err = run(context.Background(), []string{"-addr", addr, "-unit", "1ms", "-scenario", "multi-thread"}, io.Discard, &stderr)
+	err = Run(context.Background(), []string{"-addr", addr, "-unit", "1ms", "-scenario", "multi-thread"}, io.Discard, &stderr)
 	if err == nil {
 		t.Fatal("run against a closed port: nil error")
 	}
@@ -173,7 +173,7 @@ func TestRunUnreachable(t *testing.T) {
 func TestRunRefusesPastThreadLimit(t *testing.T) {
 	t.Setenv("OTEL_TRACES_EXPORTER", "none")
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"-addr", "127.0.0.1:1", "-scenario", "os-threads", "-tasks", "10000"}, &stdout, &stderr)
+	err := Run(context.Background(), []string{"-addr", "127.0.0.1:1", "-scenario", "os-threads", "-tasks", "10000"}, &stdout, &stderr)
 	var u cli.UsageError
 	if !errors.As(err, &u) || !errors.Is(err, client.ErrLimit) {
 		t.Fatalf("run = %v, want a usage error for a limit", err)
@@ -196,7 +196,7 @@ func TestRunProgressLine(t *testing.T) {
 	base := []string{"-addr", addr, "-unit", unit.String(), "-scenario", "multi-thread", "-tasks", fmt.Sprint(n)}
 
 	var stdout bytes.Buffer
-	if err := run(context.Background(), base, &stdout, io.Discard); err != nil {
+	if err := Run(context.Background(), base, &stdout, io.Discard); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	out := stdout.String()
@@ -209,7 +209,7 @@ func TestRunProgressLine(t *testing.T) {
 	}
 
 	stdout.Reset()
-	if err := run(context.Background(), append(base, "-v"), &stdout, io.Discard); err != nil {
+	if err := Run(context.Background(), append(base, "-v"), &stdout, io.Discard); err != nil {
 		t.Fatalf("run -v: %v", err)
 	}
 	if got := strings.Count(stdout.String(), " started: "); got != n {
@@ -218,7 +218,7 @@ func TestRunProgressLine(t *testing.T) {
 
 	var stderr bytes.Buffer
 	stdout.Reset()
-	if err := run(context.Background(), append(base, "-json"), &stdout, &stderr); err != nil {
+	if err := Run(context.Background(), append(base, "-json"), &stdout, &stderr); err != nil {
 		t.Fatalf("run -json: %v", err)
 	}
 	if !strings.Contains(stderr.String(), final) || strings.Contains(stdout.String(), " done") {

@@ -1,0 +1,275 @@
+// Package clientcmd is the client command (cmd/client), as a function
+// that cmd/web runs too, in the child process of each of its runs: the
+// article's scenarios against the echo server, one trace per scenario, the
+// article's lines and a summary of each run (the measured makespan against
+// the expected one, and the trace), or its -json.
+package clientcmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"asynctrace/client"
+	"asynctrace/diagram"
+	"asynctrace/internal/cli"
+	"asynctrace/jaeger"
+	"asynctrace/scenario"
+	"asynctrace/tracing"
+)
+
+// flushTimeout bounds the final export of a run's spans: with no collector
+// listening, the client exits within it of the run's end: within a second
+// for the article's three tasks; more for thousands of tasks, whose spans
+// take a while to send (about 7 and up to 12 a task).
+func flushTimeout(tasks int) time.Duration {
+	return 700*time.Millisecond + time.Duration(tasks)*12*20*time.Microsecond
+}
+
+type config struct {
+	scenarios  []scenario.Scenario
+	run        client.Config // Scenario is set per run
+	json       bool
+	jaegerUI   string
+	diagram    bool   // print each run's diagram
+	svgDir     string // write each run's diagram here
+	maxThreads int    // runtime/debug.SetMaxThreads, if set
+	verbose    bool   // every line, whatever the number of tasks
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := cli.NewFlagSet("client", "Runs the article's scenarios against the echo server. Spans go to OTLP gRPC, set by OTEL_* variables.", stderr)
+	var c config
+	fs.StringVar(&c.run.Addr, "addr", "127.0.0.1:6142", "echo server `address`")
+	name := fs.String("scenario", "all", "`name`: "+scenario.Names(scenario.All)+", or all (one trace each, one after another)")
+	fs.IntVar(&c.run.Tasks, "tasks", 3, "number of tasks `n`")
+	fs.DurationVar(&c.run.Unit, "unit", time.Second, "time `unit` u: connect 2u, compute 4u; the server must hold requests 8u")
+	compute := fs.String("compute", "", "compute `mode`: "+scenario.Names(scenario.Computes)+" (default: hold; syscall for os-threads)")
+	fs.IntVar(&c.run.Procs, "procs", 0, "GOMAXPROCS `P` for the scenario; 0: 1 for single-thread, the number of tasks (at least the CPUs, at most 64) for os-threads, else the number of CPUs")
+	fs.BoolVar(&c.json, "json", false, "print one JSON object per scenario instead of the article's lines (those of -v, and the progress line, go to stderr)")
+	fs.BoolVar(&c.verbose, "v", false, fmt.Sprintf("print the article's four lines a task however many tasks (default: up to %d tasks; a progress line above)", client.LineTasks))
+	fs.BoolVar(&c.diagram, "diagram", false, "after each scenario, draw its execution diagram in the terminal")
+	fs.StringVar(&c.svgDir, "svg", "", "write each scenario's execution diagram as SVG into `dir`")
+	fs.IntVar(&c.maxThreads, "max-threads", 0, "Go's limit on OS threads (runtime/debug.SetMaxThreads); 0: Go's default, 10000. os-threads needs one per task")
+	fs.StringVar(&c.jaegerUI, "jaeger-ui", jaeger.DefaultURL(), "base `URL` of trace links, empty for none; $"+jaeger.URLEnv+" sets the default")
+	err := cli.Parse(fs, args, func() error {
+		if *name == "all" {
+			c.scenarios = scenario.All
+		} else {
+			s, err := scenario.Parse(*name)
+			if err != nil {
+				return err
+			}
+			c.scenarios = []scenario.Scenario{s}
+		}
+		if *compute != "" {
+			m, err := scenario.ParseCompute(*compute)
+			if err != nil {
+				return err
+			}
+			c.run.Compute = m
+		}
+		switch {
+		case c.run.Tasks < 1:
+			return errors.New("-tasks must be at least 1")
+		case c.run.Unit <= 0:
+			return errors.New("-unit must be positive")
+		case c.run.Procs < 0:
+			return errors.New("-procs must not be negative")
+		case c.maxThreads < 0:
+			return errors.New("-max-threads must not be negative")
+		}
+		return nil
+	})
+	if err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// Run is the client command: args are its flags (-h lists them).
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.maxThreads > 0 {
+		debug.SetMaxThreads(cfg.maxThreads)
+	}
+	// A run the machine's limits would stop does not start: one message a
+	// limit, what to do, exit 2.
+	limits := client.ReadLimits()
+	for _, s := range cfg.scenarios {
+		rc := cfg.run
+		rc.Scenario = s
+		notes, err := client.Preflight(rc, limits)
+		for _, n := range notes {
+			fmt.Fprintf(stderr, "client: %s\n", n)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "client: %s: %v\n", s, err)
+			return cli.UsageError{Err: err}
+		}
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// The diagrams are drawn from the client's own spans, kept in memory.
+	var rec *diagram.Recorder
+	var extra []sdktrace.SpanProcessor
+	if cfg.diagram || cfg.svgDir != "" {
+		rec = diagram.NewRecorder()
+		extra = append(extra, rec)
+	}
+	spans := &tracing.SpanCounter{}
+	tp, shutdown, err := tracing.Setup(ctx, tracing.Options{Service: tracing.ClientService, Version: tracing.Version(), Warn: stderr, Extra: extra, Counter: spans})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Each run's spans were flushed after it: what is left is quick.
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		err = errors.Join(err, shutdown(ctx))
+	}()
+
+	enc := json.NewEncoder(stdout)
+	for i, s := range cfg.scenarios {
+		rc := cfg.run
+		rc.Scenario, rc.TracerProvider = s, tp
+		if !cfg.json {
+			if i > 0 {
+				fmt.Fprintln(stdout)
+			}
+			fmt.Fprintf(stdout, "== %s\n", s)
+		}
+		var pw *progressWriter
+		rc.Lines, pw = cfg.lines(stdout, stderr)
+		if pw != nil {
+			rc.Progress, rc.ProgressEvery = pw.write, pw.every
+		}
+		ended0, exported0 := spans.Counts()
+		res, err := client.Run(ctx, rc)
+		pw.end()
+		// Export the run's spans before saying how many were lost.
+		fctx, cancel := context.WithTimeout(context.Background(), flushTimeout(rc.Tasks))
+		tp.ForceFlush(fctx)
+		cancel()
+		if ended, exported := spans.Counts(); ended > 0 {
+			res.SpansDropped = (ended - ended0) - (exported - exported0)
+		}
+		if cfg.json {
+			if err := enc.Encode(res); err != nil {
+				return err
+			}
+		} else {
+			res.WriteSummary(stdout, traceURL(cfg.jaegerUI, res.TraceID))
+		}
+		for _, e := range res.Errors {
+			fmt.Fprintf(stderr, "client: %s: %s\n", s, e)
+		}
+		if rec != nil {
+			if err := draw(cfg, rec, res, stdout); err != nil {
+				return err
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %d of %d tasks failed", s, len(res.Errors), res.Tasks)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// draw renders a run's diagram from the client's own spans: in the
+// terminal (-diagram), as SVG (-svg).
+func draw(cfg config, rec *diagram.Recorder, res client.Result, stdout io.Writer) error {
+	spans := rec.Take(res.TraceID)
+	d, err := diagram.Build(res.TraceID, diagram.FromSDK(spans))
+	if err != nil {
+		return fmt.Errorf("%s diagram: %w", res.Scenario, err)
+	}
+	if cfg.diagram {
+		fmt.Fprintln(stdout)
+		if err := d.WriteText(stdout, diagram.TextOptions{Color: diagram.AutoColor(stdout)}); err != nil {
+			return err
+		}
+	}
+	if cfg.svgDir != "" {
+		path := filepath.Join(cfg.svgDir, string(res.Scenario)+".svg")
+		if err := d.WriteSVGFile(path); err != nil {
+			return err
+		}
+		if !cfg.json {
+			fmt.Fprintf(stdout, "  diagram %s\n", path)
+		}
+	}
+	return nil
+}
+
+func traceURL(base, traceID string) string {
+	if base == "" {
+		return ""
+	}
+	return strings.TrimSuffix(base, "/") + "/trace/" + traceID
+}
+
+// lines says where a run's lines go: the article's four a task (-v, or a
+// run of up to client.LineTasks tasks), else a progress line; on stdout,
+// or on stderr with -json, whose stdout is for the JSON.
+func (c config) lines(stdout, stderr io.Writer) (io.Writer, *progressWriter) {
+	w := stdout
+	if c.json {
+		w = stderr
+	}
+	switch {
+	case c.verbose:
+		return w, nil
+	case c.run.Tasks <= client.LineTasks:
+		if c.json {
+			return nil, nil
+		}
+		return w, nil
+	}
+	pw := &progressWriter{w: w, every: time.Second}
+	if diagram.AutoColor(w) { // a terminal: one line, rewritten in place
+		pw.inPlace, pw.every = true, 200*time.Millisecond
+	}
+	return nil, pw
+}
+
+// progressWriter prints client.Progress: rewritten in place on a terminal,
+// a line each time otherwise.
+type progressWriter struct {
+	w       io.Writer
+	every   time.Duration
+	inPlace bool
+}
+
+func (p *progressWriter) write(pr client.Progress) {
+	if p.inPlace {
+		fmt.Fprintf(p.w, "\r\033[K%v", pr)
+		return
+	}
+	fmt.Fprintln(p.w, pr)
+}
+
+// end ends the line rewritten in place.
+func (p *progressWriter) end() {
+	if p != nil && p.inPlace {
+		fmt.Fprintln(p.w)
+	}
+}
