@@ -44,7 +44,7 @@ func TestSVGInChromium(t *testing.T) {
 	}
 	f.Close()
 
-	l := d.layout()
+	l := d.layout(SVGOptions{})
 	shot := filepath.Join(dir, "shot.png")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

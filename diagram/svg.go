@@ -26,36 +26,65 @@ const (
 	svgBottom    = 100
 )
 
+// SVGOptions change how WriteSVGWith draws.
+type SVGOptions struct {
+	// Compact draws narrow lanes with no text in them and no legend, for
+	// figures side by side (cmd/web's Compare): the time scale and the
+	// plot's top are the full figure's, so that compact figures of runs
+	// with the same unit share one time axis.
+	Compact bool
+}
+
+// geometry is the lanes' sizes, in pixels.
+type geometry struct {
+	left, laneW, serverW, laneGap, groupGap, minWidth float64
+	bottom                                            float64
+	labels, legend                                    bool
+}
+
+func (o SVGOptions) geometry() geometry {
+	if o.Compact {
+		return geometry{left: 64, laneW: 34, serverW: 6, laneGap: 4, groupGap: 20, bottom: 24}
+	}
+	return geometry{left: svgLeft, laneW: svgLaneW, serverW: svgServerW, laneGap: svgLaneGap, groupGap: svgGroupGap,
+		minWidth: 600, bottom: svgBottom, labels: true, legend: true}
+}
+
 // layout places the diagram's lanes and maps time to y.
 type layout struct {
 	d              *Diagram
+	g              geometry
 	pxPerNs        float64
 	taskX, threadX []float64
 	width, height  float64
 }
 
-func (d *Diagram) layout() layout {
-	l := layout{d: d}
+func (d *Diagram) layout(o SVGOptions) layout {
+	g := o.geometry()
+	l := layout{d: d, g: g}
 	if d.Unit > 0 {
 		l.pxPerNs = svgPxPerUnit / float64(d.Unit)
 	} else {
 		l.pxPerNs = svgPlotH / float64(max(d.Makespan, time.Millisecond))
 	}
-	x := float64(svgLeft)
+	x := g.left
 	for range d.TaskLanes {
 		l.taskX = append(l.taskX, x)
-		x += svgLaneW + svgLaneGap
+		x += g.laneW + g.laneGap
 		if d.ServerLanes != nil {
-			x += svgServerW + 2
+			x += g.serverW + 2
 		}
 	}
-	x += svgGroupGap - svgLaneGap
+	x += g.groupGap - g.laneGap
 	for range d.ThreadLanes {
 		l.threadX = append(l.threadX, x)
-		x += svgLaneW + svgLaneGap
+		x += g.laneW + g.laneGap
 	}
-	l.width = max(x+10, 12+legendWidth(d)+10, 600)
-	l.height = l.y(d.Makespan) + svgBottom
+	l.width = max(x+10, g.minWidth)
+	if g.legend {
+		l.width = max(l.width, 12+legendWidth(d)+10)
+	}
+	l.height = l.y(d.Makespan) + g.bottom
 	return l
 }
 
@@ -66,11 +95,15 @@ func (l layout) y(t time.Duration) float64 { return svgTop + float64(t)*l.pxPerN
 // (with the server's delay and write beside each, where the trace has
 // them) on the left, OS thread lanes on the right, to scale, in the
 // article's colours, with ticks at the measured stage ends.
-func (d *Diagram) WriteSVG(w io.Writer) error {
+func (d *Diagram) WriteSVG(w io.Writer) error { return d.WriteSVGWith(w, SVGOptions{}) }
+
+// WriteSVGWith is WriteSVG with options.
+func (d *Diagram) WriteSVGWith(w io.Writer, o SVGOptions) error {
 	if d.many() {
 		return d.writeOccupancySVG(w)
 	}
-	l := d.layout()
+	l := d.layout(o)
+	g := l.g
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
@@ -78,34 +111,52 @@ func (d *Diagram) WriteSVG(w io.Writer) error {
 		l.width, l.height, l.width, l.height)
 	p("<title>%s</title>\n", esc(fmt.Sprintf("asynctrace %s, trace %s", d.Scenario, d.TraceID)))
 	p(`<rect width="100%%" height="100%%" fill="#ffffff"/>` + "\n")
-	p(`<text x="12" y="22" font-size="15" font-weight="bold">%s</text>`+"\n",
-		esc(fmt.Sprintf("%s: %d tasks, GOMAXPROCS=%d, compute %s", d.Scenario, len(d.TaskLanes), d.Procs, d.Compute)))
-	sub := fmt.Sprintf("makespan %s, expected %s", fmtSec(d.Makespan), fmtSec(d.Expected))
-	if d.Unit > 0 {
-		sub += fmt.Sprintf(" · u = %v", d.Unit)
+	if g.labels {
+		p(`<text x="12" y="22" font-size="15" font-weight="bold">%s</text>`+"\n",
+			esc(fmt.Sprintf("%s: %d tasks, GOMAXPROCS=%d, compute %s", d.Scenario, len(d.TaskLanes), d.Procs, d.Compute)))
+		sub := fmt.Sprintf("makespan %s, expected %s", fmtSec(d.Makespan), fmtSec(d.Expected))
+		if d.Unit > 0 {
+			sub += fmt.Sprintf(" · u = %v", d.Unit)
+		}
+		p(`<text x="12" y="40">%s · trace %s</text>`+"\n", esc(sub), esc(d.TraceID))
+	} else {
+		p(`<text x="8" y="22" font-size="14" font-weight="bold">%s</text>`+"\n", esc(string(d.Scenario)))
+		p(`<text x="8" y="40">%s</text>`+"\n", esc(fmt.Sprintf("P=%d · %s · %s", d.Procs, d.Compute, fmtSec(d.Makespan))))
 	}
-	p(`<text x="12" y="40">%s · trace %s</text>`+"\n", esc(sub), esc(d.TraceID))
 
 	// Group headings and lane labels.
-	p(`<text x="%.1f" y="62" font-weight="bold">Tasks (goroutines)</text>`+"\n", float64(svgLeft))
-	if len(l.threadX) > 0 {
-		p(`<text x="%.1f" y="62" font-weight="bold">OS threads</text>`+"\n", l.threadX[0])
+	laneFont := ""
+	if g.labels {
+		p(`<text x="%.1f" y="62" font-weight="bold">Tasks (goroutines)</text>`+"\n", g.left)
+		if len(l.threadX) > 0 {
+			p(`<text x="%.1f" y="62" font-weight="bold">OS threads</text>`+"\n", l.threadX[0])
+		}
+	} else {
+		laneFont = ` font-size="9"`
+		p(`<text x="%.1f" y="62" font-weight="bold">tasks</text>`+"\n", g.left)
+		if len(l.threadX) > 0 {
+			p(`<text x="%.1f" y="62" font-weight="bold">threads</text>`+"\n", l.threadX[0])
+		}
 	}
 	plotH := l.y(d.Makespan) - svgTop
 	for i, lane := range d.TaskLanes {
 		x := l.taskX[i]
-		p(`<text x="%.1f" y="80" text-anchor="middle">%s</text>`+"\n", x+svgLaneW/2, esc(fmt.Sprintf("%s · g%d", lane.Label, lane.ID)))
-		p(`<rect class="lane" data-lane="task" data-label="%s" x="%.1f" y="%d" width="%d" height="%.1f" fill="#f6f6f6"/>`+"\n", esc(lane.Label), x, svgTop, svgLaneW, plotH)
+		label := lane.Label
+		if g.labels {
+			label = fmt.Sprintf("%s · g%d", lane.Label, lane.ID)
+		}
+		p(`<text x="%.1f" y="80" text-anchor="middle"%s>%s</text>`+"\n", x+g.laneW/2, laneFont, esc(label))
+		p(`<rect class="lane" data-lane="task" data-label="%s" x="%.1f" y="%d" width="%.0f" height="%.1f" fill="#f6f6f6"/>`+"\n", esc(lane.Label), x, svgTop, g.laneW, plotH)
 	}
 	for i, lane := range d.ThreadLanes {
 		x := l.threadX[i]
-		p(`<text x="%.1f" y="80" text-anchor="middle">%s</text>`+"\n", x+svgLaneW/2, esc(lane.Label))
-		p(`<rect class="lane" data-lane="thread" data-label="%s" x="%.1f" y="%d" width="%d" height="%.1f" fill="#f6f6f6"/>`+"\n", esc(lane.Label), x, svgTop, svgLaneW, plotH)
+		p(`<text x="%.1f" y="80" text-anchor="middle"%s>%s</text>`+"\n", x+g.laneW/2, laneFont, esc(lane.Label))
+		p(`<rect class="lane" data-lane="thread" data-label="%s" x="%.1f" y="%d" width="%.0f" height="%.1f" fill="#f6f6f6"/>`+"\n", esc(lane.Label), x, svgTop, g.laneW, plotH)
 	}
 
 	// Ticks at the measured stage ends, on an axis at the left, with a
 	// faint rule across the lanes.
-	axisX := float64(svgLeft - 10)
+	axisX := g.left - 10
 	end := l.y(d.Makespan) + 14
 	p(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="#333"/>`+"\n", axisX, svgTop, axisX, end)
 	p(`<path d="M %.1f %.1f l -4 -9 l 8 0 z" fill="#333"/>`+"\n", axisX, end+2)
@@ -123,24 +174,29 @@ func (d *Diagram) WriteSVG(w io.Writer) error {
 	}
 
 	for i, lane := range d.TaskLanes {
-		col := column{kind: "task", label: lane.Label, x: l.taskX[i], width: svgLaneW, labels: true}
+		col := column{kind: "task", label: lane.Label, x: l.taskX[i], width: g.laneW, labels: g.labels}
 		for _, s := range lane.Segments {
 			col.segment(&b, l, s)
 		}
 		if d.ServerLanes != nil {
-			col := column{kind: "server", label: lane.Label, x: l.taskX[i] + svgLaneW + 2, width: svgServerW}
+			col := column{kind: "server", label: lane.Label, x: l.taskX[i] + g.laneW + 2, width: g.serverW}
 			for _, s := range d.ServerLanes[i].Segments {
 				col.segment(&b, l, s)
 			}
 		}
 	}
 	for i, lane := range d.ThreadLanes {
-		col := column{kind: "thread", label: lane.Label, x: l.threadX[i], width: svgLaneW, labels: true}
+		col := column{kind: "thread", label: lane.Label, x: l.threadX[i], width: g.laneW, labels: g.labels}
 		for _, s := range lane.Segments {
 			col.segment(&b, l, s)
 		}
 	}
 
+	if !g.legend {
+		p("</svg>\n")
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
 	// Legend.
 	y := l.y(d.Makespan) + 34
 	x := 12.0
@@ -158,7 +214,10 @@ func (d *Diagram) WriteSVG(w io.Writer) error {
 }
 
 // WriteSVGFile writes the SVG to path, making its directory if need be.
-func (d *Diagram) WriteSVGFile(path string) error {
+func (d *Diagram) WriteSVGFile(path string) error { return d.WriteSVGFileWith(path, SVGOptions{}) }
+
+// WriteSVGFileWith is WriteSVGFile with options.
+func (d *Diagram) WriteSVGFileWith(path string, o SVGOptions) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -166,7 +225,7 @@ func (d *Diagram) WriteSVGFile(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := d.WriteSVG(f); err != nil {
+	if err := d.WriteSVGWith(f, o); err != nil {
 		f.Close()
 		return err
 	}
@@ -178,7 +237,7 @@ func (d *Diagram) WriteSVGFile(path string) error {
 type column struct {
 	kind, label string // task, server or thread; the lane's label
 	x           float64
-	width       int
+	width       float64
 	labels      bool // write the stage and its length inside
 }
 
@@ -194,7 +253,7 @@ func (c column) segment(b *strings.Builder, l layout, s Segment) {
 	if s.Moved() {
 		stroke = `stroke="#000000" stroke-width="1" stroke-dasharray="3 2"`
 	}
-	fmt.Fprintf(b, `<rect class="segment" data-lane="%s" data-label="%s" data-task="%s" data-stage="%s" data-start-us="%d" data-end-us="%d" data-thread="%d" data-thread-end="%d" x="%.1f" y="%.2f" width="%d" height="%.2f" fill="%s" %s/>`+"\n",
+	fmt.Fprintf(b, `<rect class="segment" data-lane="%s" data-label="%s" data-task="%s" data-stage="%s" data-start-us="%d" data-end-us="%d" data-thread="%d" data-thread-end="%d" x="%.1f" y="%.2f" width="%.0f" height="%.2f" fill="%s" %s/>`+"\n",
 		laneKind, esc(laneLabel), esc(s.Task), s.Stage, s.Start.Microseconds(), s.End.Microseconds(), s.Thread, s.ThreadEnd, x, y0, width, h, st.color, stroke)
 	if !labels {
 		return
@@ -203,7 +262,7 @@ func (c column) segment(b *strings.Builder, l layout, s Segment) {
 	if s.Stage == tracing.SpanCompute || s.Stage == tracing.SpanConnect {
 		fg = "#ffffff"
 	}
-	cx := x + float64(width)/2
+	cx := x + width/2
 	// As many lines as fit, most useful first.
 	lines := []string{fmtSec(s.End - s.Start)}
 	if h >= 28 {

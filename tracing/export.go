@@ -17,11 +17,14 @@ const QueueSize = 1 << 17
 
 // queueOptions are the batch processor's options: blocking (a full queue
 // makes End wait rather than drop the span) and, unless set by the
-// environment, QueueSize.
-func queueOptions() []sdktrace.BatchSpanProcessorOption {
+// environment, QueueSize and the delay between exports.
+func queueOptions(delay time.Duration) []sdktrace.BatchSpanProcessorOption {
 	opts := []sdktrace.BatchSpanProcessorOption{sdktrace.WithBlocking()}
 	if _, ok := os.LookupEnv("OTEL_BSP_MAX_QUEUE_SIZE"); !ok {
 		opts = append(opts, sdktrace.WithMaxQueueSize(QueueSize))
+	}
+	if _, ok := os.LookupEnv("OTEL_BSP_SCHEDULE_DELAY"); !ok && delay > 0 {
+		opts = append(opts, sdktrace.WithBatchTimeout(delay))
 	}
 	return opts
 }

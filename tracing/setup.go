@@ -32,6 +32,10 @@ type Options struct {
 	RetryFor time.Duration
 	// Extra processors see every span too.
 	Extra []sdktrace.SpanProcessor
+	// BatchDelay, if not zero and OTEL_BSP_SCHEDULE_DELAY is not set, is
+	// how long the batch processor waits before exporting (SDK default
+	// 5s): short for a long-running process whose traces are read at once.
+	BatchDelay time.Duration
 	// Counter, if not nil, counts the spans ended and exported.
 	Counter *SpanCounter
 }
@@ -52,7 +56,7 @@ type Options struct {
 // Setup installs OpenTelemetry's global error handler (the SDK reports
 // export errors only there); it sets no global provider or propagator.
 func Setup(ctx context.Context, o Options) (tp *sdktrace.TracerProvider, shutdown func(context.Context) error, err error) {
-	w := &onceWarner{w: o.Warn, endpoint: endpoint()}
+	w := &onceWarner{w: o.Warn, endpoint: endpointFromEnv()}
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(w.warn))
 
 	res, err := resource.New(ctx,
@@ -96,7 +100,7 @@ func Setup(ctx context.Context, o Options) (tp *sdktrace.TracerProvider, shutdow
 		c = &SpanCounter{}
 	}
 	exp := &retrying{SpanExporter: otlp, retryFor: o.RetryFor, c: c}
-	opts = append(opts, sdktrace.WithSpanProcessor(c), sdktrace.WithBatcher(exp, queueOptions()...))
+	opts = append(opts, sdktrace.WithSpanProcessor(c), sdktrace.WithBatcher(exp, queueOptions(o.BatchDelay)...))
 	tp = sdktrace.NewTracerProvider(opts...)
 	return tp, func(ctx context.Context) error {
 		if err := tp.Shutdown(ctx); err != nil {
@@ -144,8 +148,15 @@ func plaintextByDefault() bool {
 	return true
 }
 
-// endpoint names where spans go, for the warning.
-func endpoint() string {
+// Endpoint is where Setup's exporter sends spans: the OTLP endpoint the
+// environment sets, or localhost:4317; and whether it exports at all
+// (OTEL_TRACES_EXPORTER=none: not).
+func Endpoint() (endpoint string, exporting bool) {
+	return endpointFromEnv(), os.Getenv("OTEL_TRACES_EXPORTER") != "none"
+}
+
+// endpointFromEnv names where spans go.
+func endpointFromEnv() string {
 	for _, k := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
 		if v := os.Getenv(k); v != "" {
 			return v

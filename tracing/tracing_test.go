@@ -159,8 +159,8 @@ func TestPlaintextByDefault(t *testing.T) {
 		t.Setenv(v, "")
 		os.Unsetenv(v)
 	}
-	if !plaintextByDefault() || endpoint() != "localhost:4317" {
-		t.Errorf("nothing set: plaintext %v, endpoint %q; want true, localhost:4317", plaintextByDefault(), endpoint())
+	if !plaintextByDefault() || endpointFromEnv() != "localhost:4317" {
+		t.Errorf("nothing set: plaintext %v, endpoint %q; want true, localhost:4317", plaintextByDefault(), endpointFromEnv())
 	}
 	for _, v := range vars {
 		t.Setenv(v, "https://collector.example:4317")

@@ -44,6 +44,7 @@ type config struct {
 	jaegerUI   string
 	diagram    bool   // print each run's diagram
 	svgDir     string // write each run's diagram here
+	svgCompact bool   // and a compact one beside it
 	maxThreads int    // runtime/debug.SetMaxThreads, if set
 	verbose    bool   // every line, whatever the number of tasks
 }
@@ -61,6 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.verbose, "v", false, fmt.Sprintf("print the article's four lines a task however many tasks (default: up to %d tasks; a progress line above)", client.LineTasks))
 	fs.BoolVar(&c.diagram, "diagram", false, "after each scenario, draw its execution diagram in the terminal")
 	fs.StringVar(&c.svgDir, "svg", "", "write each scenario's execution diagram as SVG into `dir`")
+	fs.BoolVar(&c.svgCompact, "svg-compact", false, "with -svg, also write SCENARIO-compact.svg: narrow lanes, no text in them, the same time scale, for figures side by side")
 	fs.IntVar(&c.maxThreads, "max-threads", 0, "Go's limit on OS threads (runtime/debug.SetMaxThreads); 0: Go's default, 10000. os-threads needs one per task")
 	fs.StringVar(&c.jaegerUI, "jaeger-ui", jaeger.DefaultURL(), "base `URL` of trace links, empty for none; $"+jaeger.URLEnv+" sets the default")
 	err := cli.Parse(fs, args, func() error {
@@ -89,6 +91,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			return errors.New("-procs must not be negative")
 		case c.maxThreads < 0:
 			return errors.New("-max-threads must not be negative")
+		case c.svgCompact && c.svgDir == "":
+			return errors.New("-svg-compact needs -svg DIR")
 		}
 		return nil
 	})
@@ -212,6 +216,11 @@ func draw(cfg config, rec *diagram.Recorder, res client.Result, stdout io.Writer
 		path := filepath.Join(cfg.svgDir, string(res.Scenario)+".svg")
 		if err := d.WriteSVGFile(path); err != nil {
 			return err
+		}
+		if cfg.svgCompact {
+			if err := d.WriteSVGFileWith(filepath.Join(cfg.svgDir, string(res.Scenario)+"-compact.svg"), diagram.SVGOptions{Compact: true}); err != nil {
+				return err
+			}
 		}
 		if !cfg.json {
 			fmt.Fprintf(stdout, "  diagram %s\n", path)

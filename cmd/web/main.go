@@ -1,0 +1,101 @@
+// Command web serves a page on which to run the article's scenarios with
+// any knobs and see each run drawn, linked to its trace in Jaeger when one
+// answers: go run ./cmd/web, then open http://localhost:8080. Each run is
+// a child process: this program again, as the client command.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"asynctrace/internal/cli"
+	"asynctrace/internal/clientcmd"
+	"asynctrace/jaeger"
+	"asynctrace/tracing"
+	"asynctrace/web"
+)
+
+func main() {
+	if os.Getenv(web.ChildEnv) == "client" {
+		cli.Main("client", clientcmd.Run)
+		return
+	}
+	cli.Main("web", run)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("web", "Serves a page to run the article's scenarios and see each run drawn. Spans go to OTLP gRPC, set by OTEL_* variables, when a collector answers.", stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`; 0.0.0.0:8080 to be reached from other machines (runs are processes on this one)")
+	ui := fs.String("jaeger-ui", jaeger.DefaultURL(), "Jaeger UI's base `URL` for the trace links, as the browser reaches it; empty for none; $"+jaeger.URLEnv+" sets the default")
+	api := fs.String("jaeger-api", "", "Jaeger query API's base `URL`, as this program reaches it (default: -jaeger-ui)")
+	if err := cli.Parse(fs, args, func() error {
+		if _, _, err := net.SplitHostPort(*addr); err != nil {
+			return fmt.Errorf("-addr %q: %v", *addr, err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this program, to run the runs with: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// The echo servers' spans; export problems are the page's to tell,
+	// run by run.
+	tp, shutdown, err := tracing.Setup(ctx, tracing.Options{Service: tracing.ServerService, Version: tracing.Version(),
+		Warn: io.Discard, RetryFor: 10 * time.Second, BatchDelay: 300 * time.Millisecond})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		shutdown(ctx)
+	}()
+	servers := &web.Servers{TracerProvider: tp}
+	defer servers.Close(context.Background())
+
+	endpoint, exporting := tracing.Endpoint()
+	traces := web.Traces{UI: strings.TrimSuffix(*ui, "/"), API: strings.TrimSuffix(*api, "/"), OTLP: endpoint, Exporting: exporting}
+	runner := web.NewRunner(web.RunnerConfig{Exe: exe, Servers: servers, Traces: traces})
+	defer runner.Close()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: web.Handler(runner), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx) // event streams end with the runs, cancelled next
+		srv.Close()
+	}()
+	host := ln.Addr().String()
+	if h, p, _ := net.SplitHostPort(host); h == "0.0.0.0" || h == "::" {
+		host = net.JoinHostPort("localhost", p)
+	}
+	fmt.Fprintf(stdout, "asynctrace web: open http://%s to run the article's scenarios\n", host)
+	if _, st := traces.Before(); st.Note != "" {
+		fmt.Fprintln(stdout, st.Note)
+	} else {
+		fmt.Fprintf(stdout, "Traces go to Jaeger at %s; links to %s\n", endpoint, traces.UI)
+	}
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,303 @@
+// Package web is the page of cmd/web: a form to run the article's
+// scenarios with any knobs, each run a child process of the client command
+// against an echo server of the page's own; while it runs its lines
+// stream in (server-sent events), and when it ends the page shows its
+// figure, its makespan against the formula, its checks and the link to its
+// trace in Jaeger; Compare runs all five and draws them on one time axis.
+// docs/design.md, "The web page", has the design.
+package web
+
+import (
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"asynctrace/client"
+	"asynctrace/scenario"
+)
+
+//go:embed static
+var static embed.FS
+
+// Info is what the page learns about the machine and the settings.
+type Info struct {
+	CPUs        int               `json:"cpus"`
+	MaxTasks    int               `json:"max_tasks"`
+	MinUnitMS   float64           `json:"min_unit_ms"`
+	MaxUnitMS   float64           `json:"max_unit_ms"`
+	MaxProcs    int               `json:"max_procs"`
+	MaxExpected float64           `json:"max_expected_ms"`
+	LineTasks   int               `json:"line_tasks"`
+	Scenarios   []string          `json:"scenarios"`
+	Computes    []string          `json:"computes"`
+	Defaults    map[string]string `json:"defaults"`
+	Jaeger      TraceStatus       `json:"jaeger"` // Note says why runs will have no link
+}
+
+// Handler serves the page and its API:
+//
+//	GET  /                        the page (its state in the query: the knobs, id=N or group=N, run=1)
+//	GET  /api/info                limits, defaults, whether Jaeger answers
+//	GET  /api/check?knobs         the knobs checked: the expected makespan, or what is wrong
+//	POST /api/runs                queue a run of the knobs (form fields named as the client's flags)
+//	POST /api/compare             queue the five scenarios with the knobs
+//	GET  /api/runs                the runs kept, newest first
+//	GET  /api/runs/{id}           one run
+//	GET  /api/runs/{id}/events    its lines and state, as server-sent events
+//	GET  /api/runs/{id}/svg       its figure (?compact=1: narrow, for Compare)
+//	POST /api/runs/{id}/cancel    cancel it
+//	GET  /api/groups/{group}      the runs of a Compare
+func Handler(r *Runner) http.Handler {
+	mux := http.NewServeMux()
+	sub, _ := fs.Sub(static, "static")
+	files := http.FileServerFS(sub)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", files))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'")
+		http.ServeFileFS(w, req, sub, "index.html")
+	})
+	mux.HandleFunc("GET /api/info", func(w http.ResponseWriter, req *http.Request) {
+		_, st := r.cfg.Traces.Before()
+		writeJSON(w, http.StatusOK, Info{
+			CPUs: runtime.NumCPU(), MaxTasks: MaxTasks, MinUnitMS: ms(MinUnit), MaxUnitMS: ms(MaxUnit), MaxProcs: MaxProcs,
+			MaxExpected: ms(MaxExpected), LineTasks: client.LineTasks, Scenarios: names(scenario.All), Computes: names(scenario.Computes),
+			Defaults: defaultsMap(), Jaeger: st,
+		})
+	})
+	mux.HandleFunc("GET /api/check", func(w http.ResponseWriter, req *http.Request) {
+		checkKnobs(w, req)
+	})
+	mux.HandleFunc("POST /api/runs", func(w http.ResponseWriter, req *http.Request) {
+		submit(w, req, r, false)
+	})
+	mux.HandleFunc("POST /api/compare", func(w http.ResponseWriter, req *http.Request) {
+		submit(w, req, r, true)
+	})
+	mux.HandleFunc("GET /api/runs", func(w http.ResponseWriter, req *http.Request) {
+		views := []View{}
+		for _, run := range r.Runs() {
+			views = append(views, run.View())
+		}
+		writeJSON(w, http.StatusOK, views)
+	})
+	mux.HandleFunc("GET /api/runs/{id}", withRun(r, func(w http.ResponseWriter, req *http.Request, run *Run) {
+		writeJSON(w, http.StatusOK, run.View())
+	}))
+	mux.HandleFunc("GET /api/runs/{id}/svg", withRun(r, func(w http.ResponseWriter, req *http.Request, run *Run) {
+		svg := run.SVG(req.URL.Query().Get("compact") == "1")
+		if svg == nil {
+			writeError(w, http.StatusNotFound, "the run has no figure (yet)")
+			return
+		}
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Write(svg)
+	}))
+	mux.HandleFunc("POST /api/runs/{id}/cancel", withRun(r, func(w http.ResponseWriter, req *http.Request, run *Run) {
+		if !sameOrigin(req) {
+			writeError(w, http.StatusForbidden, "cross-site request refused")
+			return
+		}
+		if err := r.Cancel(run); err != nil {
+			writeError(w, http.StatusConflict, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, run.View())
+	}))
+	mux.HandleFunc("GET /api/runs/{id}/events", withRun(r, events))
+	mux.HandleFunc("GET /api/groups/{group}", func(w http.ResponseWriter, req *http.Request) {
+		g, err := strconv.Atoi(req.PathValue("group"))
+		runs := r.Group(g)
+		if err != nil || len(runs) == 0 {
+			writeError(w, http.StatusNotFound, "no such comparison (the page keeps the last runs only)")
+			return
+		}
+		views := []View{}
+		for _, run := range runs {
+			views = append(views, run.View())
+		}
+		writeJSON(w, http.StatusOK, views)
+	})
+	return mux
+}
+
+// checkKnobs answers whether the knobs in the query make a run the page
+// starts, and what to expect of it.
+func checkKnobs(w http.ResponseWriter, req *http.Request) {
+	type answer struct {
+		OK         bool        `json:"ok"`
+		ExpectedMS float64     `json:"expected_ms,omitempty"`
+		Formula    string      `json:"formula,omitempty"`
+		Procs      int         `json:"procs,omitempty"` // GOMAXPROCS the run gets
+		Command    string      `json:"command,omitempty"`
+		Error      string      `json:"error,omitempty"`
+		Fields     FieldErrors `json:"fields,omitempty"`
+	}
+	k, err := ParseKnobs(req.URL.Query())
+	if err == nil {
+		err = k.Check()
+	}
+	var a answer
+	if err != nil {
+		a.Error = err.Error()
+		errors.As(err, &a.Fields)
+	} else {
+		p := k.params()
+		exp, formula := p.Expected()
+		a = answer{OK: true, ExpectedMS: ms(exp), Formula: formula, Procs: p.Procs, Command: "go run ./cmd/client " + strings.Join(k.userArgs(), " ")}
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+// submit queues a run, or a Compare, from a POSTed form.
+func submit(w http.ResponseWriter, req *http.Request, r *Runner, compare bool) {
+	if !sameOrigin(req) {
+		writeError(w, http.StatusForbidden, "cross-site request refused")
+		return
+	}
+	req.Body = http.MaxBytesReader(w, req.Body, 16<<10)
+	if err := req.ParseForm(); err != nil {
+		writeError(w, http.StatusBadRequest, "unreadable form: "+err.Error())
+		return
+	}
+	k, err := ParseKnobs(req.PostForm)
+	if err != nil {
+		writeFieldErrors(w, err)
+		return
+	}
+	var scenarios []scenario.Scenario
+	if compare {
+		scenarios = scenario.All
+	}
+	runs, err := r.Submit(k, scenarios...)
+	switch {
+	case errors.Is(err, ErrQueueFull):
+		writeError(w, http.StatusTooManyRequests, err.Error())
+		return
+	case err != nil:
+		writeFieldErrors(w, err)
+		return
+	}
+	views := []View{}
+	for _, run := range runs {
+		views = append(views, run.View())
+	}
+	writeJSON(w, http.StatusAccepted, views)
+}
+
+// events streams a run's lines as "line" events (id: the line's index, so
+// that a reconnecting EventSource resumes), its state as "state" events,
+// and "end" once it has ended and every line is sent.
+func events(w http.ResponseWriter, req *http.Request, run *Run) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, "streaming unsupported")
+		return
+	}
+	next := 0
+	if id, err := strconv.Atoi(req.Header.Get("Last-Event-ID")); err == nil && id >= 0 {
+		next = id + 1
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	heartbeat := time.NewTicker(15 * time.Second)
+	defer heartbeat.Stop()
+	lastState := State("")
+	for {
+		lines, ended, changed := run.Lines(next)
+		for _, l := range lines {
+			fmt.Fprintf(w, "id: %d\nevent: line\ndata: %s\n\n", next, strings.ReplaceAll(l, "\n", " "))
+			next++
+		}
+		v := run.View()
+		if v.State != lastState || ended {
+			b, _ := json.Marshal(v)
+			fmt.Fprintf(w, "event: state\ndata: %s\n\n", b)
+			lastState = v.State
+		}
+		if ended {
+			fmt.Fprint(w, "event: end\ndata: {}\n\n")
+			flusher.Flush()
+			return
+		}
+		flusher.Flush()
+		select {
+		case <-changed:
+		case <-heartbeat.C:
+			fmt.Fprint(w, ": still running\n\n")
+		case <-req.Context().Done():
+			return
+		}
+	}
+}
+
+func withRun(r *Runner, h func(http.ResponseWriter, *http.Request, *Run)) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		id, err := strconv.Atoi(req.PathValue("id"))
+		run, ok := r.Get(id)
+		if err != nil || !ok {
+			writeError(w, http.StatusNotFound, "no such run (the page keeps the last runs only)")
+			return
+		}
+		h(w, req, run)
+	}
+}
+
+// sameOrigin refuses what a page of another site makes a browser send:
+// runs are child processes on this machine.
+func sameOrigin(req *http.Request) bool {
+	if site := req.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return false
+	}
+	if o := req.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != req.Host {
+			return false
+		}
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func writeFieldErrors(w http.ResponseWriter, err error) {
+	var fe FieldErrors
+	if errors.As(err, &fe) {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error(), "fields": fe})
+		return
+	}
+	writeError(w, http.StatusBadRequest, err.Error())
+}
+
+func names[T ~string](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
+	}
+	return out
+}
+
+func defaultsMap() map[string]string {
+	m := map[string]string{}
+	for k, v := range DefaultKnobs.Query() {
+		m[k] = v[0]
+	}
+	return m
+}

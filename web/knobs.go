@@ -1,0 +1,206 @@
+package web
+
+import (
+	"fmt"
+	"net/url"
+	"runtime"
+	"strconv"
+	"time"
+
+	"asynctrace/client"
+	"asynctrace/scenario"
+)
+
+// The knobs' bounds. A run the page starts is a child process on this
+// machine: it must end in minutes and fit in the machine's limits.
+const (
+	MaxTasks    = 10000
+	MinUnit     = time.Millisecond
+	MaxUnit     = 2 * time.Second
+	MaxProcs    = 256
+	MaxExpected = 5 * time.Minute // the longest run the page starts
+)
+
+// Knobs are a run's settings, named as the client's flags are; the page's
+// URL carries them as query parameters of those names.
+type Knobs struct {
+	Scenario scenario.Scenario `json:"scenario"`
+	Tasks    int               `json:"tasks"`
+	Unit     time.Duration     `json:"-"`
+	Procs    int               `json:"procs"`   // 0: the scenario's default
+	Compute  scenario.Compute  `json:"compute"` // "": the scenario's default
+}
+
+// DefaultKnobs are the article's: single-thread, three tasks, at a unit
+// short enough to watch (22u = 1.1 s).
+var DefaultKnobs = Knobs{Scenario: scenario.SingleThread, Tasks: 3, Unit: 50 * time.Millisecond}
+
+// knobNames are the parameters ParseKnobs reads: the client's flag names.
+var knobNames = []string{"scenario", "tasks", "unit", "procs", "compute"}
+
+// FieldErrors says what is wrong with each knob, by parameter name.
+type FieldErrors map[string]string
+
+func (e FieldErrors) Error() string {
+	s := ""
+	for _, k := range append(knobNames, "run") {
+		if m, ok := e[k]; ok {
+			if s != "" {
+				s += "; "
+			}
+			s += k + ": " + m
+		}
+	}
+	return s
+}
+
+// ParseKnobs reads the knobs from v (a query or a form): missing ones take
+// DefaultKnobs' values; every present one must be exactly one value of its
+// kind within its bounds. Nothing else in v is read.
+func ParseKnobs(v url.Values) (Knobs, error) {
+	k := DefaultKnobs
+	errs := FieldErrors{}
+	get := func(name string) (string, bool) {
+		vals, ok := v[name]
+		if !ok || len(vals) == 1 && vals[0] == "" {
+			return "", false
+		}
+		if len(vals) > 1 {
+			errs[name] = "given more than once"
+			return "", false
+		}
+		return vals[0], true
+	}
+	if s, ok := get("scenario"); ok {
+		sc, err := scenario.Parse(s)
+		if err != nil {
+			errs["scenario"] = fmt.Sprintf("%q is none of %s", clip(s), scenario.Names(scenario.All))
+		}
+		k.Scenario = sc
+	}
+	if s, ok := get("tasks"); ok {
+		n, err := strconv.Atoi(s)
+		switch {
+		case err != nil:
+			errs["tasks"] = fmt.Sprintf("%q is not a whole number", clip(s))
+		case n < 1 || n > MaxTasks:
+			errs["tasks"] = fmt.Sprintf("%d is not between 1 and %d", n, MaxTasks)
+		}
+		k.Tasks = n
+	}
+	if s, ok := get("unit"); ok {
+		u, err := time.ParseDuration(s)
+		switch {
+		case err != nil:
+			errs["unit"] = fmt.Sprintf("%q is not a duration such as 50ms or 1s", clip(s))
+		case u < MinUnit || u > MaxUnit:
+			errs["unit"] = fmt.Sprintf("%v is not between %v and %v", u, MinUnit, MaxUnit)
+		}
+		k.Unit = u
+	}
+	if s, ok := get("procs"); ok {
+		n, err := strconv.Atoi(s)
+		switch {
+		case err != nil:
+			errs["procs"] = fmt.Sprintf("%q is not a whole number", clip(s))
+		case n < 0 || n > MaxProcs:
+			errs["procs"] = fmt.Sprintf("%d is not between 0 (the scenario's default) and %d", n, MaxProcs)
+		}
+		k.Procs = n
+	}
+	if s, ok := get("compute"); ok {
+		c, err := scenario.ParseCompute(s)
+		if err != nil {
+			errs["compute"] = fmt.Sprintf("%q is none of %s", clip(s), scenario.Names(scenario.Computes))
+		}
+		k.Compute = c
+	}
+	if len(errs) > 0 {
+		return k, errs
+	}
+	return k, nil
+}
+
+// Check says whether the page may start the run: its expected makespan
+// within MaxExpected, and the machine's limits (client.Preflight).
+func (k Knobs) Check() error {
+	p := k.params()
+	if exp, formula := p.Expected(); exp > MaxExpected {
+		return FieldErrors{"tasks": fmt.Sprintf("%s with %d tasks at u = %v is expected to take %v (%s); the page runs at most %v: fewer tasks or a smaller unit",
+			k.Scenario, k.Tasks, k.Unit, exp.Round(time.Second), formula, MaxExpected)}
+	}
+	cfg := client.Config{Scenario: k.Scenario, Tasks: k.Tasks, Unit: k.Unit, Procs: k.Procs, Compute: k.Compute}
+	l := client.ReadLimits()
+	l.MaxThreads = k.maxThreads() // what the child is given
+	if _, err := client.Preflight(cfg, l); err != nil {
+		return FieldErrors{"tasks": err.Error()}
+	}
+	return nil
+}
+
+// params are the run's parameters, defaults filled in as the client does.
+func (k Knobs) params() scenario.Params {
+	p := scenario.Params{Scenario: k.Scenario, Compute: k.Compute, N: k.Tasks, Procs: k.Procs, CPUs: runtime.NumCPU(), Unit: k.Unit}
+	if p.Compute == "" {
+		p.Compute = k.Scenario.DefaultCompute()
+	}
+	if p.Procs == 0 {
+		p.Procs = k.Scenario.DefaultProcs(p.N, p.CPUs)
+	}
+	return p
+}
+
+// maxThreads is the child's -max-threads: os-threads needs a thread per
+// task and the runtime's own; past Go's default 10,000 the page raises the
+// limit, as the README tells a user of the client to.
+func (k Knobs) maxThreads() int {
+	const goDefault = 10000
+	if k.Scenario == scenario.OSThreads && k.Tasks+client.Headroom > goDefault {
+		return k.Tasks + 2*client.Headroom
+	}
+	return goDefault
+}
+
+// Query is the knobs as the page's URL carries them.
+func (k Knobs) Query() url.Values {
+	v := url.Values{}
+	v.Set("scenario", string(k.Scenario))
+	v.Set("tasks", strconv.Itoa(k.Tasks))
+	v.Set("unit", k.Unit.String())
+	v.Set("procs", strconv.Itoa(k.Procs))
+	if k.Compute != "" {
+		v.Set("compute", string(k.Compute))
+	}
+	return v
+}
+
+// args are the child's command line: the client's flags, each from a
+// parsed and checked knob, never a string from the request.
+func (k Knobs) args(addr, svgDir string) []string {
+	a := []string{
+		"-addr", addr,
+		"-scenario", string(k.Scenario),
+		"-tasks", strconv.Itoa(k.Tasks),
+		"-unit", k.Unit.String(),
+		"-procs", strconv.Itoa(k.Procs),
+		"-json", "-svg", svgDir, "-svg-compact", "-jaeger-ui", "",
+	}
+	if k.Compute != "" {
+		a = append(a, "-compute", string(k.Compute))
+	}
+	if k.Tasks <= client.LineTasks {
+		a = append(a, "-v") // the article's lines, on stderr
+	}
+	if m := k.maxThreads(); m != 10000 {
+		a = append(a, "-max-threads", strconv.Itoa(m))
+	}
+	return a
+}
+
+// clip shortens what a request sent, for an error message.
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}

@@ -1,0 +1,109 @@
+package web
+
+import (
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"asynctrace/client"
+	"asynctrace/scenario"
+)
+
+func TestParseKnobs(t *testing.T) {
+	k, err := ParseKnobs(url.Values{})
+	if err != nil || k != DefaultKnobs {
+		t.Errorf("no parameters: %+v, %v; want the defaults %+v", k, err, DefaultKnobs)
+	}
+	k, err = ParseKnobs(mustQuery(t, "scenario=os-threads&tasks=10000&unit=200ms&procs=64&compute=sleep&run=1&id=7&addr=10.0.0.1:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Knobs{Scenario: scenario.OSThreads, Tasks: 10000, Unit: 200 * time.Millisecond, Procs: 64, Compute: scenario.Sleep}); k != want {
+		t.Errorf("knobs %+v, want %+v", k, want)
+	}
+
+	// Every knob, with what a hostile or careless request sends: the error
+	// names the knob.
+	for _, tt := range []struct{ query, field string }{
+		{"scenario=bogus", "scenario"},
+		{"scenario=single-thread+-max-threads+1", "scenario"},
+		{"scenario=SYNC", "scenario"},
+		{"tasks=0", "tasks"},
+		{"tasks=10001", "tasks"},
+		{"tasks=-3", "tasks"},
+		{"tasks=1e9", "tasks"},
+		{"tasks=3+-v", "tasks"},
+		{"tasks=3%0A-addr", "tasks"},
+		{"tasks=99999999999999999999999", "tasks"},
+		{"tasks=3&tasks=4", "tasks"},
+		{"unit=0s", "unit"},
+		{"unit=1h", "unit"},
+		{"unit=500us", "unit"},
+		{"unit=50", "unit"},
+		{"unit=50ms+-addr+evil:1", "unit"},
+		{"unit=-1s", "unit"},
+		{"procs=-1", "procs"},
+		{"procs=257", "procs"},
+		{"procs=1%3Brm", "procs"},
+		{"compute=fast", "compute"},
+		{"compute=hold%0A-v", "compute"},
+		{"compute=--help", "compute"},
+	} {
+		_, err := ParseKnobs(mustQuery(t, tt.query))
+		var fe FieldErrors
+		if !errors.As(err, &fe) || fe[tt.field] == "" {
+			t.Errorf("%s: %v, want an error on %s", tt.query, err, tt.field)
+		}
+		if len(err.Error()) > 400 {
+			t.Errorf("%s: error of %d bytes: the request's value is not clipped", tt.query, len(err.Error()))
+		}
+	}
+}
+
+func mustQuery(t *testing.T, q string) url.Values {
+	t.Helper()
+	v, err := url.ParseQuery(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// Check refuses what would run for hours, or what the machine's limits
+// stop, with one message naming the knob.
+func TestKnobsCheck(t *testing.T) {
+	k := Knobs{Scenario: scenario.Sync, Tasks: 10000, Unit: time.Second}
+	err := k.Check()
+	var fe FieldErrors
+	if !errors.As(err, &fe) || !strings.Contains(fe["tasks"], "expected to take") {
+		t.Errorf("sync, 10,000 tasks at 1s: %v, want the expected time named on tasks", err)
+	}
+	if err := DefaultKnobs.Check(); err != nil {
+		t.Errorf("the defaults: %v", err)
+	}
+	// os-threads past Go's thread limit: the page raises it for the child.
+	k = Knobs{Scenario: scenario.OSThreads, Tasks: 10000, Unit: 10 * time.Millisecond, Compute: scenario.Sleep}
+	a := k.args("127.0.0.1:1", "/tmp/x")
+	i := slices.Index(a, "-max-threads")
+	if i < 0 || a[i+1] != "10128" {
+		t.Errorf("os-threads 10,000 tasks: args %v, want -max-threads 10128", a)
+	}
+}
+
+// The child's command line holds only the client's flags, each valued
+// from a parsed knob; the article's lines (-v) only where there are few.
+func TestKnobsArgs(t *testing.T) {
+	k := Knobs{Scenario: scenario.MultiThread, Tasks: 3, Unit: 50 * time.Millisecond, Procs: 3, Compute: scenario.Hold}
+	got := strings.Join(k.args("127.0.0.1:9", "/d"), " ")
+	want := "-addr 127.0.0.1:9 -scenario multi-thread -tasks 3 -unit 50ms -procs 3 -json -svg /d -svg-compact -jaeger-ui  -compute hold -v"
+	if got != want {
+		t.Errorf("args:\n %s\nwant\n %s", got, want)
+	}
+	k.Tasks = client.LineTasks + 1
+	if slices.Contains(k.args("a", "b"), "-v") {
+		t.Errorf("%d tasks: -v given; want the progress line", k.Tasks)
+	}
+}

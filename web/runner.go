@@ -1,0 +1,519 @@
+package web
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"asynctrace/client"
+	"asynctrace/scenario"
+)
+
+// ChildEnv, set to "client" in a process's environment, makes cmd/web run
+// as the client command: how the Runner starts each run.
+const ChildEnv = "ASYNCTRACE_WEB_CHILD"
+
+// State of a run.
+type State string
+
+const (
+	Queued    State = "queued"
+	Running   State = "running"
+	Done      State = "done"      // the run ended and every task succeeded
+	Failed    State = "failed"    // the child failed: the lines say why
+	Cancelled State = "cancelled" // from the page, queued or running
+)
+
+func (s State) ended() bool { return s == Done || s == Failed || s == Cancelled }
+
+// maxLines bounds what a run keeps of its child's output: the article's
+// four lines a task up to client.LineTasks tasks, a progress line a second
+// above, and its errors.
+const maxLines = 2000
+
+// Run is one run the page asked for.
+type Run struct {
+	ID    int   `json:"id"`
+	Knobs Knobs `json:"knobs"`
+	Group int   `json:"group,omitempty"` // the Compare that made it
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced at every change
+	state   State
+	lines   []string
+	dropped int
+	result  *client.Result
+	svg     []byte
+	compact []byte // the figure, compact (Compare)
+	errMsg  string
+	trace   TraceStatus
+	queued  time.Time
+	started time.Time
+	ended   time.Time
+	cancel  context.CancelFunc // while running
+}
+
+// TraceStatus says where the run's trace is.
+type TraceStatus struct {
+	ID    string `json:"id,omitempty"`
+	URL   string `json:"url,omitempty"`   // in the Jaeger UI
+	Spans int    `json:"spans,omitempty"` // in Jaeger, last counted
+	Note  string `json:"note,omitempty"`  // why there is no link, or where it stands
+}
+
+// View is a run as the page's API shows it.
+type View struct {
+	ID         int              `json:"id"`
+	Group      int              `json:"group,omitempty"`
+	Knobs      Knobs            `json:"knobs"`
+	UnitMS     float64          `json:"unit_ms"`
+	Query      string           `json:"query"` // the knobs as URL parameters
+	Command    string           `json:"command"`
+	State      State            `json:"state"`
+	ExpectedMS float64          `json:"expected_ms"`
+	Formula    string           `json:"formula"`
+	Queued     time.Time        `json:"queued"`
+	Started    *time.Time       `json:"started,omitempty"`
+	Ended      *time.Time       `json:"ended,omitempty"`
+	ElapsedMS  float64          `json:"elapsed_ms"`
+	Lines      int              `json:"lines"`
+	Error      string           `json:"error,omitempty"`
+	Result     *client.Result   `json:"result,omitempty"`
+	Checks     []scenario.Check `json:"checks,omitempty"`
+	HasSVG     bool             `json:"has_svg"`
+	Trace      TraceStatus      `json:"trace"`
+}
+
+func newRun(id, group int, k Knobs) *Run {
+	return &Run{ID: id, Group: group, Knobs: k, state: Queued, queued: time.Now(), changed: make(chan struct{})}
+}
+
+// update changes the run under its lock and wakes whoever waits on it.
+func (r *Run) update(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f()
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+func (r *Run) addLine(s string) {
+	r.update(func() {
+		if len(r.lines) < maxLines {
+			r.lines = append(r.lines, s)
+		} else {
+			r.dropped++
+		}
+	})
+}
+
+// Lines returns the lines from i on, whether the run has ended, and a
+// channel closed at the next change.
+func (r *Run) Lines(i int) (lines []string, ended bool, changed <-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i < len(r.lines) {
+		lines = slices.Clone(r.lines[i:])
+	}
+	return lines, r.state.ended(), r.changed
+}
+
+// State is the run's state now.
+func (r *Run) State() State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.state
+}
+
+// SVG is the run's diagram, or its compact form, once it has ended.
+func (r *Run) SVG(compact bool) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if compact {
+		return r.compact
+	}
+	return r.svg
+}
+
+// View is a snapshot of the run.
+func (r *Run) View() View {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	exp, formula := r.Knobs.params().Expected()
+	v := View{
+		ID: r.ID, Group: r.Group, Knobs: r.Knobs, UnitMS: ms(r.Knobs.Unit), Query: r.Knobs.Query().Encode(),
+		Command: "go run ./cmd/client " + strings.Join(r.Knobs.userArgs(), " "),
+		State:   r.state, ExpectedMS: ms(exp), Formula: formula, Queued: r.queued,
+		Lines: len(r.lines), Error: r.errMsg, Result: r.result, HasSVG: r.svg != nil, Trace: r.trace,
+	}
+	if r.dropped > 0 {
+		v.Lines += r.dropped
+	}
+	if !r.started.IsZero() {
+		t := r.started
+		v.Started = &t
+		end := time.Now()
+		if !r.ended.IsZero() {
+			end = r.ended
+		}
+		v.ElapsedMS = ms(end.Sub(r.started))
+	}
+	if !r.ended.IsZero() {
+		t := r.ended
+		v.Ended = &t
+	}
+	if r.result != nil {
+		v.Checks = r.result.Checks
+	}
+	return v
+}
+
+// userArgs are the flags a person would give the client for this run.
+func (k Knobs) userArgs() []string {
+	a := []string{"-scenario", string(k.Scenario), "-tasks", fmt.Sprint(k.Tasks), "-unit", k.Unit.String()}
+	if k.Procs != 0 {
+		a = append(a, "-procs", fmt.Sprint(k.Procs))
+	}
+	if k.Compute != "" {
+		a = append(a, "-compute", string(k.Compute))
+	}
+	if m := k.maxThreads(); m != 10000 {
+		a = append(a, "-max-threads", fmt.Sprint(m))
+	}
+	return a
+}
+
+// RunnerConfig configures a Runner.
+type RunnerConfig struct {
+	// Exe is the program each run executes with ChildEnv=client: cmd/web
+	// itself (os.Executable), or a test binary that acts the same.
+	Exe string
+	// Servers gives the address of an echo server holding requests 8u.
+	Servers interface {
+		Addr(ctx context.Context, unit time.Duration) (string, error)
+	}
+	// Traces says, before each run, whether its spans can be exported and
+	// where its trace will be; and looks for the trace after the run.
+	Traces   Traces
+	MaxQueue int // runs waiting at most; default 20
+	History  int // runs kept, ended ones dropped oldest first; default 50
+}
+
+// Runner runs the page's runs one at a time, in the order they came.
+type Runner struct {
+	cfg RunnerConfig
+
+	mu     sync.Mutex
+	runs   []*Run // oldest first: the history, and the queue
+	nextID int
+	group  int
+	wake   chan struct{}
+	done   chan struct{}
+	stop   context.CancelFunc
+	// awaiting: the lookups of finished runs' traces in Jaeger.
+	awaiting sync.WaitGroup
+}
+
+// ErrQueueFull: more runs are waiting than the Runner takes.
+var ErrQueueFull = errors.New("too many runs waiting: wait for some to end, or cancel them")
+
+// NewRunner starts a Runner; Close stops it.
+func NewRunner(cfg RunnerConfig) *Runner {
+	if cfg.MaxQueue <= 0 {
+		cfg.MaxQueue = 20
+	}
+	if cfg.History <= 0 {
+		cfg.History = 50
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	r := &Runner{cfg: cfg, nextID: 1, wake: make(chan struct{}, 1), done: make(chan struct{}), stop: stop}
+	go r.loop(ctx)
+	return r
+}
+
+// Close cancels every run, waits for the one running to end, and stops.
+func (r *Runner) Close() {
+	r.stop()
+	<-r.done
+	r.awaiting.Wait()
+}
+
+// Submit queues runs of the knobs, one per scenario given (Compare gives
+// all five, under one group id), and returns them. In a Compare,
+// single-thread keeps its one P and os-threads its P per task: the procs
+// knob sets the others'.
+func (r *Runner) Submit(k Knobs, scenarios ...scenario.Scenario) ([]*Run, error) {
+	if len(scenarios) == 0 {
+		scenarios = []scenario.Scenario{k.Scenario}
+	}
+	knobs := make([]Knobs, len(scenarios))
+	for i, sc := range scenarios {
+		knobs[i] = k
+		knobs[i].Scenario = sc
+		if len(scenarios) > 1 && (sc == scenario.SingleThread || sc == scenario.OSThreads) {
+			knobs[i].Procs = 0
+		}
+		if err := knobs[i].Check(); err != nil {
+			return nil, fmt.Errorf("%s: %w", sc, err)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	waiting := 0
+	for _, run := range r.runs {
+		if run.State() == Queued {
+			waiting++
+		}
+	}
+	if waiting+len(scenarios) > r.cfg.MaxQueue {
+		return nil, ErrQueueFull
+	}
+	group := 0
+	if len(scenarios) > 1 {
+		r.group++
+		group = r.group
+	}
+	var out []*Run
+	for _, k := range knobs {
+		run := newRun(r.nextID, group, k)
+		r.nextID++
+		r.runs = append(r.runs, run)
+		out = append(out, run)
+	}
+	r.trim()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	return out, nil
+}
+
+// trim drops the oldest ended runs beyond the history's size.
+func (r *Runner) trim() {
+	for over := len(r.runs) - r.cfg.History; over > 0; over-- {
+		i := slices.IndexFunc(r.runs, func(run *Run) bool { return run.State().ended() })
+		if i < 0 {
+			return
+		}
+		r.runs = slices.Delete(r.runs, i, i+1)
+	}
+}
+
+// Get returns run id, if it is kept.
+func (r *Runner) Get(id int) (*Run, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, run := range r.runs {
+		if run.ID == id {
+			return run, true
+		}
+	}
+	return nil, false
+}
+
+// Runs are the runs kept, newest first.
+func (r *Runner) Runs() []*Run {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := slices.Clone(r.runs)
+	slices.Reverse(out)
+	return out
+}
+
+// Group returns the runs of a Compare, in scenario order.
+func (r *Runner) Group(g int) []*Run {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*Run
+	for _, run := range r.runs {
+		if g != 0 && run.Group == g {
+			out = append(out, run)
+		}
+	}
+	return out
+}
+
+// ErrEnded: the run cannot be cancelled, it has ended.
+var ErrEnded = errors.New("the run has ended")
+
+// Cancel cancels a queued run at once, and a running one by SIGTERM to its
+// child (which ends its tasks, flushes its spans, and exits).
+func (r *Runner) Cancel(run *Run) error {
+	var err error
+	run.update(func() {
+		switch run.state {
+		case Queued:
+			run.state, run.ended = Cancelled, time.Now()
+		case Running:
+			run.errMsg = "cancelled from the page"
+			run.cancel()
+		default:
+			err = ErrEnded
+		}
+	})
+	return err
+}
+
+// loop runs the queued runs one at a time, oldest first.
+func (r *Runner) loop(ctx context.Context) {
+	defer close(r.done)
+	for {
+		r.mu.Lock()
+		var next *Run
+		for _, run := range r.runs {
+			if run.State() == Queued {
+				next = run
+				break
+			}
+		}
+		r.mu.Unlock()
+		if next == nil {
+			select {
+			case <-r.wake:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		r.execute(ctx, next)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// execute runs one run as a child process: the client command with the
+// run's flags, -json on stdout, its lines on stderr, its diagram into a
+// directory of its own.
+func (r *Runner) execute(loop context.Context, run *Run) {
+	ctx, cancel := context.WithCancel(loop)
+	defer cancel()
+	started := false
+	run.update(func() {
+		if run.state == Queued { // not cancelled meanwhile
+			run.state, run.started, run.cancel, started = Running, time.Now(), cancel, true
+		}
+	})
+	if !started {
+		return
+	}
+	state, errMsg, res, svg, trace := r.child(ctx, run)
+	run.update(func() {
+		run.state, run.ended, run.result, run.svg, run.compact, run.trace = state, time.Now(), res, svg[0], svg[1], trace
+		if run.errMsg == "" {
+			run.errMsg = errMsg
+		}
+		if state == Cancelled {
+			run.errMsg = "cancelled from the page"
+		}
+	})
+	if state == Done && trace.URL != "" {
+		// Not in the way of the next run.
+		r.awaiting.Go(func() { r.cfg.Traces.Await(loop, run) })
+	}
+}
+
+func (r *Runner) child(ctx context.Context, run *Run) (state State, errMsg string, res *client.Result, svg [2][]byte, trace TraceStatus) {
+	addr, err := r.cfg.Servers.Addr(ctx, run.Knobs.Unit)
+	if err != nil {
+		return Failed, "echo server: " + err.Error(), nil, svg, trace
+	}
+	dir, err := os.MkdirTemp("", "asynctrace-web-")
+	if err != nil {
+		return Failed, err.Error(), nil, svg, trace
+	}
+	defer os.RemoveAll(dir)
+
+	export, trace := r.cfg.Traces.Before()
+	cmd := exec.CommandContext(ctx, r.cfg.Exe, run.Knobs.args(addr, dir)...)
+	cmd.Env = childEnv(export)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	var stdout bytes.Buffer
+	cmd.Stdout = &limitedBuffer{b: &stdout, max: 4 << 20}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return Failed, err.Error(), nil, svg, trace
+	}
+	if err := cmd.Start(); err != nil {
+		return Failed, "starting the run: " + err.Error(), nil, svg, trace
+	}
+	sc := bufio.NewScanner(stderr)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var last []string
+	for sc.Scan() {
+		line := sc.Text()
+		run.addLine(line)
+		if strings.HasPrefix(line, "client:") {
+			last = append(last, strings.TrimPrefix(line, "client: "))
+		}
+	}
+	io.Copy(io.Discard, stderr)
+	werr := cmd.Wait()
+
+	var result client.Result
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &result); err == nil && result.Scenario != "" {
+		res = &result
+	}
+	for i, suffix := range []string{".svg", "-compact.svg"} {
+		if b, err := os.ReadFile(filepath.Join(dir, string(run.Knobs.Scenario)+suffix)); err == nil {
+			svg[i] = b
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		return Cancelled, "", res, svg, TraceStatus{}
+	case werr != nil:
+		msg := werr.Error()
+		if len(last) > 0 {
+			msg = strings.Join(last[max(0, len(last)-3):], "; ")
+		}
+		return Failed, msg, res, svg, r.cfg.Traces.Link(trace, res)
+	case res == nil:
+		return Failed, "the run printed no result", nil, svg, trace
+	}
+	return Done, "", res, svg, r.cfg.Traces.Link(trace, res)
+}
+
+// childEnv is this process's environment for a child: ChildEnv set, and
+// no exporting where no collector answers.
+func childEnv(export bool) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, ChildEnv+"=") && !(!export && strings.HasPrefix(kv, "OTEL_TRACES_EXPORTER=")) {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, ChildEnv+"=client")
+	if !export {
+		env = append(env, "OTEL_TRACES_EXPORTER=none")
+	}
+	return env
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	b   *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - l.b.Len(); room > 0 {
+		l.b.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

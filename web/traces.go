@@ -1,0 +1,129 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"asynctrace/client"
+	"asynctrace/jaeger"
+)
+
+// Traces is where the runs' spans go, and where the page links to them.
+type Traces struct {
+	UI        string // Jaeger UI's address, for links; "": no links
+	API       string // Jaeger query API the page reads; "": UI
+	OTLP      string // OTLP endpoint the runs export to (tracing.Endpoint)
+	Exporting bool   // false: OTEL_TRACES_EXPORTER=none
+	// AwaitFor bounds the wait for a run's trace in Jaeger; default 30s.
+	AwaitFor time.Duration
+}
+
+// noJaeger ends every note that says there is no trace link.
+const noJaeger = " The figure is drawn from the run's own spans all the same."
+
+// Before says whether a run's spans can be exported now: a collector
+// answers on the OTLP endpoint. If not, or if there is no UI to link to,
+// the status says why there will be no link.
+func (t Traces) Before() (export bool, st TraceStatus) {
+	if !t.Exporting {
+		return false, TraceStatus{Note: "No trace link: spans are not exported (OTEL_TRACES_EXPORTER=none)." + noJaeger}
+	}
+	hostport := otlpHostPort(t.OTLP)
+	c, err := net.DialTimeout("tcp", hostport, 500*time.Millisecond)
+	if err != nil {
+		return false, TraceStatus{Note: fmt.Sprintf("No trace link: no Jaeger answers for OTLP at %s (start one with `docker compose up jaeger`, or set OTEL_EXPORTER_OTLP_ENDPOINT).%s", hostport, noJaeger)}
+	}
+	c.Close()
+	if t.UI == "" {
+		return true, TraceStatus{Note: fmt.Sprintf("Spans exported to %s; no trace link: no Jaeger UI address (-jaeger-ui).", hostport)}
+	}
+	return true, TraceStatus{}
+}
+
+// Link is the status after the run: the trace's id, and its link where
+// Before found Jaeger.
+func (t Traces) Link(st TraceStatus, res *client.Result) TraceStatus {
+	if res == nil || res.TraceID == "" || strings.Trim(res.TraceID, "0") == "" {
+		return st
+	}
+	st.ID = res.TraceID
+	if st.Note == "" {
+		st.URL = strings.TrimSuffix(t.UI, "/") + "/trace/" + res.TraceID
+		st.Note = "Waiting for Jaeger to have the whole trace."
+	}
+	return st
+}
+
+// Await reads the run's trace from Jaeger until its span count stops
+// growing, and says how many spans it holds.
+func (t Traces) Await(ctx context.Context, run *Run) {
+	api := t.API
+	if api == "" {
+		api = t.UI
+	}
+	id := run.View().Trace.ID
+	wait := t.AwaitFor
+	if wait <= 0 {
+		wait = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	jc := jaeger.Client{BaseURL: api}
+	last, stable := 0, 0
+	var lastErr error
+	for {
+		tr, err := jc.Trace(ctx, id)
+		switch {
+		case err == nil:
+			n := len(tr.Spans)
+			if n == last {
+				stable++
+			} else {
+				last, stable = n, 0
+				setTrace(run, n, fmt.Sprintf("In Jaeger: %d spans so far.", n))
+			}
+			if stable >= 2 {
+				setTrace(run, n, fmt.Sprintf("In Jaeger: %d spans.", n))
+				return
+			}
+		case !errors.Is(err, jaeger.ErrNotFound):
+			lastErr = err
+		}
+		t := time.NewTimer(500 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			note := fmt.Sprintf("Jaeger at %s has not got the trace after %v", api, wait)
+			if lastErr != nil {
+				note += ": " + lastErr.Error()
+			}
+			if last > 0 {
+				note = fmt.Sprintf("In Jaeger: %d spans (still arriving after %v).", last, wait)
+			}
+			setTrace(run, last, note)
+			return
+		}
+	}
+}
+
+func setTrace(run *Run, spans int, note string) {
+	run.update(func() { run.trace.Spans, run.trace.Note = spans, note })
+}
+
+// otlpHostPort is the host:port of an OTLP endpoint given as a URL
+// (http://jaeger:4317) or as host:port.
+func otlpHostPort(endpoint string) string {
+	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
+		if u.Port() == "" {
+			return net.JoinHostPort(u.Hostname(), "4317")
+		}
+		return u.Host
+	}
+	return endpoint
+}

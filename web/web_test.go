@@ -1,0 +1,401 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"asynctrace/internal/cli"
+	"asynctrace/internal/clientcmd"
+	"asynctrace/scenario"
+)
+
+// The Runner's children are this test binary, acting as cmd/web does.
+func TestMain(m *testing.M) {
+	if os.Getenv(ChildEnv) == "client" {
+		cli.Main("client", clientcmd.Run)
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+type page struct {
+	*httptest.Server
+	runner  *Runner
+	servers *Servers
+}
+
+// newPage serves the page on a loopback port with its own echo servers;
+// no spans are exported.
+func newPage(t *testing.T, cfg RunnerConfig) *page {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	servers := &Servers{}
+	cfg.Exe, cfg.Servers = exe, servers
+	cfg.Traces = Traces{UI: "http://127.0.0.1:1", OTLP: "127.0.0.1:1", Exporting: false}
+	r := NewRunner(cfg)
+	p := &page{Server: httptest.NewServer(Handler(r)), runner: r, servers: servers}
+	t.Cleanup(func() {
+		p.Close()
+		r.Close()
+		servers.Close(context.Background())
+	})
+	return p
+}
+
+// submit POSTs a form and decodes the answer.
+func (p *page) submit(t *testing.T, path, form string) (int, []View, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(p.URL+path, "application/x-www-form-urlencoded", strings.NewReader(form))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusAccepted {
+		var views []View
+		if err := json.Unmarshal(b, &views); err != nil {
+			t.Fatalf("%s: %v: %s", path, err, b)
+		}
+		return resp.StatusCode, views, nil
+	}
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return resp.StatusCode, nil, m
+}
+
+// awaitState waits, on the run's own change notifications, until the run
+// reaches one of the states.
+func awaitState(t *testing.T, r *Runner, id int, d time.Duration, states ...State) View {
+	t.Helper()
+	run, ok := r.Get(id)
+	if !ok {
+		t.Fatalf("run %d not kept", id)
+	}
+	deadline := time.After(d)
+	for {
+		_, _, changed := run.Lines(1 << 30)
+		v := run.View()
+		for _, s := range states {
+			if v.State == s {
+				return v
+			}
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("run %d still %s after %v, want %v", id, v.State, d, states)
+		}
+	}
+}
+
+// A run through the API, as the page makes it: queued, its lines
+// streamed as server-sent events, then its result, checks and figures.
+func TestRunThroughAPI(t *testing.T) {
+	p := newPage(t, RunnerConfig{})
+	code, views, _ := p.submit(t, "/api/runs", "scenario=single-thread&tasks=3&unit=20ms&addr=10.9.9.9:1")
+	if code != http.StatusAccepted || len(views) != 1 {
+		t.Fatalf("POST /api/runs: %d %v", code, views)
+	}
+	id := views[0].ID
+
+	resp, err := http.Get(fmt.Sprintf("%s/api/runs/%d/events", p.URL, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("events Content-Type %q", ct)
+	}
+	var lines []string
+	var last View
+	sc := bufio.NewScanner(resp.Body)
+	event := ""
+	for sc.Scan() {
+		l := sc.Text()
+		switch {
+		case strings.HasPrefix(l, "event: "):
+			event = strings.TrimPrefix(l, "event: ")
+		case strings.HasPrefix(l, "data: ") && event == "line":
+			lines = append(lines, strings.TrimPrefix(l, "data: "))
+		case strings.HasPrefix(l, "data: ") && event == "state":
+			json.Unmarshal([]byte(strings.TrimPrefix(l, "data: ")), &last)
+		}
+		if event == "end" {
+			break
+		}
+	}
+	if last.State != Done {
+		t.Fatalf("run ended %s: %s\nlines:\n%s", last.State, last.Error, strings.Join(lines, "\n"))
+	}
+	for _, want := range []string{"task1 started", "task3 written", "task2 read", "task3 finished"} {
+		if !strings.Contains(strings.Join(lines, "\n"), want) {
+			t.Errorf("no streamed line with %q in\n%s", want, strings.Join(lines, "\n"))
+		}
+	}
+	res := last.Result
+	if res == nil || res.Scenario != scenario.SingleThread || res.Tasks != 3 || res.GOMAXPROCS != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	if len(last.Checks) == 0 {
+		t.Error("no checks in the run's view")
+	}
+	if last.Trace.URL != "" || !strings.Contains(last.Trace.Note, "No trace link") {
+		t.Errorf("without Jaeger: trace %+v, want no link and why", last.Trace)
+	}
+	if last.Command != "go run ./cmd/client -scenario single-thread -tasks 3 -unit 20ms" {
+		t.Errorf("command %q", last.Command)
+	}
+	for _, q := range []string{"", "?compact=1"} {
+		resp, err := http.Get(fmt.Sprintf("%s/api/runs/%d/svg%s", p.URL, id, q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" || !strings.HasPrefix(string(b), "<svg") {
+			t.Errorf("svg%s: %d %q %.40q", q, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		}
+		if !strings.Contains(string(b), `data-stage="compute"`) {
+			t.Errorf("svg%s has no compute segment", q)
+		}
+	}
+
+	// A reconnecting EventSource resumes after the last line it had.
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/runs/%d/events", p.URL, id), nil)
+	req.Header.Set("Last-Event-ID", "5")
+	resp2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp2.Body)
+	resp2.Body.Close()
+	if !strings.HasPrefix(string(b), "id: 6\n") || strings.Contains(string(b), "id: 5\n") {
+		t.Errorf("resume after id 5: %.100q", b)
+	}
+}
+
+// One run at a time, in the order they came; the rest wait, shown queued.
+func TestQueue(t *testing.T) {
+	p := newPage(t, RunnerConfig{})
+	var ids []int
+	for _, sc := range []string{"multi-thread", "sync", "os-threads"} {
+		code, views, m := p.submit(t, "/api/runs", "tasks=2&unit=10ms&scenario="+sc)
+		if code != http.StatusAccepted {
+			t.Fatalf("%s: %d %v", sc, code, m)
+		}
+		ids = append(ids, views[0].ID)
+	}
+	if v := awaitState(t, p.runner, ids[2], time.Second, Queued, Running); v.State != Queued {
+		// The first two take 14u and 28u: the third cannot have started.
+		t.Errorf("third run %s right after submitting, want queued", v.State)
+	}
+	var prevEnd time.Time
+	for _, id := range ids {
+		v := awaitState(t, p.runner, id, time.Minute, Done, Failed)
+		if v.State != Done {
+			t.Fatalf("run %d %s: %s", id, v.State, v.Error)
+		}
+		if v.Started.Before(prevEnd) {
+			t.Errorf("run %d started %v before the previous ended", id, prevEnd.Sub(*v.Started))
+		}
+		prevEnd = *v.Ended
+	}
+}
+
+// Cancel: a queued run at once, a running one through its child (SIGTERM),
+// an ended one refused.
+func TestCancel(t *testing.T) {
+	p := newPage(t, RunnerConfig{})
+	_, long, _ := p.submit(t, "/api/runs", "scenario=sync&tasks=3&unit=1s") // 42 s
+	_, next, _ := p.submit(t, "/api/runs", "scenario=sync&tasks=1&unit=1ms")
+	cancel := func(id int) int {
+		resp, err := http.Post(fmt.Sprintf("%s/api/runs/%d/cancel", p.URL, id), "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := cancel(next[0].ID); code != 200 {
+		t.Errorf("cancel queued: %d", code)
+	}
+	if v := awaitState(t, p.runner, next[0].ID, time.Second, Cancelled); v.Started != nil {
+		t.Errorf("the cancelled queued run started")
+	}
+	awaitState(t, p.runner, long[0].ID, 10*time.Second, Running)
+	t0 := time.Now()
+	if code := cancel(long[0].ID); code != 200 {
+		t.Errorf("cancel running: %d", code)
+	}
+	v := awaitState(t, p.runner, long[0].ID, 10*time.Second, Cancelled, Failed, Done)
+	if v.State != Cancelled || !strings.Contains(v.Error, "cancelled") {
+		t.Errorf("cancelled run: %s %q", v.State, v.Error)
+	}
+	t.Logf("running run cancelled in %v", time.Since(t0).Round(time.Millisecond))
+	if code := cancel(long[0].ID); code != http.StatusConflict {
+		t.Errorf("cancel an ended run: %d, want 409", code)
+	}
+}
+
+// The history keeps the last runs; older ones are gone, said so.
+func TestHistory(t *testing.T) {
+	p := newPage(t, RunnerConfig{History: 2})
+	var last []View
+	for range 3 {
+		_, last, _ = p.submit(t, "/api/runs", "scenario=sync&tasks=1&unit=1ms")
+		awaitState(t, p.runner, last[0].ID, 30*time.Second, Done)
+	}
+	resp, err := http.Get(p.URL + "/api/runs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var views []View
+	json.NewDecoder(resp.Body).Decode(&views)
+	resp.Body.Close()
+	if len(views) != 2 || views[0].ID != 3 || views[1].ID != 2 {
+		t.Errorf("history: %d runs, want runs 3 and 2, newest first", len(views))
+	}
+	for _, path := range []string{"/api/runs/1", "/api/runs/1/svg", "/api/runs/x", "/api/runs/99999999999999999999", "/api/groups/1"} {
+		resp, err := http.Get(p.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", path, resp.StatusCode)
+		}
+	}
+}
+
+// Compare queues the five scenarios under one group; single-thread keeps
+// its one P, os-threads its P per task.
+func TestCompare(t *testing.T) {
+	p := newPage(t, RunnerConfig{})
+	code, views, m := p.submit(t, "/api/compare", "tasks=2&unit=5ms&procs=3&scenario=sync")
+	if code != http.StatusAccepted || len(views) != 5 {
+		t.Fatalf("compare: %d %v", code, m)
+	}
+	for i, v := range views {
+		if v.Knobs.Scenario != scenario.All[i] || v.Group == 0 || v.Group != views[0].Group {
+			t.Errorf("run %d: %s group %d", i, v.Knobs.Scenario, v.Group)
+		}
+		wantP := 3
+		if v.Knobs.Scenario == scenario.SingleThread || v.Knobs.Scenario == scenario.OSThreads {
+			wantP = 0
+		}
+		if v.Knobs.Procs != wantP {
+			t.Errorf("%s: procs %d, want %d", v.Knobs.Scenario, v.Knobs.Procs, wantP)
+		}
+	}
+	for _, v := range views {
+		if got := awaitState(t, p.runner, v.ID, time.Minute, Done, Failed); got.State != Done || !got.HasSVG {
+			t.Errorf("%s: %s %s, svg %v", v.Knobs.Scenario, got.State, got.Error, got.HasSVG)
+		}
+	}
+	resp, err := http.Get(fmt.Sprintf("%s/api/groups/%d", p.URL, views[0].Group))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var group []View
+	json.NewDecoder(resp.Body).Decode(&group)
+	resp.Body.Close()
+	if len(group) != 5 {
+		t.Errorf("group: %d runs", len(group))
+	}
+}
+
+// What a hostile page or client sends is refused, and nothing runs.
+func TestHostileRequests(t *testing.T) {
+	p := newPage(t, RunnerConfig{MaxQueue: 2})
+	post := func(path, body string, header map[string]string) int {
+		req, _ := http.NewRequest("POST", p.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tt := range []struct {
+		name, body string
+		header     map[string]string
+		want       int
+	}{
+		{"another site's page", "scenario=sync", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
+		{"another origin", "scenario=sync", map[string]string{"Origin": "http://evil.example"}, 403},
+		{"a huge body", "scenario=sync&x=" + strings.Repeat("a", 20<<10), nil, 400},
+		{"a flag in a value", "scenario=sync&tasks=1+-max-threads+1", nil, 400},
+		{"a huge number", "tasks=1000000000000", nil, 400},
+		{"hours of sync", "scenario=sync&tasks=10000&unit=2s", nil, 400},
+		{"more than the queue holds", "tasks=1&unit=1ms", nil, 429}, // Compare: 5 runs > 2
+	} {
+		path := "/api/runs"
+		if tt.want == 429 {
+			path = "/api/compare"
+		}
+		if got := post(path, tt.body, tt.header); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	if runs := p.runner.Runs(); len(runs) != 0 {
+		t.Errorf("%d runs queued by refused requests", len(runs))
+	}
+	resp, err := http.Get(p.URL + "/api/check?" + url.Values{"scenario": {"sync"}, "tasks": {"abc"}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a map[string]any
+	json.NewDecoder(resp.Body).Decode(&a)
+	resp.Body.Close()
+	if a["ok"] != false || a["fields"] == nil {
+		t.Errorf("check of a bad knob: %v", a)
+	}
+}
+
+// The page and its files are served from the binary.
+func TestStatic(t *testing.T) {
+	p := newPage(t, RunnerConfig{})
+	for path, want := range map[string]string{
+		"/":                 `<form id="knobs"`,
+		"/static/app.js":    "EventSource",
+		"/static/style.css": "--compute: #c87137",
+	} {
+		resp, err := http.Get(p.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s: %d, no %q", path, resp.StatusCode, want)
+		}
+	}
+	resp, err := http.Get(p.URL + "/nothing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("GET /nothing: %d", resp.StatusCode)
+	}
+}
