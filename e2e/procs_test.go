@@ -23,7 +23,7 @@ import (
 
 // Set by TestMain.
 var (
-	serverBin, clientBin, diagramBin string
+	serverBin, clientBin, diagramBin, webBin string
 	jaegerBin                        string
 	jaegerd                          *jaegerProc
 	project                          *types.Project
@@ -79,13 +79,13 @@ func moduleRoot() string {
 
 // build compiles the commands as the Dockerfile does.
 func build(dir string) error {
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/server", "./cmd/client", "./cmd/diagram")
+	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/server", "./cmd/client", "./cmd/diagram", "./cmd/web")
 	cmd.Dir = moduleRoot()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%v: %s", err, out)
 	}
-	serverBin, clientBin, diagramBin = filepath.Join(dir, "server"), filepath.Join(dir, "client"), filepath.Join(dir, "diagram")
+	serverBin, clientBin, diagramBin, webBin = filepath.Join(dir, "server"), filepath.Join(dir, "client"), filepath.Join(dir, "diagram"), filepath.Join(dir, "web")
 	return nil
 }
 

@@ -179,3 +179,38 @@ func TestFlag(t *testing.T) {
 		}
 	}
 }
+
+// The web page: on every interface of its container, published on 8080,
+// exporting to Jaeger, its trace links for the browser on the host
+// (localhost:16686, published by the jaeger service) and its queries to
+// Jaeger inside the network.
+func TestWeb(t *testing.T) {
+	p := load(t)
+	s, ok := p.Services["web"]
+	if !ok {
+		t.Fatal("no service web")
+	}
+	if len(s.Command) == 0 || s.Command[0] != "/web" {
+		t.Fatalf("web command %q, want /web ...", s.Command)
+	}
+	if s.Image != p.Services["echo-server"].Image {
+		t.Errorf("web image %q, want the echo server's", s.Image)
+	}
+	host, port, err := net.SplitHostPort(flag(t, "web", s.Command, "addr"))
+	if err != nil || host != "0.0.0.0" || port != "8080" {
+		t.Errorf("web -addr %s:%s, want 0.0.0.0:8080", host, port)
+	}
+	if !slices.ContainsFunc(s.Ports, func(pc types.ServicePortConfig) bool { return itoa(pc.Target) == "8080" && pc.Published == "8080" }) {
+		t.Errorf("web does not publish 8080 as 8080")
+	}
+	if u := flag(t, "web", s.Command, "jaeger-ui"); u != "http://localhost:16686" {
+		t.Errorf("web -jaeger-ui %q, want http://localhost:16686: the browser's address of the published port", u)
+	}
+	if u, err := url.Parse(flag(t, "web", s.Command, "jaeger-api")); err != nil || u.Hostname() != "jaeger" || u.Port() != "16686" {
+		t.Errorf("web -jaeger-api %v, want the jaeger service's query port", u)
+	}
+	checkOTLP(t, "web", s)
+	if c := s.DependsOn["jaeger"].Condition; c != types.ServiceConditionHealthy {
+		t.Errorf("web depends on jaeger %q, want service_healthy", c)
+	}
+}

@@ -1,0 +1,325 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"asynctrace/scenario"
+	"asynctrace/tracing"
+)
+
+// startWeb runs the compose file's web command on a free loopback port,
+// exporting to the OTLP ports given, its links to this Jaeger's UI.
+func startWeb(t *testing.T, otlp map[uint32]int) string {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	ui := "http://127.0.0.1:1" // no Jaeger: links are not made anyway
+	if jaegerd != nil {
+		ui = jaegerd.client().BaseURL
+	}
+	args, env := composeCommand(t, "web", map[string]string{"addr": addr, "jaeger-ui": ui, "jaeger-api": ui}, otlp)
+	p, err := start(webBin, args, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !p.stop(10 * time.Second) {
+			t.Errorf("web did not stop within 10s of SIGTERM")
+		}
+	})
+	if !p.stdout.Await("open http://"+addr, 1, 10*time.Second) {
+		t.Fatalf("web did not start: %s%s", p.stdout.String(), p.stderr.String())
+	}
+	return "http://" + addr
+}
+
+// browser is a headless Debian chromium, driven over the DevTools
+// protocol, at the page's design size.
+func browser(t *testing.T, w, h int) context.Context {
+	t.Helper()
+	path := ""
+	for _, name := range []string{os.Getenv("CHROMIUM"), "chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); name != "" && err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		t.Skip("no chromium (Debian's package, which .ci/run installs, or $CHROMIUM)")
+	}
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Headless,
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(w, h),
+		chromedp.Flag("hide-scrollbars", true), chromedp.Flag("force-device-scale-factor", "1"))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(cancel3)
+	return ctx
+}
+
+// shot takes a screenshot (of the whole page, or of the element the
+// selector names), saved as name in $ASYNCTRACE_SCREENSHOTS if set
+// (scripts/screenshots: the README's).
+func shot(t *testing.T, ctx context.Context, name string, element chromedp.ID) image.Image {
+	t.Helper()
+	action := chromedp.FullScreenshot(100)
+	if element != "" {
+		action = chromedp.Screenshot(element)
+	}
+	b, err := chromedp.Run(ctx, action)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir := os.Getenv("ASYNCTRACE_SCREENSHOTS"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return img
+}
+
+type segment struct {
+	Label, Task string
+	Start, End  float64 // µs
+	X, Y        float64 // the centre, in the page
+}
+
+// computesOnThreads reads the figure's compute segments on the OS thread
+// lanes from the page's DOM.
+func computesOnThreads(t *testing.T, ctx context.Context, sel string) []segment {
+	t.Helper()
+	js := fmt.Sprintf(`[...document.querySelectorAll(%q)].map(r => { const b = r.getBoundingClientRect(); return {
+		Label: r.dataset.label, Task: r.dataset.task, Start: +r.dataset.startUs, End: +r.dataset.endUs,
+		X: b.x + scrollX + b.width / 2, Y: b.y + scrollY + b.height / 2 } })`, sel+` rect.segment[data-lane="thread"][data-stage="compute"]`)
+	segs, err := chromedp.Run(ctx, chromedp.Evaluate[[]segment](js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return segs
+}
+
+// run runs one browser action and returns its value, failing the test on
+// an error.
+func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func near(c interface{ RGBA() (r, g, b, a uint32) }, hex string) bool {
+	var want [3]uint32
+	fmt.Sscanf(hex, "#%02x%02x%02x", &want[0], &want[1], &want[2])
+	r, g, b, _ := c.RGBA()
+	got := [3]uint32{r >> 8, g >> 8, b >> 8}
+	for i := range got {
+		if d := int(got[i]) - int(want[i]); d < -12 || d > 12 {
+			return false
+		}
+	}
+	return true
+}
+
+// The page in a real browser, as a person uses it: choose single-thread,
+// 3 tasks, u = 50ms, Run; the lines stream in while it runs; the figure
+// has the three computes in series on one OS thread lane; the makespan
+// shown is about 22u; the trace link names a trace the real Jaeger holds
+// with every span. Then Compare: five figures.
+func TestE2EWebPage(t *testing.T) {
+	needJaeger(t)
+	ctx := browser(t, 1280, 800)
+	base := startWeb(t, jaegerd.otlpPorts())
+	const u = 50 * time.Millisecond
+
+	// Record what the lines box held each time it changed, and the run's
+	// state then: lines must come while it runs, not all at the end.
+	watch := `window.seen = []; new MutationObserver(() => seen.push([document.getElementById("lines").textContent.split("\n").length - 1,
+		document.getElementById("run-state").textContent])).observe(document.getElementById("lines"), {childList: true, characterData: true, subtree: true}); true`
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.ID("run")),
+		chromedp.SetValue(chromedp.ID("scenario"), "single-thread"),
+		chromedp.SetValue(chromedp.ID("tasks"), "3"),
+		chromedp.SetValue(chromedp.ID("unit"), u.String()),
+		chromedp.SetValue(chromedp.ID("procs"), "0"),
+		chromedp.Evaluate[chromedp.Void](watch),
+		chromedp.Click(chromedp.ID("run")),
+		chromedp.WaitVisible(chromedp.CSS("#figure svg")),
+		chromedp.WaitVisible(chromedp.CSS("#checks li")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := run(t, ctx, chromedp.Evaluate[[][]any](`seen`))
+	lines := run(t, ctx, chromedp.Text(chromedp.ID("lines")))
+	makespan := run(t, ctx, chromedp.Text(chromedp.ID("makespan")))
+	state := run(t, ctx, chromedp.Text(chromedp.ID("run-state")))
+	location := run(t, ctx, chromedp.Location())
+	if !strings.EqualFold(state, "done") {
+		t.Fatalf("run state %q", state)
+	}
+	streamed := false
+	for _, s := range seen {
+		if n, _ := s[0].(float64); n >= 1 && s[1] == "running" { // textContent: as written, not as styled
+			streamed = true
+		}
+	}
+	if !streamed {
+		t.Errorf("no line shown while the run was running: %v", seen)
+	}
+	for _, want := range []string{"task1 started", "task2 written", "task3 read", "task1 finished"} {
+		if !strings.Contains(lines, want) {
+			t.Errorf("lines have no %q:\n%s", want, lines)
+		}
+	}
+	if !strings.Contains(location, "scenario=single-thread") || !strings.Contains(location, "unit=50ms") || !strings.Contains(location, "id=") {
+		t.Errorf("the page's URL %q does not carry the knobs and the run", location)
+	}
+
+	// The figure: three computes, one after another, on one OS thread lane.
+	segs := computesOnThreads(t, ctx, "#figure")
+	if len(segs) != 3 {
+		t.Fatalf("%d computes on thread lanes, want 3: %+v", len(segs), segs)
+	}
+	slices.SortFunc(segs, func(a, b segment) int { return int(a.Start - b.Start) })
+	for i, s := range segs {
+		if s.Label != segs[0].Label {
+			t.Errorf("compute of %s on lane %s, %s's on %s: want one lane", s.Task, s.Label, segs[0].Task, segs[0].Label)
+		}
+		if i > 0 && s.Start < segs[i-1].End-50 {
+			t.Errorf("%s's compute starts %.0fµs before %s's ends: want them in series", s.Task, segs[i-1].End-s.Start, segs[i-1].Task)
+		}
+	}
+	m := regexp.MustCompile(`= ([0-9.]+)u`).FindStringSubmatch(makespan)
+	if m == nil {
+		t.Fatalf("makespan shown %q", makespan)
+	}
+	if units, _ := strconv.ParseFloat(m[1], 64); units < 22 || units > 22*(1+scenario.DefaultTolerance) {
+		t.Errorf("makespan shown %q, want about 22u", makespan)
+	}
+
+	// The trace link names a trace the real Jaeger holds, every span of it.
+	href := run(t, ctx, chromedp.AttributeValue(chromedp.ID("trace-link"), "href")).Value
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("trace-note").textContent.match(/In Jaeger: \d+ spans\./) !== null`,
+		chromedp.WithPollingTimeout(45*time.Second))); err != nil {
+		t.Fatalf("trace link %q: no span count: %v", href, err)
+	}
+	note := run(t, ctx, chromedp.Text(chromedp.ID("trace-note")))
+	id := href[strings.LastIndex(href, "/")+1:]
+	if !strings.HasPrefix(href, jaegerd.client().BaseURL+"/trace/") || len(id) != 32 {
+		t.Fatalf("trace link %q", href)
+	}
+	want := map[string][]string{tracing.ClientService: {tracing.ScenarioSpanName(scenario.SingleThread)}, tracing.ServerService: nil}
+	for i := 1; i <= 3; i++ {
+		want[tracing.ClientService] = append(want[tracing.ClientService], tracing.TaskSpanName(i))
+		for _, st := range scenario.Stages {
+			want[tracing.ClientService] = append(want[tracing.ClientService], string(st))
+		}
+		want[tracing.ServerService] = append(want[tracing.ServerService], tracing.SpanEcho, tracing.SpanDelay, tracing.SpanWrite)
+	}
+	tr := jaegerd.awaitTrace(t, id, want)
+	if !strings.Contains(note, fmt.Sprintf("%d spans", len(tr.Spans))) {
+		t.Errorf("the page says %q; Jaeger holds %d spans", note, len(tr.Spans))
+	}
+
+	// The screenshot: the article's colours where the DOM says the
+	// computes and a connect are.
+	img := shot(t, ctx, "web-run.png", "")
+	if c := img.At(int(segs[0].X), int(segs[0].Y)); !near(c, "#c87137") {
+		t.Errorf("pixel at the first compute (%.0f, %.0f) is %v, want the compute orange", segs[0].X, segs[0].Y, c)
+	}
+	connect := run(t, ctx, chromedp.Evaluate[segment](`(() => { const b = document.querySelector('#figure rect.segment[data-stage="connect"]').getBoundingClientRect(); return {X: b.x + scrollX + b.width/2, Y: b.y + scrollY + b.height/2} })()`))
+	if c := img.At(int(connect.X), int(connect.Y)); !near(c, "#37abc8") {
+		t.Errorf("pixel at a connect is %v, want the connect blue", c)
+	}
+
+	// Compare: the five scenarios, five figures on one scale.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("compare"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelectorAll("#figures figure svg").length === 5 && !document.getElementById("compare-status").textContent.includes("running")`,
+		chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
+		t.Fatalf("Compare: %v", err)
+	}
+	figs := run(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#figures figure")].map(f => f.dataset.scenario)`))
+	if !slices.Equal(figs, []string{"sync", "sequential", "single-thread", "multi-thread", "os-threads"}) {
+		t.Errorf("Compare drew %v, want the five scenarios in order", figs)
+	}
+	// One time axis: every figure's plot starts at the same height, and
+	// the same time is the same height in each (sync is 42u, the single
+	// thread 22u: their plots' heights keep that ratio).
+	heights := run(t, ctx, chromedp.Evaluate[map[string]float64](`Object.fromEntries([...document.querySelectorAll("#figures figure")].map(f => {
+		const lanes = f.querySelectorAll('rect.lane'); const b = lanes[0].getBoundingClientRect(); return [f.dataset.scenario, b.height] }))`))
+	if r := heights["sync"] / heights["single-thread"]; r < 42.0/22*0.95 || r > 42.0/22*1.05 {
+		t.Errorf("sync's plot %.0f px, single-thread's %.0f px: ratio %.2f, want about 42/22", heights["sync"], heights["single-thread"], r)
+	}
+	shot(t, ctx, "web-compare.png", "comparison")
+}
+
+// Without Jaeger the same run works, and the page says there is no trace
+// link, and why.
+func TestE2EWebPageNoJaeger(t *testing.T) {
+	port, err := freePort() // nothing listens there once freePort returns
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := browser(t, 800, 844)
+	// A phone's width: Chromium's window is at least 500 px wide, its
+	// viewport can be less.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	base := startWeb(t, map[uint32]int{4317: port, 4318: port})
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/?scenario=single-thread&tasks=3&unit=20ms&run=1"),
+		chromedp.WaitVisible(chromedp.CSS("#figure svg")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	state := run(t, ctx, chromedp.Text(chromedp.ID("run-state")))
+	note := run(t, ctx, chromedp.Text(chromedp.ID("trace-note")))
+	if !strings.EqualFold(state, "done") {
+		t.Errorf("run state %q", state)
+	}
+	if !strings.Contains(note, "No trace link") || !strings.Contains(note, fmt.Sprintf("127.0.0.1:%d", port)) {
+		t.Errorf("trace note %q, want why there is no link, naming the OTLP address", note)
+	}
+	links := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#trace-link").length`))
+	if links != 0 {
+		t.Errorf("%d trace links without Jaeger", links)
+	}
+	// Nothing wider than the phone's screen but the figure's own box.
+	wide := run(t, ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth`))
+	if wide > 390 {
+		over := run(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 391).slice(0, 8).map(e => e.tagName + "#" + e.id + "." + e.className.baseVal + e.className + " " + Math.round(e.getBoundingClientRect().right))`))
+		t.Errorf("the page is %.0f px wide on a 390 px screen: %v", wide, over)
+	}
+	shot(t, ctx, "web-phone.png", "")
+}
