@@ -24,9 +24,9 @@ import (
 // Set by TestMain.
 var (
 	serverBin, clientBin, diagramBin, webBin string
-	jaegerBin                        string
-	jaegerd                          *jaegerProc
-	project                          *types.Project
+	jaegerBin                                string
+	jaegerd                                  *jaegerProc
+	project                                  *types.Project
 )
 
 func TestMain(m *testing.M) {
