@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"asynctrace/internal/cli"
+	"asynctrace/internal/logtest"
+)
+
+// Every goroutine the page starts has ended when run returns.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The command serves the page until its context ends, says where, and
+// whether runs will be linked to traces.
+func TestRunServesUntilCancelled(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1") // no Jaeger
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout logtest.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, &stdout, &stdout) }()
+	if !stdout.Await("No trace link", 1, 10*time.Second) {
+		cancel()
+		t.Fatalf("no start message: %q", stdout.String())
+	}
+	addr := regexp.MustCompile(`open (http://\S+)`).FindStringSubmatch(stdout.String())
+	if addr == nil {
+		t.Fatalf("no address in %q", stdout.String())
+	}
+	resp, err := http.Get(addr[1] + "/api/info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info map[string]any
+	json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	if info["max_tasks"] != float64(10000) {
+		t.Errorf("/api/info: %v", info)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return 10s after its context ended")
+	}
+}
+
+func TestRunBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"-addr", "nowhere"}, {"extra"}, {"-jaeger"}} {
+		var stderr bytes.Buffer
+		err := run(context.Background(), args, &stderr, &stderr)
+		var usage cli.UsageError
+		if !errors.As(err, &usage) {
+			t.Errorf("%q: %v, want a usage error", args, err)
+		}
+	}
+}
