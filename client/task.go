@@ -25,7 +25,7 @@ type task struct {
 	r     *runner
 	i     int // 1-based
 	label string
-	ctx   context.Context // carries the task span
+	ctx   context.Context // carries the task span (and the SDK's execution trace task)
 	span  trace.Span
 	rec   *taskRecord
 }
@@ -55,6 +55,7 @@ func (r *runner) newTask(ctx context.Context, i int) *task {
 	rec := &r.records[i-1]
 	rec.start = start
 	rec.stages = make([]stageRecord, 0, len(scenario.Stages)) // stageSpan points into it
+	tracing.ExecLogIDs(ctx, span.SpanContext())
 	return &task{r: r, i: i, label: label, ctx: ctx, span: span, rec: rec}
 }
 
@@ -95,19 +96,30 @@ func (t *task) run() (err error) {
 	return nil
 }
 
-// stage starts a stage span of the task on g, at start if not zero.
+// stage starts a stage span of the task on g, at start if not zero; with
+// a zero start, it starts the stage's execution trace region too, right
+// before reading the time, and the span's end ends it (endNow).
 func (t *task) stage(g tracing.Goroutine, s scenario.Stage, start time.Time, opts ...trace.SpanStartOption) (context.Context, *stageSpan) {
+	endRegion := func() {}
 	if start.IsZero() {
+		endRegion = tracing.ExecRegion(t.ctx, string(s))
 		start = time.Now()
 	}
 	ctx, span := g.Start(t.ctx, t.r.tracer, string(s), append(opts, trace.WithTimestamp(start))...)
 	t.rec.stages = append(t.rec.stages, stageRecord{stage: s, start: start, thread: span.OSThread(), span: span.SpanContext()})
-	return ctx, &stageSpan{Span: span, rec: &t.rec.stages[len(t.rec.stages)-1]}
+	return ctx, &stageSpan{Span: span, rec: &t.rec.stages[len(t.rec.stages)-1], endRegion: endRegion}
 }
 
 type stageSpan struct {
 	tracing.Span
-	rec *stageRecord
+	rec       *stageRecord
+	endRegion func() // the execution trace's region, once
+}
+
+// regionEnd ends the stage's execution trace region, if not yet ended.
+func (s *stageSpan) regionEnd() {
+	s.endRegion()
+	s.endRegion = func() {}
 }
 
 // end ends the stage at end, on OS thread osThread, recording err.
@@ -119,8 +131,12 @@ func (s *stageSpan) end(end time.Time, osThread int, err error) {
 	s.EndAt(end, osThread)
 }
 
-// endNow ends the stage now.
-func (s *stageSpan) endNow(err error) { s.end(time.Now(), tracing.OSThreadID(), err) }
+// endNow ends the stage, and its region, now.
+func (s *stageSpan) endNow(err error) {
+	now := time.Now()
+	s.regionEnd()
+	s.end(now, tracing.OSThreadID(), err)
+}
 
 // connect waits 2u (the simulated network delay) and dials the server.
 func (t *task) connect(g tracing.Goroutine) (_ net.Conn, err error) {
@@ -170,6 +186,7 @@ func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 	got := make([]byte, len(t.label))
 	arrived, stamped, err := sockstamp.ReadFull(conn, got)
 	ran, tid := time.Now(), tracing.OSThreadID()
+	s.regionEnd() // the region covers response and ready: until the goroutine ran again
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
@@ -203,6 +220,7 @@ func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 func (t *task) compute(g tracing.Goroutine) error {
 	ctx, s := t.stage(g, scenario.StageCompute, time.Time{})
 	end, tid, err := block(ctx, t.r.cfg.Compute, scenario.ComputeUnits*t.r.cfg.Unit)
+	s.regionEnd()
 	if err != nil {
 		err = fmt.Errorf("compute: %w", err)
 	}

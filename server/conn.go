@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -108,6 +109,10 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 		tracing.Fail(echo, err)
 	}
 
+	tracing.ExecLogIDs(ctx, echo.SpanContext())
+	endRegion := sync.OnceFunc(tracing.ExecRegion(ctx, tracing.SpanEcho)) // with the echo span
+	defer endRegion()
+
 	s.logf("%s: request in (preamble %s), echo in %v", conn.RemoteAddr(), kind, s.cfg.Delay)
 	if err := s.hold(ctx, g, r, start, deadline); err != nil {
 		echo.SetStatus(codes.Error, err.Error())
@@ -122,6 +127,7 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 		tracing.Fail(echo, err)
 	}
 	echo.EndAt(sent, tracing.OSThreadID())
+	endRegion()
 	if err != nil {
 		s.fail(conn, fmt.Errorf("echoed %d bytes: %w", n, err))
 		return
@@ -137,6 +143,7 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 // until the deadline, and waits out the rest of the delay.
 func (s *Server) hold(ctx context.Context, g tracing.Goroutine, r *request, start, deadline time.Time) error {
 	_, span := g.Start(ctx, s.tracer, tracing.SpanDelay, trace.WithTimestamp(start))
+	defer tracing.ExecRegion(ctx, tracing.SpanDelay)()
 	for r.err == nil {
 		r.read()
 	}
@@ -158,6 +165,7 @@ func (s *Server) hold(ctx context.Context, g tracing.Goroutine, r *request, star
 // echo span would end after its parent.
 func (s *Server) reply(ctx context.Context, g tracing.Goroutine, r *request, payloadAt int, end time.Time) (int64, time.Time, error) {
 	_, span := g.Start(ctx, s.tracer, tracing.SpanWrite)
+	defer tracing.ExecRegion(ctx, tracing.SpanWrite)()
 	conn := r.conn
 	stamped := sockstamp.StampSends(conn)
 	conn.SetWriteDeadline(end)

@@ -38,6 +38,7 @@ type config struct {
 	procs     int
 	compute   scenario.Compute
 	tolerance float64
+	execTrace string // check the spans against this execution trace
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -56,6 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	expect := fs.String("expect", "", "with -verify: check against this `scenario`'s timeline instead of the recorded one")
 	fs.IntVar(&c.procs, "procs", 0, "with -expect: GOMAXPROCS P of the expectation (default: the scenario's)")
 	compute := fs.String("compute", "", "with -expect: compute `mode` of the expectation (default: the scenario's)")
+	fs.StringVar(&c.execTrace, "exectrace", "", "check each trace's spans against the Go execution trace in `file` (client -exectrace) instead of drawing it: tasks, regions, goroutines running at once, ready time; exit 1 on any failure")
 	fs.Float64Var(&c.tolerance, "tolerance", scenario.DefaultTolerance, "with -verify: allowed makespan excess, as a `fraction` of the expected one")
 	err := cli.Parse(fs, args, func() error {
 		if *expect != "" {
@@ -102,6 +104,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	var exec *diagram.ExecTrace
+	if cfg.execTrace != "" {
+		f, err := os.Open(cfg.execTrace)
+		if err != nil {
+			return err
+		}
+		exec, err = diagram.ReadExecTrace(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", cfg.execTrace, err)
+		}
+	}
+
 	// Draw or check every complete trace; the incomplete ones are
 	// reported after them, and make the command fail.
 	diagrams, incomplete := load(ctx, cfg)
@@ -146,7 +161,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if !scenario.Passed(checks) {
 				failed = true
 			}
-		} else if cfg.svgDir == "" {
+		}
+		if exec != nil {
+			c := d.CheckExecTrace(exec)
+			fmt.Fprintf(stdout, "trace %s, %s, against the execution trace %s:\n", d.TraceID, d.Scenario, cfg.execTrace)
+			for _, c := range c.Checks {
+				fmt.Fprintf(stdout, "  %s\n", c)
+			}
+			if !scenario.Passed(c.Checks) {
+				failed = true
+			}
+		}
+		if !cfg.verify && exec == nil && cfg.svgDir == "" {
 			if err := d.WriteText(stdout, diagram.TextOptions{Color: cfg.color == "always" || cfg.color == "auto" && diagram.AutoColor(stdout)}); err != nil {
 				return err
 			}

@@ -47,6 +47,7 @@ type config struct {
 	svgCompact bool   // and a compact one beside it
 	maxThreads int    // runtime/debug.SetMaxThreads, if set
 	verbose    bool   // every line, whatever the number of tasks
+	execTrace  string // write the Go execution trace here
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -63,6 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.diagram, "diagram", false, "after each scenario, draw its execution diagram in the terminal")
 	fs.StringVar(&c.svgDir, "svg", "", "write each scenario's execution diagram as SVG into `dir`")
 	fs.BoolVar(&c.svgCompact, "svg-compact", false, "with -svg, also write SCENARIO-compact.svg: narrow lanes, no text in them, the same time scale, for figures side by side")
+	fs.StringVar(&c.execTrace, "exectrace", "", "write the runs' Go execution trace to `file` (go tool trace FILE): a task per asynctrace task, a region per stage")
 	fs.IntVar(&c.maxThreads, "max-threads", 0, "Go's limit on OS threads (runtime/debug.SetMaxThreads); 0: Go's default, 10000. os-threads needs one per task")
 	fs.StringVar(&c.jaegerUI, "jaeger-ui", jaeger.DefaultURL(), "base `URL` of trace links, empty for none; $"+jaeger.URLEnv+" sets the default")
 	err := cli.Parse(fs, args, func() error {
@@ -147,6 +149,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		defer cancel()
 		err = errors.Join(err, shutdown(ctx))
 	}()
+
+	if cfg.execTrace != "" {
+		stopTrace, err := tracing.StartExecTrace(cfg.execTrace)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, stopTrace()) }()
+	}
 
 	enc := json.NewEncoder(stdout)
 	for i, s := range cfg.scenarios {
