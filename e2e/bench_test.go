@@ -190,3 +190,61 @@ func writeBetween(t *testing.T, path, begin, end, text string) {
 		t.Fatal(err)
 	}
 }
+
+// TestBenchExecTrace is scripts/bench's cost of -exectrace: each scenario
+// at u = 50ms, five runs with the execution tracer and five without,
+// alternating, against the real server (no exporter: the tracer's cost is
+// what is measured); the medians, into docs/results.md between its
+// exectrace markers.
+func TestBenchExecTrace(t *testing.T) {
+	out := os.Getenv("ASYNCTRACE_BENCH_OUT")
+	if out == "" {
+		t.Skip("scripts/bench runs this, with ASYNCTRACE_BENCH_OUT set")
+	}
+	const u, runs = 50 * time.Millisecond, 5
+	nowhere := map[uint32]int{4317: 1, 4318: 1}
+	addr, _ := startServerWith(t, nowhere, map[string]string{"unit": u.String()})
+	dir := t.TempDir()
+	rows := []string{
+		fmt.Sprintf("Measured by `scripts/bench` on %s: %d cores, %s, %s; u = 50 ms, each scenario's compose command, no exporter; median of %d runs each, alternating.", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpuModel(), runtime.Version(), runs),
+		"",
+		"| scenario | makespan without | with `-exectrace` | difference | trace file |",
+		"|---|---|---|---|---|",
+	}
+	for _, sc := range scenario.All {
+		var off, on []time.Duration
+		var size int64
+		for i := range 2 * runs {
+			set := map[string]string{"addr": addr, "unit": u.String()}
+			file := filepath.Join(dir, fmt.Sprintf("%s-%d.trace", sc, i))
+			if i%2 == 1 {
+				set["exectrace"] = file
+			}
+			args, env := composeCommand(t, "client-"+string(sc), set, nowhere)
+			p, err := start(clientBin, append(args, "-json"), append(env, "OTEL_TRACES_EXPORTER=none"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.wait(time.Minute) || p.err != nil {
+				t.Fatalf("%s: %v\n%s", sc, p.err, p.stderr.String())
+			}
+			res := clientResult(t, p)
+			if i%2 == 1 {
+				on = append(on, res.Makespan)
+				if fi, err := os.Stat(file); err == nil {
+					size = fi.Size()
+				}
+			} else {
+				off = append(off, res.Makespan)
+			}
+		}
+		slices.Sort(off)
+		slices.Sort(on)
+		a, b := off[runs/2], on[runs/2]
+		rows = append(rows, fmt.Sprintf("| `%s` | %.1f ms | %.1f ms | %+.2f %% | %.0f KiB |", sc, ms(a), ms(b), 100*(float64(b)/float64(a)-1), float64(size)/1024))
+		t.Log(rows[len(rows)-1])
+	}
+	writeBetween(t, out, "<!-- exectrace:begin -->", "<!-- exectrace:end -->", strings.Join(rows, "\n"))
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
