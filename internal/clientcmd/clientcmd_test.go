@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"asynctrace/client"
+	"asynctrace/diagram"
 	"asynctrace/internal/cli"
 	"asynctrace/internal/echotest"
 	"asynctrace/jaeger"
@@ -223,5 +224,41 @@ func TestRunProgressLine(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), final) || strings.Contains(stdout.String(), " done") {
 		t.Errorf("-json: progress on stderr %q, stdout %q; want it on stderr only", stderr.String(), stdout.String())
+	}
+}
+
+// -exectrace writes the run's execution trace: a region per stage, and
+// the spans agree with it.
+func TestRunExecTrace(t *testing.T) {
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	const unit = 10 * time.Millisecond
+	addr := newLocalServer(t, unit)
+	file := filepath.Join(t.TempDir(), "run.trace")
+	var stdout bytes.Buffer
+	if err := Run(context.Background(), []string{"-addr", addr, "-unit", unit.String(), "-scenario", "multi-thread", "-procs", "3", "-exectrace", file, "-json"}, &stdout, io.Discard); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	x, err := diagram.ReadExecTrace(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stage := range []string{"connect", "response", "compute"} {
+		if n := x.Regions(stage); n != 3 {
+			t.Errorf("%d %s regions, want 3", n, stage)
+		}
+	}
+	if n := x.Tasks("task1"); n != 1 {
+		t.Errorf("%d task1 tasks, want 1", n)
+	}
+
+	// Where the file cannot be written, the run does not start.
+	err = Run(context.Background(), []string{"-addr", addr, "-unit", unit.String(), "-scenario", "sync", "-exectrace", filepath.Join(t.TempDir(), "no", "such", "dir", "x.trace")}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "execution trace") {
+		t.Errorf("unwritable -exectrace: %v", err)
 	}
 }
