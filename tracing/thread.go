@@ -20,13 +20,22 @@ import (
 type Goroutine struct {
 	ID   int64
 	name string
+	// start holds the thread attributes of the goroutine's spans, built
+	// once: the id and name never change, the OS thread (attrs[2]) is
+	// written at each span's start, on this goroutine, and copied by the
+	// SDK during Start. Nil in a zero Goroutine.
+	attrs []attribute.KeyValue
+	start trace.SpanStartOption
 }
 
 // ThisGoroutine returns the calling goroutine. Call it on the goroutine that
 // will use it.
 func ThisGoroutine() Goroutine {
 	id := goroutineID()
-	return Goroutine{ID: id, name: "goroutine " + strconv.FormatInt(id, 10)}
+	g := Goroutine{ID: id, name: "goroutine " + strconv.FormatInt(id, 10)}
+	g.attrs = g.Attrs(0)
+	g.start = trace.WithAttributes(g.attrs...)
+	return g
 }
 
 // goroutineID parses "goroutine 18 [running]:" from the stack header.
@@ -65,7 +74,12 @@ type Span struct {
 // calling goroutine.
 func (g Goroutine) Start(ctx context.Context, tracer trace.Tracer, name string, opts ...trace.SpanStartOption) (context.Context, Span) {
 	tid := OSThreadID()
-	attrs := trace.WithAttributes(g.Attrs(tid)...)
+	attrs := g.start
+	if attrs == nil {
+		attrs = trace.WithAttributes(g.Attrs(tid)...)
+	} else {
+		g.attrs[2] = KeyOSThreadID.Int(tid)
+	}
 	var span trace.Span
 	if len(opts) == 0 {
 		ctx, span = tracer.Start(ctx, name, attrs) // no slice to grow: most stages
