@@ -90,7 +90,7 @@ func TestBenchScale(t *testing.T) {
 			res.PeakOSThreads, res.GOMAXPROCS, float64(res.PeakRSS)/(1<<20), float64(res.RSSPerTask)/(1<<10), float64(res.Spawn)/float64(time.Millisecond), got, want))
 		t.Log(rows[len(rows)-1])
 	}
-	rows = append(rows, baselineRows(t, u, 1000, 10000)...)
+	rows = append(rows, baselineRows(t, u, []baselineRun{{1000, false}, {10000, false}, {10000, true}})...)
 	table := strings.Join(append([]string{
 		fmt.Sprintf("Measured by `scripts/bench` on %s: %d cores, %s, %s; `-compute sleep`, u = 200 ms; server, client and Jaeger as separate processes.", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpuModel(), runtime.Version()),
 		"",
@@ -100,9 +100,14 @@ func TestBenchScale(t *testing.T) {
 	writeBetween(t, out, "<!-- scale:begin -->", "<!-- scale:end -->", table)
 }
 
+type baselineRun struct {
+	tasks  int
+	locked bool // an OS thread per task, as os-threads
+}
+
 // baselineRows runs e2e/baseline, the same pattern in plain Go with no
 // tracing, as the machine's floor: the median of three runs each.
-func baselineRows(t *testing.T, u time.Duration, sizes ...int) []string {
+func baselineRows(t *testing.T, u time.Duration, runs []baselineRun) []string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "baseline")
 	cmd := exec.Command("go", "build", "-o", bin, "./baseline")
@@ -123,10 +128,17 @@ func baselineRows(t *testing.T, u time.Duration, sizes ...int) []string {
 		t.Fatalf("baseline server did not start: %s", srv.stderr.String())
 	}
 	var rows []string
-	for _, n := range sizes {
+	for _, r := range runs {
+		n := r.tasks
+		args := []string{"-addr", addr, "-unit", u.String(), "-tasks", strconv.Itoa(n)}
+		what := "plain Go, no tracing (`e2e/baseline`)"
+		if r.locked {
+			args = append(args, "-locked")
+			what = "plain Go, a locked OS thread per task, no tracing (`e2e/baseline -locked`)"
+		}
 		var spans []time.Duration
 		for range 3 {
-			p, err := start(bin, []string{"-addr", addr, "-unit", u.String(), "-tasks", strconv.Itoa(n)}, nil)
+			p, err := start(bin, args, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,8 +157,8 @@ func baselineRows(t *testing.T, u time.Duration, sizes ...int) []string {
 		}
 		slices.Sort(spans)
 		exp := 14 * u
-		rows = append(rows, fmt.Sprintf("| plain Go, no tracing (`e2e/baseline`), %d tasks | %.3f s | %.3f s (%.2f×; of 3 runs, %.3f–%.3f s) | | | | | | none |",
-			n, exp.Seconds(), spans[1].Seconds(), float64(spans[1])/float64(exp), spans[0].Seconds(), spans[2].Seconds()))
+		rows = append(rows, fmt.Sprintf("| %s, %d tasks | %.3f s | %.3f s (%.2f×; of 3 runs, %.3f–%.3f s) | | | | | | none |",
+			what, n, exp.Seconds(), spans[1].Seconds(), float64(spans[1])/float64(exp), spans[0].Seconds(), spans[2].Seconds()))
 		t.Log(rows[len(rows)-1])
 	}
 	return rows

@@ -214,7 +214,7 @@ func events(w http.ResponseWriter, req *http.Request, run *Run) {
 	for {
 		lines, ended, changed := run.Lines(next)
 		for _, l := range lines {
-			fmt.Fprintf(w, "id: %d\nevent: line\ndata: %s\n\n", next, strings.ReplaceAll(l, "\n", " "))
+			fmt.Fprintf(w, "id: %d\nevent: line\ndata: %s\n\n", next, oneLine.Replace(l))
 			next++
 		}
 		v := run.View()
@@ -238,6 +238,9 @@ func events(w http.ResponseWriter, req *http.Request, run *Run) {
 		}
 	}
 }
+
+// oneLine keeps a line one line in an event's data.
+var oneLine = strings.NewReplacer("\n", " ", "\r", " ")
 
 func withRun(r *Runner, h func(http.ResponseWriter, *http.Request, *Run)) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {

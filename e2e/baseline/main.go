@@ -7,6 +7,7 @@
 //
 //	baseline -serve 127.0.0.1:7000 -unit 200ms           # the echo server
 //	baseline -addr 127.0.0.1:7000 -unit 200ms -tasks N   # the client: prints JSON
+//	baseline -addr ... -locked                           # a thread per task, as os-threads
 package main
 
 import (
@@ -16,6 +17,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -25,13 +28,18 @@ func main() {
 	addr := flag.String("addr", "", "run the tasks against the server at this address")
 	tasks := flag.Int("tasks", 10000, "tasks")
 	unit := flag.Duration("unit", 200*time.Millisecond, "time unit u")
+	locked := flag.Bool("locked", false, "each task on an OS thread of its own (runtime.LockOSThread), as os-threads runs; GOMAXPROCS 64 and a thread limit above the tasks")
 	flag.Parse()
 	var err error
 	switch {
 	case *serve != "":
 		err = server(*serve, 8**unit)
 	case *addr != "":
-		err = client(*addr, *tasks, *unit)
+		if *locked {
+			runtime.GOMAXPROCS(64)
+			debug.SetMaxThreads(*tasks + 2000)
+		}
+		err = client(*addr, *tasks, *unit, *locked)
 	default:
 		err = fmt.Errorf("give -serve or -addr")
 	}
@@ -76,7 +84,7 @@ type Result struct {
 	ConnectMaxMS float64 `json:"connect_max_ms"`
 }
 
-func client(addr string, n int, u time.Duration) error {
+func client(addr string, n int, u time.Duration, locked bool) error {
 	var (
 		wg         sync.WaitGroup
 		mu         sync.Mutex
@@ -86,6 +94,10 @@ func client(addr string, n int, u time.Duration) error {
 	start := time.Now()
 	for range n {
 		wg.Go(func() {
+			if locked {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+			}
 			ok := task(addr, u, start, &mu, &connectMax)
 			if !ok {
 				mu.Lock()
