@@ -54,19 +54,26 @@ func startServerWith(t *testing.T, otlp map[uint32]int, flags map[string]string)
 		set[k] = v
 	}
 	args, env := composeCommand(t, "echo-server", set, otlp)
-	p, err = start(serverBin, args, env)
+	return addr, startUntil(t, "server", serverBin, args, env, "Server running on "+addr)
+}
+
+// startUntil starts a long-running command and waits until it prints
+// ready; it is stopped with SIGTERM when the test ends.
+func startUntil(t *testing.T, name, bin string, args, env []string, ready string) *proc {
+	t.Helper()
+	p, err := start(bin, args, env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if !p.stop(10 * time.Second) {
-			t.Errorf("server did not stop within 10s of SIGTERM")
+			t.Errorf("%s did not stop within 10s of SIGTERM", name)
 		}
 	})
-	if !p.stdout.Await("Server running on "+addr, 1, 10*time.Second) {
-		t.Fatalf("server did not start: %s%s", p.stdout.String(), p.stderr.String())
+	if !p.stdout.Await(ready, 1, 10*time.Second) {
+		t.Fatalf("%s did not start: %s%s", name, p.stdout.String(), p.stderr.String())
 	}
-	return addr, p
+	return p
 }
 
 // clientSVGs is where the clients draw their own runs (-svg).

@@ -36,18 +36,7 @@ func startWeb(t *testing.T, otlp map[uint32]int) string {
 		ui = jaegerd.client().BaseURL
 	}
 	args, env := composeCommand(t, "web", map[string]string{"addr": addr, "jaeger-ui": ui, "jaeger-api": ui}, otlp)
-	p, err := start(webBin, args, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if !p.stop(10 * time.Second) {
-			t.Errorf("web did not stop within 10s of SIGTERM")
-		}
-	})
-	if !p.stdout.Await("open http://"+addr, 1, 10*time.Second) {
-		t.Fatalf("web did not start: %s%s", p.stdout.String(), p.stderr.String())
-	}
+	startUntil(t, "web", webBin, args, env, "open http://"+addr)
 	return "http://" + addr
 }
 
