@@ -55,6 +55,7 @@ type Info struct {
 //	GET  /api/runs/{id}/svg       its figure (?compact=1: narrow, for Compare)
 //	POST /api/runs/{id}/cancel    cancel it
 //	GET  /api/groups/{group}      the runs of a Compare
+//	POST /api/groups/{group}/cancel  cancel those not ended
 func Handler(r *Runner) http.Handler {
 	mux := http.NewServeMux()
 	sub, _ := fs.Sub(static, "static")
@@ -84,12 +85,12 @@ func Handler(r *Runner) http.Handler {
 	mux.HandleFunc("GET /api/runs", func(w http.ResponseWriter, req *http.Request) {
 		views := []View{}
 		for _, run := range r.Runs() {
-			views = append(views, run.View())
+			views = append(views, view(r, run))
 		}
 		writeJSON(w, http.StatusOK, views)
 	})
 	mux.HandleFunc("GET /api/runs/{id}", withRun(r, func(w http.ResponseWriter, req *http.Request, run *Run) {
-		writeJSON(w, http.StatusOK, run.View())
+		writeJSON(w, http.StatusOK, view(r, run))
 	}))
 	mux.HandleFunc("GET /api/runs/{id}/svg", withRun(r, func(w http.ResponseWriter, req *http.Request, run *Run) {
 		svg := run.SVG(req.URL.Query().Get("compact") == "1")
@@ -111,7 +112,9 @@ func Handler(r *Runner) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, run.View())
 	}))
-	mux.HandleFunc("GET /api/runs/{id}/events", withRun(r, events))
+	mux.HandleFunc("GET /api/runs/{id}/events", withRun(r, func(w http.ResponseWriter, req *http.Request, run *Run) {
+		events(w, req, r, run)
+	}))
 	mux.HandleFunc("GET /api/groups/{group}", func(w http.ResponseWriter, req *http.Request) {
 		g, err := strconv.Atoi(req.PathValue("group"))
 		runs := r.Group(g)
@@ -121,7 +124,25 @@ func Handler(r *Runner) http.Handler {
 		}
 		views := []View{}
 		for _, run := range runs {
-			views = append(views, run.View())
+			views = append(views, view(r, run))
+		}
+		writeJSON(w, http.StatusOK, views)
+	})
+	mux.HandleFunc("POST /api/groups/{group}/cancel", func(w http.ResponseWriter, req *http.Request) {
+		if !sameOrigin(req) {
+			writeError(w, http.StatusForbidden, "cross-site request refused")
+			return
+		}
+		g, err := strconv.Atoi(req.PathValue("group"))
+		runs := r.Group(g)
+		if err != nil || len(runs) == 0 {
+			writeError(w, http.StatusNotFound, "no such comparison (the page keeps the last runs only)")
+			return
+		}
+		views := []View{}
+		for _, run := range runs {
+			r.Cancel(run) // the ended ones stay as they are
+			views = append(views, view(r, run))
 		}
 		writeJSON(w, http.StatusOK, views)
 	})
@@ -187,7 +208,7 @@ func submit(w http.ResponseWriter, req *http.Request, r *Runner, compare bool) {
 	}
 	views := []View{}
 	for _, run := range runs {
-		views = append(views, run.View())
+		views = append(views, view(r, run))
 	}
 	writeJSON(w, http.StatusAccepted, views)
 }
@@ -195,7 +216,7 @@ func submit(w http.ResponseWriter, req *http.Request, r *Runner, compare bool) {
 // events streams a run's lines as "line" events (id: the line's index, so
 // that a reconnecting EventSource resumes), its state as "state" events,
 // and "end" once it has ended and every line is sent.
-func events(w http.ResponseWriter, req *http.Request, run *Run) {
+func events(w http.ResponseWriter, req *http.Request, r *Runner, run *Run) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, http.StatusInternalServerError, "streaming unsupported")
@@ -208,20 +229,18 @@ func events(w http.ResponseWriter, req *http.Request, run *Run) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
-	heartbeat := time.NewTicker(15 * time.Second)
-	defer heartbeat.Stop()
-	lastState := State("")
+	lastState, lastAhead := State(""), -1
 	for {
 		lines, ended, changed := run.Lines(next)
 		for _, l := range lines {
 			fmt.Fprintf(w, "id: %d\nevent: line\ndata: %s\n\n", next, oneLine.Replace(l))
 			next++
 		}
-		v := run.View()
-		if v.State != lastState || ended {
+		v := view(r, run)
+		if v.State != lastState || v.Ahead != lastAhead || ended {
 			b, _ := json.Marshal(v)
 			fmt.Fprintf(w, "event: state\ndata: %s\n\n", b)
-			lastState = v.State
+			lastState, lastAhead = v.State, v.Ahead
 		}
 		if ended {
 			fmt.Fprint(w, "event: end\ndata: {}\n\n")
@@ -229,18 +248,37 @@ func events(w http.ResponseWriter, req *http.Request, run *Run) {
 			return
 		}
 		flusher.Flush()
+		// While queued, the runs ahead end without a change of this one:
+		// look again every second. Else a comment now and then keeps
+		// proxies from closing a quiet stream.
+		wait := 15 * time.Second
+		if v.State == Queued {
+			wait = time.Second
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-changed:
-		case <-heartbeat.C:
-			fmt.Fprint(w, ": still running\n\n")
+		case <-t.C:
+			if v.State != Queued {
+				fmt.Fprint(w, ": still running\n\n")
+			}
 		case <-req.Context().Done():
+			t.Stop()
 			return
 		}
+		t.Stop()
 	}
 }
 
 // oneLine keeps a line one line in an event's data.
 var oneLine = strings.NewReplacer("\n", " ", "\r", " ")
+
+// view is a run as the API shows it, with its place in the queue.
+func view(r *Runner, run *Run) View {
+	v := run.View()
+	v.Ahead = r.Ahead(run)
+	return v
+}
 
 func withRun(r *Runner, h func(http.ResponseWriter, *http.Request, *Run)) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {

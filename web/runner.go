@@ -94,6 +94,7 @@ type View struct {
 	Checks     []scenario.Check `json:"checks,omitempty"`
 	HasSVG     bool             `json:"has_svg"`
 	Trace      TraceStatus      `json:"trace"`
+	Ahead      int              `json:"ahead,omitempty"` // runs before it, while queued
 }
 
 func newRun(id, group int, k Knobs) *Run {
@@ -343,6 +344,23 @@ func (r *Runner) Group(g int) []*Run {
 		}
 	}
 	return out
+}
+
+// Ahead is how many runs will run before run, if it is queued: those
+// queued before it, and the one running.
+func (r *Runner) Ahead(run *Run) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if run.State() != Queued {
+		return 0
+	}
+	n := 0
+	for _, o := range r.runs {
+		if st := o.State(); st == Running || st == Queued && o.ID < run.ID {
+			n++
+		}
+	}
+	return n
 }
 
 // ErrEnded: the run cannot be cancelled, it has ended.

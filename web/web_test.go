@@ -399,3 +399,35 @@ func TestStatic(t *testing.T) {
 		t.Errorf("GET /nothing: %d", resp.StatusCode)
 	}
 }
+
+// A queued run says how many runs are ahead of it; a Compare is cancelled
+// as a whole.
+func TestQueuePlaceAndGroupCancel(t *testing.T) {
+	p := newPage(t, RunnerConfig{})
+	_, long, _ := p.submit(t, "/api/runs", "scenario=sync&tasks=3&unit=1s") // 42 s
+	awaitState(t, p.runner, long[0].ID, 10*time.Second, Running)
+	code, views, m := p.submit(t, "/api/compare", "tasks=1&unit=1ms")
+	if code != http.StatusAccepted {
+		t.Fatalf("compare: %d %v", code, m)
+	}
+	for i, v := range views {
+		if v.Ahead != i+1 {
+			t.Errorf("%s: %d runs ahead, want %d", v.Knobs.Scenario, v.Ahead, i+1)
+		}
+	}
+	for _, path := range []string{fmt.Sprintf("/api/groups/%d/cancel", views[0].Group), fmt.Sprintf("/api/runs/%d/cancel", long[0].ID)} {
+		resp, err := http.Post(p.URL+path, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("POST %s: %d", path, resp.StatusCode)
+		}
+	}
+	for _, v := range append(views, long...) {
+		if got := awaitState(t, p.runner, v.ID, 10*time.Second, Cancelled, Done, Failed); got.State != Cancelled {
+			t.Errorf("run %d: %s, want cancelled", v.ID, got.State)
+		}
+	}
+}

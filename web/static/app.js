@@ -198,7 +198,7 @@ function tick(c) {
   const p = $("run-progress");
   p.max = v.expected_ms;
   p.value = Math.min(elapsed, v.expected_ms);
-  $("run-clock").textContent = v.state === "queued" ? `queued; expected ${fmtS(v.expected_ms)}` :
+  $("run-clock").textContent = v.state === "queued" ? `queued behind ${v.ahead || 0} run${v.ahead === 1 ? "" : "s"}; expected ${fmtS(v.expected_ms)}` :
     `${fmtS(elapsed)} of ${fmtS(v.expected_ms)} expected (${v.formula})`;
 }
 async function finishRun(c) {
@@ -298,8 +298,10 @@ async function drawCompare(cmp, views) {
   const running = views.find((v) => v.state === "running");
   const ended = views.filter((v) => v.state !== "queued" && v.state !== "running").length;
   $("compare-status").textContent = `${k.tasks} tasks, u = ${fmtS(views[0].unit_ms)}, GOMAXPROCS ${k.procs || "each scenario's default"}, compute ${k.compute || "each scenario's default"}: ` +
-    (running ? `running ${running.knobs.scenario} (${ended} of ${views.length} done).` : `all ${views.length} ended.`) +
+    (running ? `running ${running.knobs.scenario} (${ended} of ${views.length} done).` :
+      ended < views.length ? `queued behind ${views[0].ahead || 0} run(s).` : `all ${views.length} ended.`) +
     " One scale for all: time runs down, the same length of time the same height in every figure.";
+  $("compare-cancel").hidden = ended === views.length;
   for (const v of views) {
     let fig = document.getElementById("cmp-" + v.id);
     if (!fig) {
@@ -407,6 +409,9 @@ async function main() {
   $("compare").addEventListener("click", startCompare);
   $("cancel").addEventListener("click", async () => {
     if (current) await fetch(`/api/runs/${current.id}/cancel`, { method: "POST" });
+  });
+  $("compare-cancel").addEventListener("click", async () => {
+    if (comparing) await fetch(`/api/groups/${comparing.group}/cancel`, { method: "POST" });
   });
   $("history-rows").addEventListener("click", openFromHistory);
   $("history-rows").addEventListener("keydown", openFromHistory);
