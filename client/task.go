@@ -80,11 +80,7 @@ func (t *task) run() (err error) {
 	if err != nil {
 		return err
 	}
-	err = t.response(g, conn)
-	// As the article's client does (shutdown(Both) right after the read):
-	// the server's wait for the close ends now, not after the compute.
-	conn.Close()
-	if err != nil {
+	if err := t.response(g, conn); err != nil {
 		return err
 	}
 	t.event(g, tracing.EventRead)
@@ -155,7 +151,8 @@ func (t *task) connect(g tracing.Goroutine) (_ net.Conn, err error) {
 }
 
 // response writes the request, a preamble carrying this span's context
-// and the label, and waits for the echo: the server holds it 8u. The span
+// and the label, waits for the echo (the server holds it 8u), and closes
+// the connection, whatever happened. The span
 // starts before the write, so that the server's span, which starts with
 // the first byte in, lies within it; it ends when the echo reached the
 // socket, by the kernel's receive timestamp, not when the goroutine read
@@ -169,6 +166,7 @@ func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 			s.endNow(err)
 		}
 	}()
+	defer conn.Close() // on the paths that fail before the read's close
 
 	req, err := wire.Preamble(ctx)
 	if err != nil {
@@ -185,6 +183,12 @@ func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 	conn.SetReadDeadline(t.r.responseDeadline)
 	got := make([]byte, len(t.label))
 	arrived, stamped, err := sockstamp.ReadFull(conn, got)
+	// Close as the article's client does (shutdown(Both) right after the
+	// read), so that the server's wait for the close ends now, not after
+	// the compute; and before the ready span ends: closing is a system
+	// call, during which the runtime may hand the goroutine's P to another
+	// thread, and the goroutine then waits for it again.
+	conn.Close()
 	ran, tid := time.Now(), tracing.OSThreadID()
 	s.regionEnd() // the region covers response and ready: until the goroutine ran again
 	if err != nil {

@@ -369,14 +369,20 @@ func checkScenarioLanes(t *testing.T, sc scenario.Scenario, v view, res client.R
 	n := res.Tasks
 	switch sc {
 	case scenario.SingleThread:
-		// One lane, the three computes in series on it; ready adds up to
-		// (0+1+2)·p = 12u.
+		// The three computes in series on the one P's thread; ready adds
+		// up to (0+1+2)·p = 12u. The P may move to another OS thread when
+		// a goroutine blocks in a system call: then more than one lane,
+		// the stair all the same (scenario's "one thread at a time").
 		if len(v.lanes) != 1 {
-			t.Fatalf("single-thread: %d thread lanes, want 1", len(v.lanes))
+			t.Logf("single-thread: %d thread lanes: the one P moved between OS threads", len(v.lanes))
+		}
+		onLane := map[string]bool{}
+		for _, l := range v.lanes {
+			onLane[l.SpanID] = true
 		}
 		var computes []jaeger.Span
 		for _, s := range v.byID {
-			if s.Parent() == v.lanes[0].SpanID {
+			if onLane[s.Parent()] {
 				computes = append(computes, s)
 			}
 		}

@@ -229,7 +229,12 @@ func TestVerify(t *testing.T) {
 				tl.Tasks[1].Segments[j].Thread, tl.Tasks[1].Segments[j].ThreadEnd = 101, 101
 			}
 		}, "OS threads"},
-		{"moved compute", SingleThread, func(tl *Timeline) { tl.Tasks[2].Segments[3].ThreadEnd = 999 }, "one OS thread"},
+		{"moved compute", SingleThread, func(tl *Timeline) { tl.Tasks[2].Segments[3].ThreadEnd = 999 }, "one thread at a time"},
+		{"computes together on two threads", SingleThread, func(tl *Timeline) {
+			tl.Tasks[1].Segments[3] = tl.Tasks[0].Segments[3]
+			tl.Tasks[1].Segments[3].Task = 2
+			tl.Tasks[1].Segments[3].Thread, tl.Tasks[1].Segments[3].ThreadEnd = 999, 999
+		}, "one thread at a time"},
 	}
 	for _, tt := range tests {
 		tl := article(tt.sc, tt.sc.DefaultProcs(3, 3))
@@ -238,6 +243,20 @@ func TestVerify(t *testing.T) {
 			t.Errorf("%s %s: failed %q, want %q among them", tt.name, tt.sc, f, tt.want)
 		}
 	}
+	// The one P moved to another OS thread between two computes: two
+	// lanes, the stair all the same.
+	tl0 := article(SingleThread, 1)
+	for _, j := range []int{1, 2} {
+		seg := &tl0.Tasks[j].Segments[3]
+		seg.Thread, seg.ThreadEnd = 999, 999
+	}
+	if lanes := len(tl0.ThreadLanes()); lanes != 2 {
+		t.Fatalf("%d lanes, want 2", lanes)
+	}
+	if f := failed(tl0.Verify(tl0.Expect())); f != "" {
+		t.Errorf("the P moved between computes: failed %q, want none", f)
+	}
+
 	// A single-thread run is not a multi-thread one.
 	tl := article(SingleThread, 1)
 	exp := tl.Expect()

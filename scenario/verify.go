@@ -235,21 +235,25 @@ func (v *verifier) threads() {
 	lanes := v.tl.ThreadLanes()
 	switch {
 	case e.Scenario == SingleThread && e.Compute == Hold && e.Procs == 1:
-		moved := false
+		// The article's one thread is Go's one P. The P usually stays on
+		// one OS thread; when a goroutine blocks in a system call, the
+		// runtime may hand the P to another thread, and the computes that
+		// follow run there: more lanes, the computes still one at a time.
+		moved, computes := false, 0
+		var all []interval
 		for _, l := range lanes {
+			computes += len(l.Segments)
+			all = append(all, laneIntervals(l)...)
 			for _, s := range l.Segments {
 				moved = moved || s.Moved()
 			}
 		}
-		computes := 0
-		if len(lanes) == 1 {
-			computes = len(lanes[0].Segments)
-			if maxConcurrent(laneIntervals(lanes[0])) > 1 {
-				computes = -1
-			}
+		where := "the one P's OS thread"
+		if len(lanes) > 1 {
+			where = "the one P moved between OS threads between computes (a goroutine blocked in a system call, and the runtime handed the P on)"
 		}
-		v.add("one OS thread", len(lanes) == 1 && computes == e.N && !moved,
-			"%d thread lane(s)%s, want one holding the %d computes one after another: the stair", len(lanes), movedNote(moved), e.N)
+		v.add("one thread at a time", len(lanes) >= 1 && computes == e.N && !moved && maxConcurrent(all) <= 1,
+			"%d compute(s) on %d thread lane(s)%s, want the %d computes one after another: the stair; %s", computes, len(lanes), movedNote(moved), e.N, where)
 	case e.Scenario.Locked():
 		ok := true
 		for _, t := range v.tl.Tasks {
