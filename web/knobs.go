@@ -190,6 +190,8 @@ func (k Knobs) args(addr, svgDir string) []string {
 	}
 	if k.Tasks <= client.LineTasks {
 		a = append(a, "-v") // the article's lines, on stderr
+	} else {
+		a = append(a, "-progress-every", "250ms") // the page shows each
 	}
 	if m := k.maxThreads(); m != 10000 {
 		a = append(a, "-max-threads", strconv.Itoa(m))

@@ -103,7 +103,7 @@ func TestKnobsArgs(t *testing.T) {
 		t.Errorf("args:\n %s\nwant\n %s", got, want)
 	}
 	k.Tasks = client.LineTasks + 1
-	if slices.Contains(k.args("a", "b"), "-v") {
-		t.Errorf("%d tasks: -v given; want the progress line", k.Tasks)
+	if a := k.args("a", "b"); slices.Contains(a, "-v") || !slices.Contains(a, "-progress-every") {
+		t.Errorf("%d tasks: %v; want the progress line, four times a second", k.Tasks, a)
 	}
 }

@@ -48,6 +48,7 @@ type config struct {
 	maxThreads int    // runtime/debug.SetMaxThreads, if set
 	verbose    bool   // every line, whatever the number of tasks
 	execTrace  string // write the Go execution trace here
+	progress   time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -64,6 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.diagram, "diagram", false, "after each scenario, draw its execution diagram in the terminal")
 	fs.StringVar(&c.svgDir, "svg", "", "write each scenario's execution diagram as SVG into `dir`")
 	fs.BoolVar(&c.svgCompact, "svg-compact", false, "with -svg, also write SCENARIO-compact.svg: narrow lanes, no text in them, the same time scale, for figures side by side")
+	fs.DurationVar(&c.progress, "progress-every", 0, "above 48 tasks, print the progress line this often (default: 200ms on a terminal, 1s otherwise)")
 	fs.StringVar(&c.execTrace, "exectrace", "", "write the runs' Go execution trace to `file` (go tool trace FILE): a task per asynctrace task, a region per stage")
 	fs.IntVar(&c.maxThreads, "max-threads", 0, "Go's limit on OS threads (runtime/debug.SetMaxThreads); 0: Go's default, 10000. os-threads needs one per task")
 	fs.StringVar(&c.jaegerUI, "jaeger-ui", jaeger.DefaultURL(), "base `URL` of trace links, empty for none; $"+jaeger.URLEnv+" sets the default")
@@ -93,6 +95,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			return errors.New("-procs must not be negative")
 		case c.maxThreads < 0:
 			return errors.New("-max-threads must not be negative")
+		case c.progress < 0:
+			return errors.New("-progress-every must not be negative")
 		case c.svgCompact && c.svgDir == "":
 			return errors.New("-svg-compact needs -svg DIR")
 		}
@@ -266,6 +270,9 @@ func (c config) lines(stdout, stderr io.Writer) (io.Writer, *progressWriter) {
 	pw := &progressWriter{w: w, every: time.Second}
 	if diagram.AutoColor(w) { // a terminal: one line, rewritten in place
 		pw.inPlace, pw.every = true, 200*time.Millisecond
+	}
+	if c.progress > 0 {
+		pw.every = c.progress
 	}
 	return nil, pw
 }

@@ -217,6 +217,14 @@ func TestRunProgressLine(t *testing.T) {
 		t.Errorf("-v: %d started lines, want %d", got, n)
 	}
 
+	stdout.Reset()
+	if err := Run(context.Background(), append(base, "-progress-every", "10ms"), &stdout, io.Discard); err != nil {
+		t.Fatalf("run -progress-every: %v", err)
+	}
+	if got := strings.Count(stdout.String(), " expected: "); got < 3 {
+		t.Errorf("-progress-every 10ms in a run of 70ms: %d progress lines, want several:\n%s", got, stdout.String())
+	}
+
 	var stderr bytes.Buffer
 	stdout.Reset()
 	if err := Run(context.Background(), append(base, "-json"), &stdout, &stderr); err != nil {
