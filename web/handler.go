@@ -83,11 +83,7 @@ func Handler(r *Runner) http.Handler {
 		submit(w, req, r, true)
 	})
 	mux.HandleFunc("GET /api/runs", func(w http.ResponseWriter, req *http.Request) {
-		views := []View{}
-		for _, run := range r.Runs() {
-			views = append(views, view(r, run))
-		}
-		writeJSON(w, http.StatusOK, views)
+		writeJSON(w, http.StatusOK, views(r, r.Runs()))
 	})
 	mux.HandleFunc("GET /api/runs/{id}", withRun(r, func(w http.ResponseWriter, req *http.Request, run *Run) {
 		writeJSON(w, http.StatusOK, view(r, run))
@@ -110,42 +106,24 @@ func Handler(r *Runner) http.Handler {
 			writeError(w, http.StatusConflict, err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, run.View())
+		writeJSON(w, http.StatusOK, view(r, run))
 	}))
 	mux.HandleFunc("GET /api/runs/{id}/events", withRun(r, func(w http.ResponseWriter, req *http.Request, run *Run) {
 		events(w, req, r, run)
 	}))
-	mux.HandleFunc("GET /api/groups/{group}", func(w http.ResponseWriter, req *http.Request) {
-		g, err := strconv.Atoi(req.PathValue("group"))
-		runs := r.Group(g)
-		if err != nil || len(runs) == 0 {
-			writeError(w, http.StatusNotFound, "no such comparison (the page keeps the last runs only)")
-			return
-		}
-		views := []View{}
-		for _, run := range runs {
-			views = append(views, view(r, run))
-		}
-		writeJSON(w, http.StatusOK, views)
-	})
-	mux.HandleFunc("POST /api/groups/{group}/cancel", func(w http.ResponseWriter, req *http.Request) {
+	mux.HandleFunc("GET /api/groups/{group}", withGroup(r, func(w http.ResponseWriter, req *http.Request, runs []*Run) {
+		writeJSON(w, http.StatusOK, views(r, runs))
+	}))
+	mux.HandleFunc("POST /api/groups/{group}/cancel", withGroup(r, func(w http.ResponseWriter, req *http.Request, runs []*Run) {
 		if !sameOrigin(req) {
 			writeError(w, http.StatusForbidden, "cross-site request refused")
 			return
 		}
-		g, err := strconv.Atoi(req.PathValue("group"))
-		runs := r.Group(g)
-		if err != nil || len(runs) == 0 {
-			writeError(w, http.StatusNotFound, "no such comparison (the page keeps the last runs only)")
-			return
-		}
-		views := []View{}
 		for _, run := range runs {
 			r.Cancel(run) // the ended ones stay as they are
-			views = append(views, view(r, run))
 		}
-		writeJSON(w, http.StatusOK, views)
-	})
+		writeJSON(w, http.StatusOK, views(r, runs))
+	}))
 	return mux
 }
 
@@ -206,11 +184,7 @@ func submit(w http.ResponseWriter, req *http.Request, r *Runner, compare bool) {
 		writeFieldErrors(w, err)
 		return
 	}
-	views := []View{}
-	for _, run := range runs {
-		views = append(views, view(r, run))
-	}
-	writeJSON(w, http.StatusAccepted, views)
+	writeJSON(w, http.StatusAccepted, views(r, runs))
 }
 
 // events streams a run's lines as "line" events (id: the line's index, so
@@ -278,6 +252,28 @@ func view(r *Runner, run *Run) View {
 	v := run.View()
 	v.Ahead = r.Ahead(run)
 	return v
+}
+
+// views are the runs as the API shows them; [] for none.
+func views(r *Runner, runs []*Run) []View {
+	vs := []View{}
+	for _, run := range runs {
+		vs = append(vs, view(r, run))
+	}
+	return vs
+}
+
+// withGroup serves the runs of the Compare named in the path.
+func withGroup(r *Runner, h func(http.ResponseWriter, *http.Request, []*Run)) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		g, err := strconv.Atoi(req.PathValue("group"))
+		runs := r.Group(g)
+		if err != nil || len(runs) == 0 {
+			writeError(w, http.StatusNotFound, "no such comparison (the page keeps the last runs only)")
+			return
+		}
+		h(w, req, runs)
+	}
 }
 
 func withRun(r *Runner, h func(http.ResponseWriter, *http.Request, *Run)) http.HandlerFunc {
