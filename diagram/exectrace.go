@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -31,7 +32,7 @@ const ExecTraceGranularity = 2*scenario.SysmonRetake + scenario.ReadyNoise
 // ExecTrace is what the checks read of a Go execution trace
 // (runtime/trace, as the -exectrace flags write it).
 type ExecTrace struct {
-	regions     map[int64][]execRegion // by goroutine, in the order they began
+	regions     map[int64]map[string][]execRegion // by goroutine and name, in the order they began
 	transitions map[int64][]goTransition
 	tasks       map[string]map[trace.TaskID]bool // runtime/trace tasks, by name
 	logs        []string                         // the tasks' OTel ids (tracing.ExecTraceLogCategory)
@@ -53,8 +54,9 @@ func ReadExecTrace(r io.Reader) (*ExecTrace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("execution trace: %w", err)
 	}
-	x := &ExecTrace{regions: map[int64][]execRegion{}, transitions: map[int64][]goTransition{}, tasks: map[string]map[trace.TaskID]bool{}}
-	open := map[int64][]int{} // per goroutine, indexes of its regions not yet ended
+	x := &ExecTrace{regions: map[int64]map[string][]execRegion{}, transitions: map[int64][]goTransition{}, tasks: map[string]map[trace.TaskID]bool{}}
+	regions := map[int64][]execRegion{} // by goroutine, in the order they began
+	open := map[int64][]int{}           // per goroutine, indexes of its regions not yet ended
 	for {
 		ev, err := rd.ReadEvent()
 		if errors.Is(err, io.EOF) {
@@ -66,13 +68,13 @@ func ReadExecTrace(r io.Reader) (*ExecTrace, error) {
 		g := int64(ev.Goroutine())
 		switch ev.Kind() {
 		case trace.EventRegionBegin:
-			x.regions[g] = append(x.regions[g], execRegion{name: ev.Region().Type, begin: ev.Time(), end: -1})
-			open[g] = append(open[g], len(x.regions[g])-1)
+			regions[g] = append(regions[g], execRegion{name: ev.Region().Type, begin: ev.Time(), end: -1})
+			open[g] = append(open[g], len(regions[g])-1)
 		case trace.EventRegionEnd:
 			name := ev.Region().Type
 			stack := open[g]
 			for i := len(stack) - 1; i >= 0; i-- {
-				if r := &x.regions[g][stack[i]]; r.name == name {
+				if r := &regions[g][stack[i]]; r.name == name {
 					r.end = ev.Time()
 					open[g] = slices.Delete(stack, i, i+1)
 					break
@@ -98,8 +100,14 @@ func ReadExecTrace(r io.Reader) (*ExecTrace, error) {
 			x.transitions[id] = append(x.transitions[id], goTransition{at: ev.Time(), from: from, to: to})
 		}
 	}
-	for g, rs := range x.regions { // regions still open at the end are not measured
-		x.regions[g] = slices.DeleteFunc(rs, func(r execRegion) bool { return r.end < 0 })
+	for g, rs := range regions {
+		byName := map[string][]execRegion{}
+		for _, r := range rs {
+			if r.end >= 0 { // regions still open at the end are not measured
+				byName[r.name] = append(byName[r.name], r)
+			}
+		}
+		x.regions[g] = byName
 	}
 	return x, nil
 }
@@ -150,18 +158,12 @@ func (d *Diagram) CheckExecTrace(x *ExecTrace) ExecCheck {
 		if used[g] == nil {
 			used[g] = map[string]int{}
 		}
-		k := used[g][name]
-		for _, r := range x.regions[g] {
-			if r.name != name {
-				continue
-			}
-			if k == 0 {
-				used[g][name]++
-				return r, true
-			}
-			k--
+		rs, k := x.regions[g][name], used[g][name]
+		if k >= len(rs) {
+			return execRegion{}, false
 		}
-		return execRegion{}, false
+		used[g][name]++
+		return rs[k], true
 	}
 	var worst []string
 	worstAt := ""
@@ -289,20 +291,17 @@ func (x *ExecTrace) maxRunning(goroutines map[int64]bool) int {
 // resumed within region r: the time its read waited for a thread. (It
 // runs again after system calls too: those are not waits for a thread.)
 func (x *ExecTrace) runnableBefore(g int64, r execRegion) time.Duration {
-	ts := x.transitions[g]
+	ts, from := x.within(g, r)
 	run := -1
-	for i, t := range ts {
-		if t.at > r.end {
-			break
-		}
-		if t.at >= r.begin && t.from == trace.GoRunnable && t.to == trace.GoRunning {
+	for i := from; i < len(ts) && ts[i].at <= r.end; i++ {
+		if ts[i].from == trace.GoRunnable && ts[i].to == trace.GoRunning {
 			run = i
 		}
 	}
 	if run < 0 {
 		return 0
 	}
-	for i := run - 1; i >= 0 && ts[i].at >= r.begin; i-- {
+	for i := run - 1; i >= from; i-- {
 		if ts[i].to == trace.GoRunnable && ts[i].from != trace.GoRunnable {
 			return ts[run].at.Sub(ts[i].at)
 		}
@@ -317,25 +316,31 @@ func (x *ExecTrace) runnableBefore(g int64, r execRegion) time.Duration {
 // the others: it ends the region only when it runs again, hundreds of
 // milliseconds later under one P, while its span ended when the hold did.
 func (x *ExecTrace) ranUntil(g int64, r execRegion) trace.Time {
-	ts := x.transitions[g]
+	ts, from := x.within(g, r)
 	last := -1 // the last resumption within the region
-	for i, t := range ts {
-		if t.at > r.end {
-			break
-		}
-		if t.at >= r.begin && t.from == trace.GoRunnable && t.to == trace.GoRunning {
+	for i := from; i < len(ts) && ts[i].at <= r.end; i++ {
+		if ts[i].from == trace.GoRunnable && ts[i].to == trace.GoRunning {
 			last = i
 		}
 	}
 	if last < 0 || r.end.Sub(ts[last].at) > ExecTraceSlack {
 		return r.end // ran on to the end: real work after the resumption
 	}
-	for i := last - 1; i >= 0 && ts[i].at >= r.begin; i-- {
+	for i := last - 1; i >= from; i-- {
 		if ts[i].from == trace.GoRunning && ts[i].to == trace.GoRunnable {
 			return ts[i].at // preempted here
 		}
 	}
 	return r.end
+}
+
+// within returns goroutine g's transitions, in time order, and the index
+// of the first at or after region r's beginning: a goroutine that ran
+// thousands of regions (sync's one goroutine) is not scanned from its
+// start for each.
+func (x *ExecTrace) within(g int64, r execRegion) ([]goTransition, int) {
+	ts := x.transitions[g]
+	return ts, sort.Search(len(ts), func(i int) bool { return ts[i].at >= r.begin })
 }
 
 func orNone(s []string) string {
@@ -364,12 +369,8 @@ func (x *ExecTrace) Tasks(name string) int { return len(x.tasks[name]) }
 // Regions counts the completed regions named name, on every goroutine.
 func (x *ExecTrace) Regions(name string) int {
 	n := 0
-	for _, rs := range x.regions {
-		for _, r := range rs {
-			if r.name == name {
-				n++
-			}
-		}
+	for _, byName := range x.regions {
+		n += len(byName[name])
 	}
 	return n
 }
