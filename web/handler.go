@@ -74,7 +74,7 @@ func Handler(r *Runner) http.Handler {
 		})
 	})
 	mux.HandleFunc("GET /api/check", func(w http.ResponseWriter, req *http.Request) {
-		checkKnobs(w, req)
+		checkKnobs(w, req, r.limits)
 	})
 	mux.HandleFunc("POST /api/runs", func(w http.ResponseWriter, req *http.Request) {
 		submit(w, req, r, false)
@@ -129,7 +129,7 @@ func Handler(r *Runner) http.Handler {
 
 // checkKnobs answers whether the knobs in the query make a run the page
 // starts, and what to expect of it.
-func checkKnobs(w http.ResponseWriter, req *http.Request) {
+func checkKnobs(w http.ResponseWriter, req *http.Request, l client.Limits) {
 	type answer struct {
 		OK         bool        `json:"ok"`
 		ExpectedMS float64     `json:"expected_ms,omitempty"`
@@ -141,7 +141,7 @@ func checkKnobs(w http.ResponseWriter, req *http.Request) {
 	}
 	k, err := ParseKnobs(req.URL.Query())
 	if err == nil {
-		err = k.Check()
+		err = k.Check(l)
 	}
 	var a answer
 	if err != nil {

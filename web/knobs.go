@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"runtime"
@@ -43,7 +44,7 @@ type FieldErrors map[string]string
 
 func (e FieldErrors) Error() string {
 	s := ""
-	for _, k := range append(knobNames, "run") {
+	for _, k := range knobNames {
 		if m, ok := e[k]; ok {
 			if s != "" {
 				s += "; "
@@ -78,14 +79,22 @@ func ParseKnobs(v url.Values) (Knobs, error) {
 		}
 		k.Scenario = sc
 	}
-	if s, ok := get("tasks"); ok {
+	// whole reads a whole-number knob within [lo, hi].
+	whole := func(name string, lo, hi int, loMeans string) (int, bool) {
+		s, ok := get(name)
+		if !ok {
+			return 0, false
+		}
 		n, err := strconv.Atoi(s)
 		switch {
 		case err != nil:
-			errs["tasks"] = fmt.Sprintf("%q is not a whole number", clip(s))
-		case n < 1 || n > MaxTasks:
-			errs["tasks"] = fmt.Sprintf("%d is not between 1 and %d", n, MaxTasks)
+			errs[name] = fmt.Sprintf("%q is not a whole number", clip(s))
+		case n < lo || n > hi:
+			errs[name] = fmt.Sprintf("%d is not between %d%s and %d", n, lo, loMeans, hi)
 		}
+		return n, true
+	}
+	if n, ok := whole("tasks", 1, MaxTasks, ""); ok {
 		k.Tasks = n
 	}
 	if s, ok := get("unit"); ok {
@@ -98,14 +107,7 @@ func ParseKnobs(v url.Values) (Knobs, error) {
 		}
 		k.Unit = u
 	}
-	if s, ok := get("procs"); ok {
-		n, err := strconv.Atoi(s)
-		switch {
-		case err != nil:
-			errs["procs"] = fmt.Sprintf("%q is not a whole number", clip(s))
-		case n < 0 || n > MaxProcs:
-			errs["procs"] = fmt.Sprintf("%d is not between 0 (the scenario's default) and %d", n, MaxProcs)
-		}
+	if n, ok := whole("procs", 0, MaxProcs, " (the scenario's default)"); ok {
 		k.Procs = n
 	}
 	if s, ok := get("compute"); ok {
@@ -121,17 +123,18 @@ func ParseKnobs(v url.Values) (Knobs, error) {
 	return k, nil
 }
 
-// Check says whether the page may start the run: its expected makespan
-// within MaxExpected, and the machine's limits (client.Preflight).
-func (k Knobs) Check() error {
+// Check says whether the page may start the run on a machine with limits
+// l (client.ReadLimits): its expected makespan within MaxExpected, and
+// the machine's limits (client.Preflight), with the thread limit the child
+// is given.
+func (k Knobs) Check(l client.Limits) error {
 	p := k.params()
 	if exp, formula := p.Expected(); exp > MaxExpected {
 		return FieldErrors{"tasks": fmt.Sprintf("%s with %d tasks at u = %v is expected to take %v (%s); the page runs at most %v: fewer tasks or a smaller unit",
 			k.Scenario, k.Tasks, k.Unit, exp.Round(time.Second), formula, MaxExpected)}
 	}
 	cfg := client.Config{Scenario: k.Scenario, Tasks: k.Tasks, Unit: k.Unit, Procs: k.Procs, Compute: k.Compute}
-	l := client.ReadLimits()
-	l.MaxThreads = k.maxThreads() // what the child is given
+	l.MaxThreads = cmp.Or(k.maxThreads(), goMaxThreads)
 	if _, err := client.Preflight(cfg, l); err != nil {
 		return FieldErrors{"tasks": err.Error()}
 	}
@@ -150,15 +153,19 @@ func (k Knobs) params() scenario.Params {
 	return p
 }
 
-// maxThreads is the child's -max-threads: os-threads needs a thread per
-// task and the runtime's own; past Go's default 10,000 the page raises the
-// limit, as the README tells a user of the client to.
+// goMaxThreads is Go's limit on a program's OS threads, unless
+// runtime/debug.SetMaxThreads changes it.
+const goMaxThreads = 10000
+
+// maxThreads is the child's -max-threads, 0 where Go's limit will do:
+// os-threads needs a thread per task and the runtime's own; past Go's
+// 10,000 the page raises the limit, as the README tells a user of the
+// client to.
 func (k Knobs) maxThreads() int {
-	const goDefault = 10000
-	if k.Scenario == scenario.OSThreads && k.Tasks+client.Headroom > goDefault {
+	if k.Scenario == scenario.OSThreads && k.Tasks+client.Headroom > goMaxThreads {
 		return k.Tasks + 2*client.Headroom
 	}
-	return goDefault
+	return 0
 }
 
 // Query is the knobs as the page's URL carries them.
@@ -193,7 +200,7 @@ func (k Knobs) args(addr, svgDir string) []string {
 	} else {
 		a = append(a, "-progress-every", "250ms") // the page shows each
 	}
-	if m := k.maxThreads(); m != 10000 {
+	if m := k.maxThreads(); m > 0 {
 		a = append(a, "-max-threads", strconv.Itoa(m))
 	}
 	return a

@@ -76,12 +76,13 @@ func mustQuery(t *testing.T, q string) url.Values {
 // stop, with one message naming the knob.
 func TestKnobsCheck(t *testing.T) {
 	k := Knobs{Scenario: scenario.Sync, Tasks: 10000, Unit: time.Second}
-	err := k.Check()
+	l := client.ReadLimits()
+	err := k.Check(l)
 	var fe FieldErrors
 	if !errors.As(err, &fe) || !strings.Contains(fe["tasks"], "expected to take") {
 		t.Errorf("sync, 10,000 tasks at 1s: %v, want the expected time named on tasks", err)
 	}
-	if err := DefaultKnobs.Check(); err != nil {
+	if err := DefaultKnobs.Check(l); err != nil {
 		t.Errorf("the defaults: %v", err)
 	}
 	// os-threads past Go's thread limit: the page raises it for the child.

@@ -157,10 +157,7 @@ func (r *Run) View() View {
 		ID: r.ID, Group: r.Group, Knobs: r.Knobs, UnitMS: ms(r.Knobs.Unit), Query: r.Knobs.Query().Encode(),
 		Command: "go run ./cmd/client " + strings.Join(r.Knobs.userArgs(), " "),
 		State:   r.state, ExpectedMS: ms(exp), Formula: formula, Queued: r.queued,
-		Lines: len(r.lines), Error: r.errMsg, Result: r.result, HasSVG: r.svg != nil, Trace: r.trace,
-	}
-	if r.dropped > 0 {
-		v.Lines += r.dropped
+		Lines: len(r.lines) + r.dropped, Error: r.errMsg, Result: r.result, HasSVG: r.svg != nil, Trace: r.trace,
 	}
 	if !r.started.IsZero() {
 		t := r.started
@@ -190,7 +187,7 @@ func (k Knobs) userArgs() []string {
 	if k.Compute != "" {
 		a = append(a, "-compute", string(k.Compute))
 	}
-	if m := k.maxThreads(); m != 10000 {
+	if m := k.maxThreads(); m > 0 {
 		a = append(a, "-max-threads", fmt.Sprint(m))
 	}
 	return a
@@ -215,6 +212,9 @@ type RunnerConfig struct {
 // Runner runs the page's runs one at a time, in the order they came.
 type Runner struct {
 	cfg RunnerConfig
+	// limits are the machine's, read once: reading Go's thread limit
+	// stops the world, and the form is checked at every keystroke.
+	limits client.Limits
 
 	mu     sync.Mutex
 	runs   []*Run // oldest first: the history, and the queue
@@ -239,7 +239,7 @@ func NewRunner(cfg RunnerConfig) *Runner {
 		cfg.History = 50
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	r := &Runner{cfg: cfg, nextID: 1, wake: make(chan struct{}, 1), done: make(chan struct{}), stop: stop}
+	r := &Runner{cfg: cfg, limits: client.ReadLimits(), nextID: 1, wake: make(chan struct{}, 1), done: make(chan struct{}), stop: stop}
 	go r.loop(ctx)
 	return r
 }
@@ -266,7 +266,7 @@ func (r *Runner) Submit(k Knobs, scenarios ...scenario.Scenario) ([]*Run, error)
 		if len(scenarios) > 1 && (sc == scenario.SingleThread || sc == scenario.OSThreads) {
 			knobs[i].Procs = 0
 		}
-		if err := knobs[i].Check(); err != nil {
+		if err := knobs[i].Check(r.limits); err != nil {
 			return nil, fmt.Errorf("%s: %w", sc, err)
 		}
 	}
@@ -375,8 +375,7 @@ func (r *Runner) Cancel(run *Run) error {
 		case Queued:
 			run.state, run.ended = Cancelled, time.Now()
 		case Running:
-			run.errMsg = "cancelled from the page"
-			run.cancel()
+			run.cancel() // execute records the end
 		default:
 			err = ErrEnded
 		}
@@ -430,11 +429,12 @@ func (r *Runner) execute(loop context.Context, run *Run) {
 	state, errMsg, res, svg, trace := r.child(ctx, run)
 	run.update(func() {
 		run.state, run.ended, run.result, run.svg, run.compact, run.trace = state, time.Now(), res, svg[0], svg[1], trace
-		if run.errMsg == "" {
-			run.errMsg = errMsg
-		}
+		run.errMsg = errMsg
 		if state == Cancelled {
 			run.errMsg = "cancelled from the page"
+			if loop.Err() != nil {
+				run.errMsg = "cancelled: the page is stopping"
+			}
 		}
 	})
 	if state == Done && trace.URL != "" {
