@@ -119,14 +119,7 @@ func baselineRows(t *testing.T, u time.Duration, runs []baselineRun) []string {
 		t.Fatal(err)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	srv, err := start(bin, []string{"-serve", addr, "-unit", u.String()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.stop(time.Second)
-	if !srv.stdout.Await("Server running on "+addr, 1, 10*time.Second) {
-		t.Fatalf("baseline server did not start: %s", srv.stderr.String())
-	}
+	startUntil(t, "baseline server", bin, []string{"-serve", addr, "-unit", u.String()}, nil, "Server running on "+addr)
 	var rows []string
 	for _, r := range runs {
 		n := r.tasks

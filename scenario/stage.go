@@ -18,7 +18,8 @@ const (
 	// the client's socket; the server holds them 8u.
 	StageResponse Stage = "response"
 	// StageReady runs from the arrival of the echo until the task's goroutine
-	// runs again: the bytes are there, the task waits for a thread.
+	// has run again, read it and closed the connection: the bytes are there,
+	// the task waits for a thread.
 	StageReady Stage = "ready"
 	// StageCompute blocks for 4u in the run's compute mode.
 	StageCompute Stage = "compute"
