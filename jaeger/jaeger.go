@@ -128,6 +128,15 @@ func DefaultURL() string {
 	return "http://localhost:16686"
 }
 
+// TraceURL is the trace's page in the Jaeger UI at base; "" without a
+// base.
+func TraceURL(base, traceID string) string {
+	if base == "" {
+		return ""
+	}
+	return strings.TrimSuffix(base, "/") + "/trace/" + traceID
+}
+
 // ErrNotFound: Jaeger has no such trace (yet).
 var ErrNotFound = errors.New("trace not found")
 

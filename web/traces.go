@@ -53,7 +53,7 @@ func (t Traces) Link(st TraceStatus, res *client.Result) TraceStatus {
 	}
 	st.ID = res.TraceID
 	if st.Note == "" {
-		st.URL = strings.TrimSuffix(t.UI, "/") + "/trace/" + res.TraceID
+		st.URL = jaeger.TraceURL(t.UI, res.TraceID)
 		st.Note = "Waiting for Jaeger to have the whole trace."
 	}
 	return st

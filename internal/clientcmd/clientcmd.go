@@ -15,7 +15,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -192,7 +191,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 				return err
 			}
 		} else {
-			res.WriteSummary(stdout, traceURL(cfg.jaegerUI, res.TraceID))
+			res.WriteSummary(stdout, jaeger.TraceURL(cfg.jaegerUI, res.TraceID))
 		}
 		for _, e := range res.Errors {
 			fmt.Fprintf(stderr, "client: %s: %s\n", s, e)
@@ -241,13 +240,6 @@ func draw(cfg config, rec *diagram.Recorder, res client.Result, stdout io.Writer
 		}
 	}
 	return nil
-}
-
-func traceURL(base, traceID string) string {
-	if base == "" {
-		return ""
-	}
-	return strings.TrimSuffix(base, "/") + "/trace/" + traceID
 }
 
 // lines says where a run's lines go: the article's four a task (-v, or a
