@@ -11,17 +11,29 @@ import (
 )
 
 // block blocks for d in compute mode m (docs/design.md, "Compute modes")
-// and returns when the stage ended, and on which OS thread. For hold and
-// syscall both are read before anything can yield: after a long hold,
-// sysmon has asked for preemption, and the goroutine is descheduled at its
-// next function call, to resume later and perhaps on another thread, which
-// would make the stage look longer than it was, or look as if it moved.
+// and returns when the stage ended, and on which OS thread.
+//
+// hold reads both before anything can yield: after a long hold, sysmon has
+// asked for preemption, and the goroutine is descheduled at its next
+// function call, to resume later and perhaps on another thread, which would
+// make the stage look longer than it was, or look as if it moved.
+//
+// syscall cannot: syscall.Syscall6 returns through runtime.exitsyscall,
+// which, when the P was handed to another thread meanwhile and none is
+// free, queues the goroutine before the call returns (measured under
+// GOMAXPROCS=1: three such sleeps to one deadline returned 0.08, 20 and
+// 40 ms after it). That wait is the scheduler's, not the compute's, so the
+// stage ends at the absolute deadline the sleep was given, which is when
+// clock_nanosleep's sleep ended; the thread is the one it resumed on.
 func block(ctx context.Context, m scenario.Compute, d time.Duration) (end time.Time, osThread int, err error) {
 	switch m {
 	case scenario.Hold, scenario.Syscall:
 		start := time.Now()
 		m0 := monotonic()
 		m1, tid := sleepUntil(m0+d.Nanoseconds(), m == scenario.Hold)
+		if m == scenario.Syscall {
+			m1 = m0 + d.Nanoseconds()
+		}
 		return start.Add(time.Duration(m1 - m0)), tid, nil
 	case scenario.CPU:
 		spin(d)

@@ -13,7 +13,8 @@ import (
 // preemption signal interrupts the sleep about every 10ms; an absolute
 // deadline makes restarting it exact (a relative restart drifted +25ms per
 // 4s: docs/design.md, "Measured facts"). nosplit: no preemption check
-// between waking and reading the clock.
+// between waking and reading the clock; but with raw false, Syscall6
+// itself may wait for a P before it returns (block says what then).
 //
 //go:nosplit
 func sleepUntil(deadline int64, raw bool) (int64, int) {

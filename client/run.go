@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -166,7 +165,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if res.UnitMismatch = tl.UnitMismatch(scenario.DefaultTolerance); res.UnitMismatch != "" {
 		d, _ := tl.ServerDelay()
 		root.AddEvent(tracing.EventUnitMismatch, trace.WithTimestamp(end), trace.WithAttributes(
-			tracing.KeyServerDelayMS.Float64(ms(d)), attribute.String("message", res.UnitMismatch)))
+			tracing.KeyServerDelayMS.Float64(ms(d)), tracing.KeyMessage.String(res.UnitMismatch)))
 	}
 	res.Makespan = end.Sub(r.start)
 	res.Ready = tl.StageTotal(scenario.StageReady)

@@ -194,7 +194,7 @@ func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
-			err = context.Cause(ctx) // the deadline we set, not the server
+			err = context.Cause(ctx) // the caller cancelled the run, not the server
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
 			err = fmt.Errorf("the server closed the connection before echoing %q (is it stopping, or holding requests past -request-timeout?): %w", t.label, err)
 		case errors.Is(err, os.ErrDeadlineExceeded):

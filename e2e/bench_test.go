@@ -75,15 +75,13 @@ func TestBenchScale(t *testing.T) {
 		}
 		want := 1 + r.tasks + 4*r.tasks + lanes + held + 3*r.tasks
 		got := 0
-		deadline := time.Now().Add(2 * time.Minute)
-		for got < want && time.Now().Before(deadline) {
+		// A trace of megabytes: polled once a second.
+		poll(2*time.Minute, time.Second, nil, func() bool {
 			if tr, err := j.client().Trace(t.Context(), res.TraceID); err == nil {
 				got = len(tr.Spans)
 			}
-			if got < want {
-				time.Sleep(time.Second) // polling Jaeger's API, a trace of megabytes
-			}
-		}
+			return got >= want
+		})
 		exp := res.Expected
 		rows = append(rows, fmt.Sprintf("| `%s -tasks %d`%s | %.3f s | %.3f s (%.2f×) | %d | %d | %.0f MiB | %.1f KiB | %.0f ms | %d of %d |",
 			res.Scenario, r.tasks, flagsNote(r.extra), exp.Seconds(), res.Makespan.Seconds(), float64(res.Makespan)/float64(exp),

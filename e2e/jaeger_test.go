@@ -51,19 +51,21 @@ func startJaegerOn(bin string, ports []int) (*jaegerProc, error) {
 		return nil, err
 	}
 	j.proc = p
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		select {
-		case <-p.done:
-			return nil, fmt.Errorf("exited: %v\n%s", p.err, p.stderr.String())
-		default:
-		}
+	healthy := poll(60*time.Second, 100*time.Millisecond, p.done, func() bool {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/status", j.health))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return j, nil
-			}
+		if err != nil {
+			return false
 		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	select {
+	case <-p.done:
+		return nil, fmt.Errorf("exited: %v\n%s", p.err, p.stderr.String())
+	default:
+	}
+	if healthy {
+		return j, nil
 	}
 	j.stop()
 	return nil, fmt.Errorf("not healthy after 60s:\n%s", p.stderr.String())
@@ -100,15 +102,17 @@ func (j *jaegerProc) awaitTrace(t *testing.T, id string, want map[string][]strin
 	if n > 1000 {
 		every = 2 * time.Second
 	}
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(every) {
+	done := poll(60*time.Second, every, nil, func() bool {
 		tr, err = j.client().Trace(context.Background(), id)
 		if err != nil {
 			missing = []string{"the whole trace"}
-			continue
+			return false
 		}
-		if missing = missingSpans(tr, want); len(missing) == 0 {
-			return tr
-		}
+		missing = missingSpans(tr, want)
+		return len(missing) == 0
+	})
+	if done {
+		return tr
 	}
 	t.Fatalf("trace %s in Jaeger after 60s: missing %s (last error: %v)", id, strings.Join(missing, ", "), err)
 	return nil

@@ -130,6 +130,27 @@ func (p *proc) wait(d time.Duration) (exited bool) {
 	}
 }
 
+// poll calls check at once and then every period until it returns true,
+// or until d has passed or stop is closed; it reports whether check
+// returned true. It is how the tests wait for a state they can only look
+// at (an HTTP API): with a deadline, on a ticker, never with a sleep.
+func poll(d, every time.Duration, stop <-chan struct{}, check func() bool) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for !check() {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return false
+		case <-stop:
+			return false
+		}
+	}
+	return true
+}
+
 // stop sends SIGTERM, waits up to d, then kills.
 func (p *proc) stop(d time.Duration) (exitedInTime bool) {
 	p.cmd.Process.Signal(syscall.SIGTERM)

@@ -102,8 +102,8 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 		trace.WithAttributes(append(peerAttrs(conn.RemoteAddr()), tracing.KeyPreamble.String(kind))...))
 	switch kind {
 	case tracing.PreambleBadContext:
-		echo.AddEvent("invalid trace context", trace.WithAttributes(
-			attribute.String("traceparent", truncate(res.Headers.Get("traceparent"), 128))))
+		echo.AddEvent(tracing.EventInvalidContext, trace.WithAttributes(
+			tracing.KeyTraceparent.String(truncate(res.Headers.Get("traceparent"), 128))))
 	case tracing.PreambleInvalid:
 		err := errors.New("malformed preamble, echoed as payload: " + res.Err.Error())
 		tracing.Fail(echo, err)
@@ -183,7 +183,7 @@ func (s *Server) reply(ctx context.Context, g tracing.Goroutine, r *request, pay
 		m, err = stream(conn, s.cfg.Delay, end)
 		written += m
 		sent, how = time.Now(), tracing.TimeClock
-		span.SetAttributes(attribute.Bool("asynctrace.streamed", true))
+		span.SetAttributes(tracing.KeyStreamed.Bool(true))
 	}
 	span.SetAttributes(tracing.KeySent.String(how))
 	if err != nil {

@@ -12,7 +12,8 @@ import (
 // The trace contract (docs/design.md, "Trace contract"): span names and
 // attribute keys that tests, tools and the README depend on. The model's
 // names (scenarios, stages, task labels) come from package scenario; this
-// file is the only place that turns them into span names and keys.
+// file is the only place that spells span names, event names and
+// attribute keys.
 //
 // One trace per scenario run:
 //
@@ -86,8 +87,10 @@ const (
 	KeyPeakRSSBytes    = attribute.Key("asynctrace.peak_rss_bytes")
 	KeyRSSPerTaskBytes = attribute.Key("asynctrace.rss_per_task_bytes")
 	KeySpawnMS         = attribute.Key("asynctrace.spawn_ms") // creating and starting the tasks
-	// On the root's "unit mismatch" event: the server's delay as measured.
+	// On the root's "unit mismatch" event: the server's delay as measured,
+	// and the message that says how to fix it.
 	KeyServerDelayMS = attribute.Key("asynctrace.server_delay_ms")
+	KeyMessage       = attribute.Key("message")
 
 	// Task spans, and the stage spans of thread lanes.
 	KeyTask         = attribute.Key("asynctrace.task")
@@ -114,7 +117,17 @@ const (
 	// KeySent (on write) says where the time the reply left came from
 	// (TimeKernel or TimeClock).
 	KeySent = attribute.Key("asynctrace.sent")
+	// KeyStreamed (on write): the request was larger than the hold buffer,
+	// and the rest was streamed back after the delay.
+	KeyStreamed = attribute.Key("asynctrace.streamed")
+	// KeyTraceparent, on echo's EventInvalidContext: the header received,
+	// truncated.
+	KeyTraceparent = attribute.Key("traceparent")
 )
+
+// EventInvalidContext, on echo: a well-formed preamble whose trace context
+// the propagator rejected; the echo starts a new trace.
+const EventInvalidContext = "invalid trace context"
 
 // Values of KeyArrival and KeySent.
 const (

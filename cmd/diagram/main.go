@@ -86,7 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		case c.expect != "" && !c.verify:
 			return errors.New("-expect goes with -verify")
 		case c.traceID != "" && !validTraceID(c.traceID):
-			return fmt.Errorf("-trace %q: want a trace id of 32 hexadecimal digits", c.traceID)
+			return fmt.Errorf("-trace %q: want a trace id of 32 hexadecimal digits (or 16, as Jaeger shortens them)", c.traceID)
 		}
 		return nil
 	})

@@ -70,20 +70,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	endpoint, exporting := tracing.Endpoint()
 	traces := web.Traces{UI: strings.TrimSuffix(*ui, "/"), API: strings.TrimSuffix(*api, "/"), OTLP: endpoint, Exporting: exporting}
 	runner := web.NewRunner(web.RunnerConfig{Exe: exe, Servers: servers, Traces: traces})
-	defer runner.Close()
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
+		runner.Close()
 		return err
 	}
 	srv := &http.Server{Handler: web.Handler(runner), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx) // event streams end with the runs, cancelled next
-		srv.Close()
-	}()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
 	host := ln.Addr().String()
 	if h, p, _ := net.SplitHostPort(host); h == "0.0.0.0" || h == "::" {
 		host = net.JoinHostPort("localhost", p)
@@ -94,7 +89,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else {
 		fmt.Fprintf(stdout, "Traces go to Jaeger at %s; links to %s\n", endpoint, traces.UI)
 	}
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+
+	select {
+	case err := <-served:
+		runner.Close()
+		return err
+	case <-ctx.Done():
+	}
+	// Stopping, in order: the runs first (a running child gets SIGTERM,
+	// ends its tasks and flushes its spans; the runs' event streams end
+	// with them), then the HTTP server, which waits for its handlers; then,
+	// deferred, the echo servers and the exporter.
+	runner.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

@@ -23,6 +23,11 @@ func Path() string {
 // Load loads and validates the compose file at path, with an empty
 // environment, as `docker compose config` would.
 func Load(ctx context.Context, path string) (*types.Project, error) {
+	return LoadEnv(ctx, path, types.Mapping{})
+}
+
+// LoadEnv loads the compose file at path with the variables in env set.
+func LoadEnv(ctx context.Context, path string, env types.Mapping) (*types.Project, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -30,7 +35,7 @@ func Load(ctx context.Context, path string) (*types.Project, error) {
 	return loader.LoadWithContext(ctx, types.ConfigDetails{
 		WorkingDir:  filepath.Dir(abs),
 		ConfigFiles: []types.ConfigFile{{Filename: abs}},
-		Environment: types.Mapping{},
+		Environment: env,
 	})
 }
 

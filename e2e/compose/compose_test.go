@@ -214,3 +214,32 @@ func TestWeb(t *testing.T) {
 		t.Errorf("web depends on jaeger %q, want service_healthy", c)
 	}
 }
+
+// Every published port is bound to loopback unless ASYNCTRACE_BIND says
+// otherwise: the page starts processes on request, and the echo server and
+// Jaeger's OTLP ports take anything.
+func TestPublishedOnLoopback(t *testing.T) {
+	n := 0
+	for name, s := range load(t).Services {
+		for _, p := range s.Ports {
+			n++
+			if p.HostIP != "127.0.0.1" {
+				t.Errorf("%s publishes %d on %q, want 127.0.0.1", name, p.Target, p.HostIP)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no published ports")
+	}
+	open, err := LoadEnv(context.Background(), Path(), types.Mapping{"ASYNCTRACE_BIND": "0.0.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range open.Services {
+		for _, p := range s.Ports {
+			if p.HostIP != "0.0.0.0" {
+				t.Errorf("ASYNCTRACE_BIND=0.0.0.0: %s publishes %d on %q", name, p.Target, p.HostIP)
+			}
+		}
+	}
+}

@@ -191,7 +191,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 				return err
 			}
 		} else {
-			res.WriteSummary(stdout, jaeger.TraceURL(cfg.jaegerUI, res.TraceID))
+			// No link to a trace that is not exported (OTEL_TRACES_EXPORTER=none).
+			traceURL := ""
+			if _, exporting := tracing.Endpoint(); exporting {
+				traceURL = jaeger.TraceURL(cfg.jaegerUI, res.TraceID)
+			}
+			res.WriteSummary(stdout, traceURL)
 		}
 		for _, e := range res.Errors {
 			fmt.Fprintf(stderr, "client: %s: %s\n", s, e)

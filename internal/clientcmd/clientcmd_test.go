@@ -114,7 +114,8 @@ func TestRunJSON(t *testing.T) {
 	}
 }
 
-// Human output: the article's lines, then the summary with a trace link.
+// Human output: the article's lines, then the summary; with nothing
+// exported, no link to the trace.
 func TestRunHuman(t *testing.T) {
 	t.Setenv("OTEL_TRACES_EXPORTER", "none")
 	t.Setenv(jaeger.URLEnv, "http://jaeger.example:16686/")
@@ -129,12 +130,15 @@ func TestRunHuman(t *testing.T) {
 	}
 	out := stdout.String()
 	for _, want := range []string{
-		" - task1 started: ", " - task3 finished: ", "makespan ", "expected 210ms (n(c+w+p))", "http://jaeger.example:16686/trace/",
+		" - task1 started: ", " - task3 finished: ", "makespan ", "expected 210ms (n(c+w+p))", "\n  trace ",
 		"time runs down", "# working", "ready (reply there, waiting for a thread) ", "1 OS thread lane(s)", "diagram " + filepath.Join(svgDir, "sync.svg"),
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "/trace/") {
+		t.Errorf("OTEL_TRACES_EXPORTER=none, yet the output links to a trace:\n%s", out)
 	}
 	if b, err := os.ReadFile(filepath.Join(svgDir, "sync.svg")); err != nil || !bytes.Contains(b, []byte(`data-stage="compute"`)) {
 		t.Errorf("sync.svg: %v, %.80q", err, b)

@@ -21,6 +21,23 @@ const COMPUTE_HELP = {
 };
 
 const $ = (id) => document.getElementById(id);
+
+// Every request goes through api: when the page's server does not answer
+// (stopped, or the network gone), the page says so instead of waiting
+// for ever, and the caller's work stops there; the next answer clears it.
+async function api(path, opts) {
+  let r;
+  try {
+    r = await fetch(path, opts);
+  } catch (e) {
+    const ne = $("net-error");
+    ne.textContent = `The page's server did not answer (${e.message}): is asynctrace web still running? Reload to try again.`;
+    ne.hidden = false;
+    throw e;
+  }
+  $("net-error").hidden = true;
+  return r;
+}
 let info = null;
 let current = null;       // the run shown: {id, es}
 let comparing = null;     // the Compare shown: {group, timer}
@@ -77,7 +94,7 @@ async function checkForm() {
   const q = formKnobs();
   $("share").href = "/?" + q.toString();
   const seq = ++checkSeq;
-  const r = await fetch("/api/check?" + q.toString());
+  const r = await api("/api/check?" + q.toString());
   const a = await r.json();
   if (seq !== checkSeq) return;
   showFieldErrors(a.fields || {});
@@ -106,7 +123,7 @@ function parseDuration(s) {
 
 // Starting runs.
 async function post(path, body) {
-  const r = await fetch(path, { method: "POST", body, headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+  const r = await api(path, { method: "POST", body, headers: { "Content-Type": "application/x-www-form-urlencoded" } });
   const a = await r.json();
   if (!r.ok) {
     showFieldErrors(a.fields || {});
@@ -170,7 +187,7 @@ function showRun(id) {
   });
   es.onerror = async () => {
     // A run the page no longer keeps, or a server gone: say so once.
-    const r = await fetch(`/api/runs/${id}`);
+    const r = await api(`/api/runs/${id}`);
     if (!r.ok && current === c) {
       es.close();
       $("run-state").textContent = "unknown";
@@ -203,12 +220,12 @@ function tick(c) {
 }
 async function finishRun(c) {
   clearInterval(c.clock);
-  const r = await fetch(`/api/runs/${c.id}`);
+  const r = await api(`/api/runs/${c.id}`);
   if (!r.ok || current !== c) return;
   const v = await r.json();
   updateRun(c, v);
   if (v.has_svg) {
-    const svg = await (await fetch(`/api/runs/${c.id}/svg`)).text();
+    const svg = await (await api(`/api/runs/${c.id}/svg`)).text();
     if (current !== c) return;
     $("figure").innerHTML = svg;
   }
@@ -260,7 +277,7 @@ function pollTrace(c) {
   const note = v.trace.note || "";
   if (!note.startsWith("Waiting") && !note.includes("so far")) return;
   c.poll = setTimeout(async () => {
-    const r = await fetch(`/api/runs/${c.id}`);
+    const r = await api(`/api/runs/${c.id}`);
     if (!r.ok || current !== c) return;
     c.view = await r.json();
     renderTrace(c.view.trace);
@@ -276,7 +293,7 @@ function showCompare(group) {
   $("comparison").hidden = false;
   $("figures").textContent = "";
   const poll = async () => {
-    const r = await fetch(`/api/groups/${group}`);
+    const r = await api(`/api/groups/${group}`);
     if (comparing !== cmp) return;
     if (!r.ok) {
       $("compare-status").textContent = (await r.json()).error;
@@ -319,7 +336,7 @@ async function drawCompare(cmp, views) {
     }
     if (v.has_svg && !cmp.drawn[v.id]) {
       cmp.drawn[v.id] = true;
-      const svg = await (await fetch(`/api/runs/${v.id}/svg?compact=1`)).text();
+      const svg = await (await api(`/api/runs/${v.id}/svg?compact=1`)).text();
       if (comparing !== cmp) return;
       fig.querySelector(".svgbox").innerHTML = svg;
     }
@@ -347,7 +364,7 @@ function scaleCompare() {
 // History.
 async function refreshHistory() {
   clearTimeout(historyTimer);
-  const r = await fetch("/api/runs");
+  const r = await api("/api/runs");
   if (!r.ok) return;
   const views = await r.json();
   const tb = $("history-rows");
@@ -397,21 +414,26 @@ function route() {
 }
 
 async function main() {
-  info = await (await fetch("/api/info")).json();
+  info = await (await api("/api/info")).json();
   $("jaeger").textContent = info.jaeger.note ? info.jaeger.note : "Jaeger answers: every run's trace is linked when it ends.";
+  // The URL follows each keystroke; the server checks the knobs once the
+  // typing pauses.
+  let checkTimer = null;
   for (const k of KNOBS) {
     $(k).addEventListener("input", () => {
       history.replaceState(null, "", "/?" + formKnobs().toString() + keepView());
-      checkForm();
+      helpTexts();
+      clearTimeout(checkTimer);
+      checkTimer = setTimeout(checkForm, 250);
     });
   }
   $("knobs").addEventListener("submit", (e) => { e.preventDefault(); startRun(); });
   $("compare").addEventListener("click", startCompare);
   $("cancel").addEventListener("click", async () => {
-    if (current) await fetch(`/api/runs/${current.id}/cancel`, { method: "POST" });
+    if (current) await api(`/api/runs/${current.id}/cancel`, { method: "POST" });
   });
   $("compare-cancel").addEventListener("click", async () => {
-    if (comparing) await fetch(`/api/groups/${comparing.group}/cancel`, { method: "POST" });
+    if (comparing) await api(`/api/groups/${comparing.group}/cancel`, { method: "POST" });
   });
   $("history-rows").addEventListener("click", openFromHistory);
   $("history-rows").addEventListener("keydown", openFromHistory);
