@@ -69,7 +69,7 @@ func browser(t *testing.T, w, h int) context.Context {
 
 // shot takes a screenshot (of the whole page, or of the element the
 // selector names), saved as name in $ASYNCTRACE_SCREENSHOTS if set
-// (scripts/screenshots: the README's).
+// (scripts/screenshots: those of docs/running.md).
 func shot(t *testing.T, ctx context.Context, name string, element chromedp.ID) image.Image {
 	t.Helper()
 	action := chromedp.FullScreenshot(100)

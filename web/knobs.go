@@ -159,7 +159,7 @@ const goMaxThreads = 10000
 
 // maxThreads is the child's -max-threads, 0 where Go's limit will do:
 // os-threads needs a thread per task and the runtime's own; past Go's
-// 10,000 the page raises the limit, as the README tells a user of the
+// 10,000 the page raises the limit, as docs/running.md tells a user of the
 // client to.
 func (k Knobs) maxThreads() int {
 	if k.Scenario == scenario.OSThreads && k.Tasks+client.Headroom > goMaxThreads {
