@@ -13,8 +13,8 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"asynctrace/internal/sockstamp"
 	"asynctrace/scenario"
+	"asynctrace/sockstamp"
 	"asynctrace/tracing"
 	"asynctrace/wire"
 )

@@ -15,7 +15,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"asynctrace/internal/sockstamp"
+	"asynctrace/sockstamp"
 	"asynctrace/tracing"
 	"asynctrace/wire"
 )

@@ -10,24 +10,45 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
-	"asynctrace/internal/cli"
-	"asynctrace/internal/clientcmd"
 	"asynctrace/scenario"
 )
 
-// The Runner's children are this test binary, acting as cmd/web does.
+// webExe is cmd/web, built once for the tests: the Runner's children are
+// the real command, run as cmd/web runs them.
+var webExe string
+
 func TestMain(m *testing.M) {
-	if os.Getenv(ChildEnv) == "client" {
-		cli.Main("client", clientcmd.Run)
-		return
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "asynctrace-web-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	goleak.VerifyTestMain(m)
+	defer os.RemoveAll(dir)
+	webExe = filepath.Join(dir, "web")
+	if out, err := exec.Command("go", "build", "-o", webExe, "asynctrace/cmd/web").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building cmd/web for the runs: %v\n%s", err, out)
+		return 1
+	}
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			return 1
+		}
+	}
+	return code
 }
 
 type page struct {
@@ -40,13 +61,9 @@ type page struct {
 // no spans are exported.
 func newPage(t *testing.T, cfg RunnerConfig) *page {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Setenv("OTEL_TRACES_EXPORTER", "none")
 	servers := &Servers{}
-	cfg.Exe, cfg.Servers = exe, servers
+	cfg.Exe, cfg.Servers = webExe, servers
 	cfg.Traces = Traces{UI: "http://127.0.0.1:1", OTLP: "127.0.0.1:1", Exporting: false}
 	r := NewRunner(cfg)
 	p := &page{Server: httptest.NewServer(Handler(r)), runner: r, servers: servers}

@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"asynctrace/cmd/internal/cli"
 	"asynctrace/diagram"
-	"asynctrace/internal/cli"
 	"asynctrace/jaeger"
 	"asynctrace/scenario"
 	"asynctrace/tracing"

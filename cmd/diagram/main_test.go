@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"asynctrace/internal/cli"
+	"asynctrace/cmd/internal/cli"
 	"asynctrace/jaeger"
 	"asynctrace/tracing"
 )

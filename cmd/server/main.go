@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"asynctrace/internal/cli"
+	"asynctrace/cmd/internal/cli"
 	"asynctrace/server"
 	"asynctrace/tracing"
 	"asynctrace/wire"

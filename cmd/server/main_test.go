@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"asynctrace/internal/cli"
+	"asynctrace/cmd/internal/cli"
 )
 
 func TestParseFlags(t *testing.T) {

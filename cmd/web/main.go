@@ -17,8 +17,8 @@ import (
 	"syscall"
 	"time"
 
-	"asynctrace/internal/cli"
-	"asynctrace/internal/clientcmd"
+	"asynctrace/cmd/internal/cli"
+	"asynctrace/cmd/internal/clientcmd"
 	"asynctrace/jaeger"
 	"asynctrace/tracing"
 	"asynctrace/web"
@@ -26,7 +26,7 @@ import (
 
 func main() {
 	if os.Getenv(web.ChildEnv) == "client" {
-		cli.Main("client", clientcmd.Run)
+		cli.Main("client", clientcmd.Command)
 		return
 	}
 	cli.Main("web", run)

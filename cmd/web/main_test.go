@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"asynctrace/internal/cli"
+	"asynctrace/cmd/internal/cli"
 	"asynctrace/internal/logtest"
 )
 

@@ -21,8 +21,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"asynctrace/client"
+	"asynctrace/cmd/internal/cli"
 	"asynctrace/diagram"
-	"asynctrace/internal/cli"
 	"asynctrace/jaeger"
 	"asynctrace/scenario"
 	"asynctrace/tracing"
@@ -107,8 +107,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	return c, nil
 }
 
-// Run is the client command: args are its flags (-h lists them).
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+// Command is the client command's body (cli.Command): args are its flags
+// (-h lists them).
+func Command(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"asynctrace/client"
+	"asynctrace/cmd/internal/cli"
 	"asynctrace/diagram"
-	"asynctrace/internal/cli"
 	"asynctrace/internal/echotest"
 	"asynctrace/jaeger"
 	"asynctrace/scenario"
@@ -87,7 +87,7 @@ func TestRunJSON(t *testing.T) {
 
 	var stdout, stderr bytes.Buffer
 	args := []string{"-addr", addr, "-unit", unit.String(), "-scenario", "all", "-procs", "3", "-json"}
-	if err := Run(context.Background(), args, &stdout, &stderr); err != nil {
+	if err := Command(context.Background(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
 	sc := bufio.NewScanner(&stdout)
@@ -125,7 +125,7 @@ func TestRunHuman(t *testing.T) {
 	var stdout bytes.Buffer
 	svgDir := t.TempDir()
 	args := []string{"-addr", addr, "-unit", unit.String(), "-scenario", "sync", "-diagram", "-svg", svgDir}
-	if err := Run(context.Background(), args, &stdout, io.Discard); err != nil {
+	if err := Command(context.Background(), args, &stdout, io.Discard); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	out := stdout.String()
@@ -158,7 +158,7 @@ func TestRunUnreachable(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	var stderr bytes.Buffer
-	err = Run(context.Background(), []string{"-addr", addr, "-unit", "1ms", "-scenario", "multi-thread"}, io.Discard, &stderr)
+	err = Command(context.Background(), []string{"-addr", addr, "-unit", "1ms", "-scenario", "multi-thread"}, io.Discard, &stderr)
 	if err == nil {
 		t.Fatal("run against a closed port: nil error")
 	}
@@ -178,7 +178,7 @@ func TestRunUnreachable(t *testing.T) {
 func TestRunRefusesPastThreadLimit(t *testing.T) {
 	t.Setenv("OTEL_TRACES_EXPORTER", "none")
 	var stdout, stderr bytes.Buffer
-	err := Run(context.Background(), []string{"-addr", "127.0.0.1:1", "-scenario", "os-threads", "-tasks", "10000"}, &stdout, &stderr)
+	err := Command(context.Background(), []string{"-addr", "127.0.0.1:1", "-scenario", "os-threads", "-tasks", "10000"}, &stdout, &stderr)
 	var u cli.UsageError
 	if !errors.As(err, &u) || !errors.Is(err, client.ErrLimit) {
 		t.Fatalf("run = %v, want a usage error for a limit", err)
@@ -201,7 +201,7 @@ func TestRunProgressLine(t *testing.T) {
 	base := []string{"-addr", addr, "-unit", unit.String(), "-scenario", "multi-thread", "-tasks", fmt.Sprint(n)}
 
 	var stdout bytes.Buffer
-	if err := Run(context.Background(), base, &stdout, io.Discard); err != nil {
+	if err := Command(context.Background(), base, &stdout, io.Discard); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	out := stdout.String()
@@ -214,7 +214,7 @@ func TestRunProgressLine(t *testing.T) {
 	}
 
 	stdout.Reset()
-	if err := Run(context.Background(), append(base, "-v"), &stdout, io.Discard); err != nil {
+	if err := Command(context.Background(), append(base, "-v"), &stdout, io.Discard); err != nil {
 		t.Fatalf("run -v: %v", err)
 	}
 	if got := strings.Count(stdout.String(), " started: "); got != n {
@@ -222,7 +222,7 @@ func TestRunProgressLine(t *testing.T) {
 	}
 
 	stdout.Reset()
-	if err := Run(context.Background(), append(base, "-progress-every", "10ms"), &stdout, io.Discard); err != nil {
+	if err := Command(context.Background(), append(base, "-progress-every", "10ms"), &stdout, io.Discard); err != nil {
 		t.Fatalf("run -progress-every: %v", err)
 	}
 	if got := strings.Count(stdout.String(), " expected: "); got < 3 {
@@ -231,7 +231,7 @@ func TestRunProgressLine(t *testing.T) {
 
 	var stderr bytes.Buffer
 	stdout.Reset()
-	if err := Run(context.Background(), append(base, "-json"), &stdout, &stderr); err != nil {
+	if err := Command(context.Background(), append(base, "-json"), &stdout, &stderr); err != nil {
 		t.Fatalf("run -json: %v", err)
 	}
 	if !strings.Contains(stderr.String(), final) || strings.Contains(stdout.String(), " done") {
@@ -247,7 +247,7 @@ func TestRunExecTrace(t *testing.T) {
 	addr := newLocalServer(t, unit)
 	file := filepath.Join(t.TempDir(), "run.trace")
 	var stdout bytes.Buffer
-	if err := Run(context.Background(), []string{"-addr", addr, "-unit", unit.String(), "-scenario", "multi-thread", "-procs", "3", "-exectrace", file, "-json"}, &stdout, io.Discard); err != nil {
+	if err := Command(context.Background(), []string{"-addr", addr, "-unit", unit.String(), "-scenario", "multi-thread", "-procs", "3", "-exectrace", file, "-json"}, &stdout, io.Discard); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	f, err := os.Open(file)
@@ -269,7 +269,7 @@ func TestRunExecTrace(t *testing.T) {
 	}
 
 	// Where the file cannot be written, the run does not start.
-	err = Run(context.Background(), []string{"-addr", addr, "-unit", unit.String(), "-scenario", "sync", "-exectrace", filepath.Join(t.TempDir(), "no", "such", "dir", "x.trace")}, io.Discard, io.Discard)
+	err = Command(context.Background(), []string{"-addr", addr, "-unit", unit.String(), "-scenario", "sync", "-exectrace", filepath.Join(t.TempDir(), "no", "such", "dir", "x.trace")}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "execution trace") {
 		t.Errorf("unwritable -exectrace: %v", err)
 	}

@@ -12,13 +12,13 @@ import (
 	"os"
 )
 
-// Run is a command's body: main calls it once, tests call it directly.
-type Run func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+// Command is a command's body: main calls it once, tests call it directly.
+type Command func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
-// Main runs run and exits once: 0 on success or -h, 2 on a bad command line
+// Main runs the command and exits once: 0 on success or -h, 2 on a bad command line
 // (already reported with the usage), 1 on failure (reported here, unless
 // the command already said what failed).
-func Main(name string, run Run) {
+func Main(name string, run Command) {
 	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
 	var usage UsageError
 	switch {
