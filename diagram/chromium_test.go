@@ -88,7 +88,7 @@ func TestSVGInChromium(t *testing.T) {
 	}
 	// Each about 4u high, the first from 10u: where the model put them.
 	for i, r := range runs {
-		seg := d.ThreadLanes[0].Segments[i]
+		seg := d.Threads[0].Segments[i]
 		if wantTop := int(l.y(seg.Start)); abs(r.X-wantTop) > 2 {
 			t.Errorf("block %d starts at y=%d, want %d", i+1, r.X, wantTop)
 		}
@@ -97,7 +97,7 @@ func TestSVGInChromium(t *testing.T) {
 		}
 	}
 	// The task lanes show the same: task lane 1's connect is the article's blue.
-	if cx, cy := int(l.taskX[0])+6, int(l.y(d.TaskLanes[0].Segments[0].Start))+3; !near(img, cx, cy, 0x37, 0xab, 0xc8) {
+	if cx, cy := int(l.taskX[0])+6, int(l.y(d.Tasks[0].Segments[0].Start))+3; !near(img, cx, cy, 0x37, 0xab, 0xc8) {
 		t.Errorf("task1's connect at (%d,%d) is %v, want #37abc8", cx, cy, img.At(cx, cy))
 	}
 }

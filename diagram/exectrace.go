@@ -135,10 +135,19 @@ func (d *Diagram) CheckExecTrace(x *ExecTrace) ExecCheck {
 	add := func(name string, ok bool, format string, args ...any) {
 		c.Checks = append(c.Checks, scenario.Check{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
 	}
+	d.checkExecTasks(x, add)
+	readies := d.checkExecRegions(x, &c, add)
+	d.checkExecAtOnce(x, add)
+	checkExecReady(x, readies, &c, add)
+	return c
+}
 
-	// Tasks, and the OTel ids they log.
+type addCheck func(name string, ok bool, format string, args ...any)
+
+// checkExecTasks: a runtime/trace task per task, and the OTel ids they log.
+func (d *Diagram) checkExecTasks(x *ExecTrace, add addCheck) {
 	missing := []string{}
-	for i := range d.TaskLanes {
+	for i := range d.Tasks {
 		if name := tracing.TaskSpanName(i + 1); len(x.tasks[name]) == 0 {
 			missing = append(missing, name)
 		}
@@ -149,10 +158,23 @@ func (d *Diagram) CheckExecTrace(x *ExecTrace) ExecCheck {
 			logged++
 		}
 	}
-	add("exec tasks", len(missing) == 0 && logged >= len(d.TaskLanes),
-		"%d of %d tasks have a runtime/trace task (missing: %s); %d log this trace's id", len(d.TaskLanes)-len(missing), len(d.TaskLanes), orNone(missing), logged)
+	n := len(d.Tasks)
+	add("exec tasks", len(missing) == 0 && logged >= n,
+		"%d of %d tasks have a runtime/trace task (missing: %s); %d log this trace's id", n-len(missing), n, orNone(missing), logged)
+}
 
-	// Regions, matched to the stage spans of the same goroutine in order.
+// readyPair is a ready span and the response region of its goroutine.
+type readyPair struct {
+	ready  time.Duration
+	region execRegion
+	g      int64
+	task   string
+}
+
+// checkExecRegions matches every stage span to the region of the same
+// name on its goroutine, in order, and compares their lengths; it returns
+// the ready spans with their response regions, for checkExecReady.
+func (d *Diagram) checkExecRegions(x *ExecTrace, c *ExecCheck, add addCheck) []readyPair {
 	used := map[int64]map[string]int{} // regions of each name taken so far, per goroutine
 	take := func(g int64, name string) (execRegion, bool) {
 		if used[g] == nil {
@@ -168,64 +190,56 @@ func (d *Diagram) CheckExecTrace(x *ExecTrace) ExecCheck {
 	var worst []string
 	worstAt := ""
 	matched, want := 0, 0
-	type readyPair struct {
-		ready  time.Duration
-		region execRegion
-		g      int64
-		task   string
-	}
 	var readies []readyPair
-	lanes := slices.Clone(d.TaskLanes)
-	slices.SortStableFunc(lanes, func(a, b Lane) int { return cmp.Compare(a.Start, b.Start) })
-	for _, lane := range lanes {
-		seg := map[string]Segment{}
-		for _, s := range lane.Segments {
-			seg[s.Stage] = s
-		}
+	tasks := slices.Clone(d.Tasks)
+	slices.SortStableFunc(tasks, func(a, b scenario.Task) int { return cmp.Compare(a.Start, b.Start) })
+	for _, t := range tasks {
+		g, label := t.Goroutine, t.Label()
+		ready, hasReady := t.Segment(scenario.StageReady)
 		for _, stage := range []scenario.Stage{scenario.StageConnect, scenario.StageResponse, scenario.StageCompute} {
-			s, ok := seg[string(stage)]
+			s, ok := t.Segment(stage)
 			if !ok {
 				continue
 			}
 			want++
-			span := s.End - s.Start
-			if stage == scenario.StageResponse {
-				if r, ok := seg[StageReady]; ok {
-					span = r.End - s.Start
-				}
+			span := s.Len()
+			if stage == scenario.StageResponse && hasReady {
+				span = ready.End - s.Start // the region covers response and ready
 			}
-			r, ok := take(lane.ID, string(stage))
+			r, ok := take(g, string(stage))
 			if !ok {
-				worst = append(worst, fmt.Sprintf("%s %s: no region on goroutine %d", lane.Label, stage, lane.ID))
+				worst = append(worst, fmt.Sprintf("%s %s: no region on goroutine %d", label, stage, g))
 				continue
 			}
 			matched++
 			length := r.end.Sub(r.begin)
 			if stage == scenario.StageCompute {
-				length = x.ranUntil(lane.ID, r).Sub(r.begin)
+				length = x.ranUntil(g, r).Sub(r.begin)
 			}
 			diff := (length - span).Abs()
 			if diff > c.RegionDiff {
-				c.RegionDiff, worstAt = diff, fmt.Sprintf(" (%s %s)", lane.Label, stage)
+				c.RegionDiff, worstAt = diff, fmt.Sprintf(" (%s %s)", label, stage)
 			}
 			if diff > ExecTraceSlack {
-				worst = append(worst, fmt.Sprintf("%s %s: span %v, region %v", lane.Label, stage, span, length))
+				worst = append(worst, fmt.Sprintf("%s %s: span %v, region %v", label, stage, span, length))
 			}
-			if stage == scenario.StageResponse {
-				if rd, ok := seg[StageReady]; ok {
-					readies = append(readies, readyPair{ready: rd.End - rd.Start, region: r, g: lane.ID, task: lane.Label})
-				}
+			if stage == scenario.StageResponse && hasReady {
+				readies = append(readies, readyPair{ready: ready.Len(), region: r, g: g, task: label})
 			}
 		}
 	}
 	add("exec regions", len(worst) == 0,
 		"%d of %d stage spans have a region of their goroutine; largest difference %v%s (allowed %v)%s",
 		matched, want, c.RegionDiff.Round(time.Microsecond), worstAt, ExecTraceSlack, list(worst))
+	return readies
+}
 
-	// The task goroutines' running intervals, as the scheduler saw them.
+// checkExecAtOnce: the task goroutines' running intervals, as the
+// scheduler saw them, against P and the model's parallel computes.
+func (d *Diagram) checkExecAtOnce(x *ExecTrace, add addCheck) {
 	goroutines := map[int64]bool{}
-	for _, l := range d.TaskLanes {
-		goroutines[l.ID] = true
+	for _, t := range d.Tasks {
+		goroutines[t.Goroutine] = true
 	}
 	atOnce := x.maxRunning(goroutines)
 	procs := max(d.Procs, 1)
@@ -242,9 +256,12 @@ func (d *Diagram) CheckExecTrace(x *ExecTrace) ExecCheck {
 		add("exec at once", atOnce <= procs && atOnce >= wantPar,
 			"at most %d of the tasks' goroutines running at once, by the scheduler; want %d to %d (P=%d)", atOnce, wantPar, procs, procs)
 	}
+}
 
-	// Ready: from the echo's arrival to the goroutine running again; the
-	// scheduler's runnable state: from when it saw the read could go on.
+// checkExecReady: each ready span, from the echo's arrival to the
+// goroutine running again, against the scheduler's runnable state, from
+// when it saw the read could go on.
+func checkExecReady(x *ExecTrace, readies []readyPair, c *ExecCheck, add addCheck) {
 	var late []string
 	for _, p := range readies {
 		runnable := x.runnableBefore(p.g, p.region)
@@ -257,7 +274,6 @@ func (d *Diagram) CheckExecTrace(x *ExecTrace) ExecCheck {
 	add("exec ready", len(late) == 0,
 		"%d ready spans against the time their goroutine was runnable: largest difference %v (allowed %v, plus %v of the scheduler's granularity)%s",
 		len(readies), c.ReadyDiff.Round(time.Microsecond), ExecTraceSlack, ExecTraceGranularity, list(late))
-	return c
 }
 
 // maxRunning is the most of the goroutines running at one moment.

@@ -47,7 +47,7 @@ func TestCheckExecTrace(t *testing.T) {
 func TestCheckExecTraceBroken(t *testing.T) {
 	// A compute span 5 ms longer than its region.
 	d, x := loadExec(t, "single-thread")
-	seg := &d.TaskLanes[0].Segments[len(d.TaskLanes[0].Segments)-1]
+	seg := &d.Tasks[0].Segments[len(d.Tasks[0].Segments)-1]
 	seg.End += 5 * time.Millisecond
 	if f := execFailed(d.CheckExecTrace(x)); f != "exec regions" {
 		t.Errorf("a compute 5ms too long: failed %q, want exec regions", f)
@@ -55,9 +55,9 @@ func TestCheckExecTraceBroken(t *testing.T) {
 
 	// A ready span 50 ms longer than the goroutine was runnable.
 	d, x = loadExec(t, "single-thread")
-	for i, s := range d.TaskLanes[1].Segments {
-		if s.Stage == StageReady {
-			d.TaskLanes[1].Segments[i].Start -= 50 * time.Millisecond
+	for i, s := range d.Tasks[1].Segments {
+		if s.Stage == scenario.StageReady {
+			d.Tasks[1].Segments[i].Start -= 50 * time.Millisecond
 		}
 	}
 	if f := execFailed(d.CheckExecTrace(x)); !strings.Contains(f, "exec ready") {
@@ -66,8 +66,8 @@ func TestCheckExecTraceBroken(t *testing.T) {
 
 	// Spans of goroutines the execution trace does not have.
 	d, x = loadExec(t, "multi-thread")
-	for i := range d.TaskLanes {
-		d.TaskLanes[i].ID += 1000
+	for i := range d.Tasks {
+		d.Tasks[i].Goroutine += 1000
 	}
 	if f := execFailed(d.CheckExecTrace(x)); !strings.Contains(f, "exec regions") || !strings.Contains(f, "exec at once") {
 		t.Errorf("other goroutines: failed %q, want exec regions and exec at once", f)

@@ -10,7 +10,6 @@ import (
 	"cmp"
 	"errors"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,32 +18,6 @@ import (
 	"asynctrace/scenario"
 	"asynctrace/tracing"
 )
-
-// StageReady is the ready stage's name, for the renderers' callers.
-const StageReady = string(scenario.StageReady)
-
-// Segment is a stage of a task on a lane, in time from the run's start.
-type Segment struct {
-	Task       string // task1…
-	Stage      string // connect, response, ready, compute; delay, write on server lanes
-	Start, End time.Duration
-	// OS thread the stage started and ended on; equal unless the
-	// goroutine moved during the stage (when is not known).
-	Thread, ThreadEnd int64
-}
-
-// Moved says the goroutine changed OS thread during the stage.
-func (s Segment) Moved() bool { return s.ThreadEnd != s.Thread }
-
-// Lane is a column of the diagram.
-type Lane struct {
-	Label    string // task1, or the OS thread id
-	ID       int64  // goroutine id of a task, OS thread id of a thread
-	Locked   bool   // a task that owns its OS thread
-	Start    time.Duration
-	End      time.Duration
-	Segments []Segment
-}
 
 // Diagram is one scenario run, drawn.
 type Diagram struct {
@@ -55,9 +28,20 @@ type Diagram struct {
 	Start         time.Time
 	PeakOSThreads int // the client process's, as it recorded it
 
-	TaskLanes   []Lane // task1…taskN
-	ServerLanes []Lane // the server's delay and write for each task; empty without server spans
-	ThreadLanes []Lane // OS threads, in order of first use (scenario.HoldsThread)
+	// Server has, for each of the Timeline's tasks in order, the
+	// server's delay and write within its response; nil without server
+	// spans.
+	Server [][]scenario.Segment
+	// Threads are the OS thread lanes (Timeline.ThreadLanes), in order of
+	// first use.
+	Threads []scenario.Lane
+}
+
+// New is the diagram of a timeline measured elsewhere (a Tokio run's
+// printed lines, a test's): its thread lanes by the lane rule, no server
+// segments.
+func New(tl *scenario.Timeline) *Diagram {
+	return &Diagram{Timeline: tl, Threads: tl.ThreadLanes()}
 }
 
 // Build makes the model of the trace in spans: the client's spans, and the
@@ -91,7 +75,7 @@ func Build(traceID string, spans []Span) (*Diagram, error) {
 		g, _ := s.Int(string(tracing.KeyThreadID))
 		locked, _ := s.Attrs[string(tracing.KeyLockedThread)].(bool)
 		task := scenario.Task{Index: i, Goroutine: g, Locked: locked, Start: at(s.Start), End: at(s.End)}
-		server := Lane{Label: s.Name}
+		var server []scenario.Segment
 		for _, c := range tr.children[s.ID] {
 			if !slices.Contains(scenario.Stages, scenario.Stage(c.Name)) {
 				continue
@@ -103,49 +87,36 @@ func Build(traceID string, spans []Span) (*Diagram, error) {
 			}
 			task.Segments = append(task.Segments, scenario.Segment{Task: i, Stage: scenario.Stage(c.Name), Start: at(c.Start), End: at(c.End), Thread: tid, ThreadEnd: tend})
 			if c.Name == tracing.SpanResponse {
-				server.Segments = tr.serverSegments(c, s.Name, at)
+				server = tr.serverSegments(c, i, at)
 			}
 		}
 		slices.SortStableFunc(task.Segments, func(a, b scenario.Segment) int { return cmp.Compare(a.Start, b.Start) })
 		tl.Tasks = append(tl.Tasks, task)
-		d.ServerLanes = append(d.ServerLanes, server)
+		d.Server = append(d.Server, server)
 	}
 	if len(tl.Tasks) == 0 {
 		return nil, errors.New("no task spans under the root")
 	}
-	slices.SortFunc(tl.Tasks, func(a, b scenario.Task) int { return cmp.Compare(a.Index, b.Index) })
-	slices.SortFunc(d.ServerLanes, func(a, b Lane) int { return cmp.Compare(taskIndex(a.Label), taskIndex(b.Label)) })
+	// Tasks in task order, each with its server segments.
+	order := make([]int, len(tl.Tasks))
+	for k := range order {
+		order[k] = k
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(tl.Tasks[a].Index, tl.Tasks[b].Index) })
+	tasks, server := make([]scenario.Task, len(order)), make([][]scenario.Segment, len(order))
+	for k, o := range order {
+		tasks[k], server[k] = tl.Tasks[o], d.Server[o]
+	}
+	tl.Tasks, d.Server = tasks, server
 	// A run that failed part-way has fewer tasks than it meant to.
 	if tl.N == 0 {
 		tl.N = len(tl.Tasks)
 	}
-	if !slices.ContainsFunc(d.ServerLanes, func(l Lane) bool { return len(l.Segments) > 0 }) {
-		d.ServerLanes = nil
+	if !slices.ContainsFunc(d.Server, func(s []scenario.Segment) bool { return len(s) > 0 }) {
+		d.Server = nil
 	}
-	d.lanes()
+	d.Threads = tl.ThreadLanes()
 	return d, nil
-}
-
-// lanes lays the timeline out as the renderers draw it.
-func (d *Diagram) lanes() {
-	for _, t := range d.Timeline.Tasks {
-		l := Lane{Label: t.Label(), ID: t.Goroutine, Locked: t.Locked, Start: t.Start, End: t.End}
-		for _, s := range t.Segments {
-			l.Segments = append(l.Segments, segment(s))
-		}
-		d.TaskLanes = append(d.TaskLanes, l)
-	}
-	for _, tl := range d.Timeline.ThreadLanes() {
-		l := Lane{Label: strconv.FormatInt(tl.Thread, 10), ID: tl.Thread, Start: tl.Start, End: tl.End}
-		for _, s := range tl.Segments {
-			l.Segments = append(l.Segments, segment(s))
-		}
-		d.ThreadLanes = append(d.ThreadLanes, l)
-	}
-}
-
-func segment(s scenario.Segment) Segment {
-	return Segment{Task: scenario.TaskLabel(s.Task), Stage: string(s.Stage), Start: s.Start, End: s.End, Thread: s.Thread, ThreadEnd: s.ThreadEnd}
 }
 
 // spanTree is the spans of one trace, by id and by parent.
@@ -172,25 +143,20 @@ func index(spans []Span) spanTree {
 }
 
 // serverSegments are the server's delay and write under a response span.
-func (tr spanTree) serverSegments(response *Span, task string, at func(time.Time) time.Duration) []Segment {
-	var out []Segment
+func (tr spanTree) serverSegments(response *Span, task int, at func(time.Time) time.Duration) []scenario.Segment {
+	var out []scenario.Segment
 	for _, echo := range tr.children[response.ID] {
 		if echo.Name != tracing.SpanEcho {
 			continue
 		}
 		for _, c := range tr.children[echo.ID] {
 			if c.Name == tracing.SpanDelay || c.Name == tracing.SpanWrite {
-				out = append(out, Segment{Task: task, Stage: c.Name, Start: at(c.Start), End: at(c.End)})
+				out = append(out, scenario.Segment{Task: task, Stage: scenario.Stage(c.Name), Start: at(c.Start), End: at(c.End)})
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b Segment) int { return cmp.Compare(a.Start, b.Start) })
+	slices.SortFunc(out, func(a, b scenario.Segment) int { return cmp.Compare(a.Start, b.Start) })
 	return out
-}
-
-func taskIndex(label string) int {
-	i, _ := scenario.ParseTaskLabel(label)
-	return i
 }
 
 func str(s *Span, k attribute.Key) string {

@@ -38,25 +38,25 @@ func build(t *testing.T, tr *jaeger.Trace) *Diagram {
 
 func load(t *testing.T, scenario string) *Diagram { return build(t, loadTrace(t, scenario)) }
 
-func stages(l Lane) []string {
+func stages(segments []scenario.Segment) []string {
 	var s []string
-	for _, seg := range l.Segments {
-		s = append(s, seg.Stage)
+	for _, seg := range segments {
+		s = append(s, string(seg.Stage))
 	}
 	return s
 }
 
 func TestBuildSingleThread(t *testing.T) {
 	d := load(t, "single-thread")
-	if d.Scenario != scenario.SingleThread || d.Compute != scenario.Hold || d.Procs != 1 || d.Unit != 50*time.Millisecond || len(d.TaskLanes) != 3 {
+	if d.Scenario != scenario.SingleThread || d.Compute != scenario.Hold || d.Procs != 1 || d.Unit != 50*time.Millisecond || len(d.Tasks) != 3 {
 		t.Fatalf("header: %+v", d.Params)
 	}
 	// The stair: one OS thread lane, three computes one after another.
-	if len(d.ThreadLanes) != 1 {
-		t.Fatalf("%d thread lanes, want 1", len(d.ThreadLanes))
+	if len(d.Threads) != 1 {
+		t.Fatalf("%d thread lanes, want 1", len(d.Threads))
 	}
-	th := d.ThreadLanes[0]
-	if got := stages(th); !slices.Equal(got, []string{"compute", "compute", "compute"}) {
+	th := d.Threads[0]
+	if got := stages(th.Segments); !slices.Equal(got, []string{"compute", "compute", "compute"}) {
 		t.Errorf("thread lane stages %v, want three computes", got)
 	}
 	for i := 1; i < len(th.Segments); i++ {
@@ -66,24 +66,24 @@ func TestBuildSingleThread(t *testing.T) {
 	}
 	// Every task went through the four stages; two waited for the thread
 	// with their reply there, 4u and 8u.
-	for _, l := range d.TaskLanes {
-		if got := stages(l); !slices.Equal(got, []string{"connect", "response", "ready", "compute"}) {
-			t.Errorf("%s stages %v", l.Label, got)
+	for _, task := range d.Tasks {
+		if got := stages(task.Segments); !slices.Equal(got, []string{"connect", "response", "ready", "compute"}) {
+			t.Errorf("%s stages %v", task.Label(), got)
 		}
-		if l.Locked {
-			t.Errorf("%s locked in single-thread", l.Label)
+		if task.Locked {
+			t.Errorf("%s locked in single-thread", task.Label())
 		}
 	}
 	if got := d.StageTotal(scenario.StageReady); (got - 12*d.Unit).Abs() > 3*d.Unit/10 {
 		t.Errorf("ready in all %v, want about 12u", got)
 	}
 	// The server's delay and write for each task.
-	if len(d.ServerLanes) != 3 {
-		t.Fatalf("%d server lanes, want 3", len(d.ServerLanes))
+	if len(d.Server) != 3 {
+		t.Fatalf("%d tasks with server segments, want 3", len(d.Server))
 	}
-	for _, l := range d.ServerLanes {
-		if got := stages(l); !slices.Equal(got, []string{tracing.SpanDelay, tracing.SpanWrite}) {
-			t.Errorf("server lane %s: %v", l.Label, got)
+	for i, segs := range d.Server {
+		if got := stages(segs); !slices.Equal(got, []string{tracing.SpanDelay, tracing.SpanWrite}) {
+			t.Errorf("server segments of task%d: %v", i+1, got)
 		}
 	}
 }
@@ -94,20 +94,20 @@ func TestBuildLocked(t *testing.T) {
 		wantThreads int
 	}{{"os-threads", 3}, {"sync", 1}} {
 		d := load(t, tt.scenario)
-		if len(d.ThreadLanes) != tt.wantThreads {
-			t.Errorf("%s: %d thread lanes, want %d", tt.scenario, len(d.ThreadLanes), tt.wantThreads)
+		if len(d.Threads) != tt.wantThreads {
+			t.Errorf("%s: %d thread lanes, want %d", tt.scenario, len(d.Threads), tt.wantThreads)
 		}
 		// Locked tasks hold their thread through every stage.
 		n := 0
-		for _, l := range d.ThreadLanes {
+		for _, l := range d.Threads {
 			n += len(l.Segments)
 		}
 		if n != 12 {
 			t.Errorf("%s: %d segments on thread lanes, want all 12 stages", tt.scenario, n)
 		}
-		for _, l := range d.TaskLanes {
-			if !l.Locked {
-				t.Errorf("%s: %s not locked", tt.scenario, l.Label)
+		for _, task := range d.Tasks {
+			if !task.Locked {
+				t.Errorf("%s: %s not locked", tt.scenario, task.Label())
 			}
 		}
 	}
@@ -116,16 +116,16 @@ func TestBuildLocked(t *testing.T) {
 func TestBuildMultiThread(t *testing.T) {
 	d := load(t, "multi-thread")
 	n := 0
-	for _, l := range d.ThreadLanes {
+	for _, l := range d.Threads {
 		for _, s := range l.Segments {
-			if s.Stage != tracing.SpanCompute {
+			if s.Stage != scenario.StageCompute {
 				t.Errorf("%s on a thread lane of an unlocked task", s.Stage)
 			}
 			n++
 		}
 	}
-	if n != 3 || len(d.ThreadLanes) < 2 {
-		t.Errorf("%d computes on %d thread lanes, want 3 on several", n, len(d.ThreadLanes))
+	if n != 3 || len(d.Threads) < 2 {
+		t.Errorf("%d computes on %d thread lanes, want 3 on several", n, len(d.Threads))
 	}
 }
 
@@ -142,12 +142,12 @@ func TestBuildMovedCompute(t *testing.T) {
 	}
 	d := build(t, tr)
 	found := false
-	for _, l := range d.ThreadLanes {
+	for _, l := range d.Threads {
 		for _, s := range l.Segments {
 			if s.Moved() {
 				found = true
-				if s.ThreadEnd != 424242 || l.ID != s.Thread {
-					t.Errorf("moved compute: lane %d, thread %d → %d", l.ID, s.Thread, s.ThreadEnd)
+				if s.ThreadEnd != 424242 || l.Thread != s.Thread {
+					t.Errorf("moved compute: lane %d, thread %d → %d", l.Thread, s.Thread, s.ThreadEnd)
 				}
 			}
 		}

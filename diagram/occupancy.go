@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"asynctrace/scenario"
-	"asynctrace/tracing"
 )
 
 // ManyTasks is the most tasks drawn lane by lane; above it the renderers
@@ -45,7 +44,7 @@ func (d *Diagram) Occupancy(n int) []Occupancy {
 			}
 		}
 	}
-	for _, l := range d.ThreadLanes {
+	for _, l := range d.Threads {
 		held := make([]bool, n)
 		for _, s := range l.Segments {
 			for i := max(0, index(s.Start)); i < n && out[i].At < s.End; i++ {
@@ -62,7 +61,7 @@ func (d *Diagram) Occupancy(n int) []Occupancy {
 }
 
 // many says whether the run is drawn as occupancy.
-func (d *Diagram) many() bool { return len(d.TaskLanes) > ManyTasks }
+func (d *Diagram) many() bool { return len(d.Tasks) > ManyTasks }
 
 // writeOccupancySVG draws a run of many tasks: time runs down, as in the
 // article's figures; on the left, at each moment, how many tasks were in
@@ -77,7 +76,7 @@ func (d *Diagram) writeOccupancySVG(w io.Writer) error {
 		gap              = 46.0
 	)
 	occ := d.Occupancy(rows)
-	n := len(d.TaskLanes)
+	n := len(d.Tasks)
 	maxThreads := 0
 	for _, o := range occ {
 		maxThreads = max(maxThreads, o.Threads)
@@ -116,7 +115,7 @@ func (d *Diagram) writeOccupancySVG(w io.Writer) error {
 			}
 			wd := tasksW * float64(c) / float64(n)
 			p(`<rect class="occupancy" data-stage="%s" data-count="%d" data-us="%d" x="%.2f" y="%.1f" width="%.2f" height="%.1f" fill="%s"/>`+"\n",
-				st, c, o.At.Microseconds(), x, y, wd, rowH, styles[string(st)].color)
+				st, c, o.At.Microseconds(), x, y, wd, rowH, styles[st].color)
 			x += wd
 		}
 		if o.Threads > 0 {
@@ -138,7 +137,7 @@ func (d *Diagram) writeOccupancySVG(w io.Writer) error {
 		p(`<text x="%.1f" y="%.1f" text-anchor="end" font-size="10">%s</text>`+"\n", axisX-6, y+3.5, fmtSec(t))
 	}
 	y, x := bottom+34, 12.0
-	for _, st := range []string{tracing.SpanConnect, tracing.SpanResponse, StageReady, tracing.SpanCompute} {
+	for _, st := range scenario.Stages {
 		s := styles[st]
 		p(`<rect class="legend" data-stage="%s" x="%.1f" y="%.1f" width="14" height="14" fill="%s" stroke="#333" stroke-width="0.8"/>`+"\n", st, x, y, s.color)
 		p(`<text x="%.1f" y="%.1f">%s</text>`+"\n", x+19, y+11, esc(s.label))
@@ -159,7 +158,7 @@ func (d *Diagram) writeOccupancyText(w io.Writer, opt TextOptions) error {
 	}
 	barW := max(10, min(opt.Width, 100)-30)
 	occ := d.Occupancy(rows)
-	n := len(d.TaskLanes)
+	n := len(d.Tasks)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d tasks, GOMAXPROCS=%d, compute=%s: makespan %v (expected %v)\n",
 		d.Scenario, n, d.Procs, d.Compute, d.Makespan.Round(time.Millisecond), d.Expected)
@@ -176,7 +175,7 @@ func (d *Diagram) writeOccupancyText(w io.Writer, opt TextOptions) error {
 			cells := (c*barW + n/2) / max(1, n)
 			cells = min(cells, barW-used)
 			used += cells
-			s := styles[string(st)]
+			s := styles[st]
 			if cells > 0 {
 				b.WriteString(paint(strings.Repeat(string(s.char), cells), s.color, opt.Color))
 			}
@@ -184,7 +183,7 @@ func (d *Diagram) writeOccupancyText(w io.Writer, opt TextOptions) error {
 		fmt.Fprintf(&b, "%s| %d thread(s)\n", strings.Repeat(" ", barW-used), o.Threads)
 	}
 	var legend []string
-	for _, st := range []string{tracing.SpanConnect, tracing.SpanResponse, StageReady, tracing.SpanCompute} {
+	for _, st := range scenario.Stages {
 		s := styles[st]
 		legend = append(legend, paint(string(s.char), s.color, opt.Color)+" "+s.label)
 	}

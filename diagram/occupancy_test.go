@@ -25,8 +25,8 @@ func stair(n int) *Diagram {
 		}})
 		tl.Makespan = c + 4*u
 	}
-	d := &Diagram{Timeline: tl, TraceID: "t"}
-	d.lanes()
+	d := New(tl)
+	d.TraceID = "t"
 	return d
 }
 

@@ -7,10 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
-	"asynctrace/tracing"
+	"asynctrace/scenario"
 )
 
 // SVG geometry, in pixels.
@@ -68,15 +69,15 @@ func (d *Diagram) layout(o SVGOptions) layout {
 		l.pxPerNs = svgPlotH / float64(max(d.Makespan, time.Millisecond))
 	}
 	x := g.left
-	for range d.TaskLanes {
+	for range d.Tasks {
 		l.taskX = append(l.taskX, x)
 		x += g.laneW + g.laneGap
-		if d.ServerLanes != nil {
+		if d.Server != nil {
 			x += g.serverW + 2
 		}
 	}
 	x += g.groupGap - g.laneGap
-	for range d.ThreadLanes {
+	for range d.Threads {
 		l.threadX = append(l.threadX, x)
 		x += g.laneW + g.laneGap
 	}
@@ -103,60 +104,74 @@ func (d *Diagram) WriteSVGWith(w io.Writer, o SVGOptions) error {
 		return d.writeOccupancySVG(w)
 	}
 	l := d.layout(o)
-	g := l.g
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-
 	p(`<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="Helvetica, Arial, sans-serif" font-size="11">`+"\n",
 		l.width, l.height, l.width, l.height)
 	p("<title>%s</title>\n", esc(fmt.Sprintf("asynctrace %s, trace %s", d.Scenario, d.TraceID)))
 	p(`<rect width="100%%" height="100%%" fill="#ffffff"/>` + "\n")
-	if g.labels {
-		p(`<text x="12" y="22" font-size="15" font-weight="bold">%s</text>`+"\n",
-			esc(fmt.Sprintf("%s: %d tasks, GOMAXPROCS=%d, compute %s", d.Scenario, len(d.TaskLanes), d.Procs, d.Compute)))
-		sub := fmt.Sprintf("makespan %s, expected %s", fmtSec(d.Makespan), fmtSec(d.Expected))
-		if d.Unit > 0 {
-			sub += fmt.Sprintf(" · u = %v", d.Unit)
-		}
-		p(`<text x="12" y="40">%s · trace %s</text>`+"\n", esc(sub), esc(d.TraceID))
-	} else {
+	d.svgTitle(p, l.g)
+	d.svgLanes(p, l)
+	d.svgTicks(p, l)
+	d.svgSegments(&b, l)
+	if l.g.legend {
+		d.svgLegend(p, l)
+	}
+	p("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// svgTitle writes the figure's title: the run's knobs and makespan.
+func (d *Diagram) svgTitle(p func(string, ...any), g geometry) {
+	if !g.labels {
 		p(`<text x="8" y="22" font-size="14" font-weight="bold">%s</text>`+"\n", esc(string(d.Scenario)))
 		p(`<text x="8" y="40">%s</text>`+"\n", esc(fmt.Sprintf("P=%d · %s · %s", d.Procs, d.Compute, fmtSec(d.Makespan))))
+		return
 	}
+	p(`<text x="12" y="22" font-size="15" font-weight="bold">%s</text>`+"\n",
+		esc(fmt.Sprintf("%s: %d tasks, GOMAXPROCS=%d, compute %s", d.Scenario, len(d.Tasks), d.Procs, d.Compute)))
+	sub := fmt.Sprintf("makespan %s, expected %s", fmtSec(d.Makespan), fmtSec(d.Expected))
+	if d.Unit > 0 {
+		sub += fmt.Sprintf(" · u = %v", d.Unit)
+	}
+	p(`<text x="12" y="40">%s · trace %s</text>`+"\n", esc(sub), esc(d.TraceID))
+}
 
-	// Group headings and lane labels.
-	laneFont := ""
-	if g.labels {
-		p(`<text x="%.1f" y="62" font-weight="bold">Tasks (goroutines)</text>`+"\n", g.left)
-		if len(l.threadX) > 0 {
-			p(`<text x="%.1f" y="62" font-weight="bold">OS threads</text>`+"\n", l.threadX[0])
-		}
-	} else {
-		laneFont = ` font-size="9"`
-		p(`<text x="%.1f" y="62" font-weight="bold">tasks</text>`+"\n", g.left)
-		if len(l.threadX) > 0 {
-			p(`<text x="%.1f" y="62" font-weight="bold">threads</text>`+"\n", l.threadX[0])
-		}
+// svgLanes writes the group headings, and each lane's label and
+// background.
+func (d *Diagram) svgLanes(p func(string, ...any), l layout) {
+	g := l.g
+	laneFont, tasks, threads := "", "Tasks (goroutines)", "OS threads"
+	if !g.labels {
+		laneFont, tasks, threads = ` font-size="9"`, "tasks", "threads"
+	}
+	p(`<text x="%.1f" y="62" font-weight="bold">%s</text>`+"\n", g.left, tasks)
+	if len(l.threadX) > 0 {
+		p(`<text x="%.1f" y="62" font-weight="bold">%s</text>`+"\n", l.threadX[0], threads)
 	}
 	plotH := l.y(d.Makespan) - svgTop
-	for i, lane := range d.TaskLanes {
-		x := l.taskX[i]
-		label := lane.Label
+	lane := func(kind, label, heading string, x float64) {
+		p(`<text x="%.1f" y="80" text-anchor="middle"%s>%s</text>`+"\n", x+g.laneW/2, laneFont, esc(heading))
+		p(`<rect class="lane" data-lane="%s" data-label="%s" x="%.1f" y="%d" width="%.0f" height="%.1f" fill="#f6f6f6"/>`+"\n", kind, esc(label), x, svgTop, g.laneW, plotH)
+	}
+	for i, t := range d.Tasks {
+		heading := t.Label()
 		if g.labels {
-			label = fmt.Sprintf("%s · g%d", lane.Label, lane.ID)
+			heading = fmt.Sprintf("%s · g%d", t.Label(), t.Goroutine)
 		}
-		p(`<text x="%.1f" y="80" text-anchor="middle"%s>%s</text>`+"\n", x+g.laneW/2, laneFont, esc(label))
-		p(`<rect class="lane" data-lane="task" data-label="%s" x="%.1f" y="%d" width="%.0f" height="%.1f" fill="#f6f6f6"/>`+"\n", esc(lane.Label), x, svgTop, g.laneW, plotH)
+		lane("task", t.Label(), heading, l.taskX[i])
 	}
-	for i, lane := range d.ThreadLanes {
-		x := l.threadX[i]
-		p(`<text x="%.1f" y="80" text-anchor="middle"%s>%s</text>`+"\n", x+g.laneW/2, laneFont, esc(lane.Label))
-		p(`<rect class="lane" data-lane="thread" data-label="%s" x="%.1f" y="%d" width="%.0f" height="%.1f" fill="#f6f6f6"/>`+"\n", esc(lane.Label), x, svgTop, g.laneW, plotH)
+	for i, th := range d.Threads {
+		label := strconv.FormatInt(th.Thread, 10)
+		lane("thread", label, label, l.threadX[i])
 	}
+}
 
-	// Ticks at the measured stage ends, on an axis at the left, with a
-	// faint rule across the lanes.
-	axisX := g.left - 10
+// svgTicks writes ticks at the measured stage ends, on an axis at the
+// left, with a faint rule across the lanes.
+func (d *Diagram) svgTicks(p func(string, ...any), l layout) {
+	axisX := l.g.left - 10
 	end := l.y(d.Makespan) + 14
 	p(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="#333"/>`+"\n", axisX, svgTop, axisX, end)
 	p(`<path d="M %.1f %.1f l -4 -9 l 8 0 z" fill="#333"/>`+"\n", axisX, end+2)
@@ -172,32 +187,34 @@ func (d *Diagram) WriteSVGWith(w io.Writer, o SVGOptions) error {
 			lastY = y
 		}
 	}
+}
 
-	for i, lane := range d.TaskLanes {
-		col := column{kind: "task", label: lane.Label, x: l.taskX[i], width: g.laneW, labels: g.labels}
-		for _, s := range lane.Segments {
-			col.segment(&b, l, s)
+// svgSegments draws every stage: on its task's lane, the server's beside
+// it, and those that held a thread on the thread's lane.
+func (d *Diagram) svgSegments(b *strings.Builder, l layout) {
+	g := l.g
+	for i, t := range d.Tasks {
+		col := column{kind: "task", label: t.Label(), x: l.taskX[i], width: g.laneW, labels: g.labels}
+		for _, s := range t.Segments {
+			col.segment(b, l, s)
 		}
-		if d.ServerLanes != nil {
-			col := column{kind: "server", label: lane.Label, x: l.taskX[i] + g.laneW + 2, width: g.serverW}
-			for _, s := range d.ServerLanes[i].Segments {
-				col.segment(&b, l, s)
+		if d.Server != nil {
+			col := column{kind: "server", label: t.Label(), x: l.taskX[i] + g.laneW + 2, width: g.serverW}
+			for _, s := range d.Server[i] {
+				col.segment(b, l, s)
 			}
 		}
 	}
-	for i, lane := range d.ThreadLanes {
-		col := column{kind: "thread", label: lane.Label, x: l.threadX[i], width: g.laneW, labels: g.labels}
-		for _, s := range lane.Segments {
-			col.segment(&b, l, s)
+	for i, th := range d.Threads {
+		col := column{kind: "thread", label: strconv.FormatInt(th.Thread, 10), x: l.threadX[i], width: g.laneW, labels: g.labels}
+		for _, s := range th.Segments {
+			col.segment(b, l, s)
 		}
 	}
+}
 
-	if !g.legend {
-		p("</svg>\n")
-		_, err := io.WriteString(w, b.String())
-		return err
-	}
-	// Legend.
+// svgLegend writes the stages' colours and the lane rule in words.
+func (d *Diagram) svgLegend(p func(string, ...any), l layout) {
 	y := l.y(d.Makespan) + 34
 	x := 12.0
 	for _, st := range legendStages(d) {
@@ -208,9 +225,6 @@ func (d *Diagram) WriteSVGWith(w io.Writer, o SVGOptions) error {
 	}
 	p(`<text x="12" y="%.1f" font-size="10" fill="#555">Time runs down. A stage holds an OS thread lane while it holds the thread:</text>`+"\n", y+32)
 	p(`<text x="12" y="%.1f" font-size="10" fill="#555">compute, unless it sleeps; connect, response and ready only where the task is locked to its thread.</text>`+"\n", y+45)
-	p("</svg>\n")
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // WriteSVGFile writes the SVG to path, making its directory if need be.
@@ -241,7 +255,7 @@ type column struct {
 	labels      bool // write the stage and its length inside
 }
 
-func (c column) segment(b *strings.Builder, l layout, s Segment) {
+func (c column) segment(b *strings.Builder, l layout, s scenario.Segment) {
 	laneKind, laneLabel, x, width, labels := c.kind, c.label, c.x, c.width, c.labels
 	st := styles[s.Stage]
 	y0, y1 := l.y(s.Start), l.y(s.End)
@@ -254,12 +268,12 @@ func (c column) segment(b *strings.Builder, l layout, s Segment) {
 		stroke = `stroke="#000000" stroke-width="1" stroke-dasharray="3 2"`
 	}
 	fmt.Fprintf(b, `<rect class="segment" data-lane="%s" data-label="%s" data-task="%s" data-stage="%s" data-start-us="%d" data-end-us="%d" data-thread="%d" data-thread-end="%d" x="%.1f" y="%.2f" width="%.0f" height="%.2f" fill="%s" %s/>`+"\n",
-		laneKind, esc(laneLabel), esc(s.Task), s.Stage, s.Start.Microseconds(), s.End.Microseconds(), s.Thread, s.ThreadEnd, x, y0, width, h, st.color, stroke)
+		laneKind, esc(laneLabel), scenario.TaskLabel(s.Task), s.Stage, s.Start.Microseconds(), s.End.Microseconds(), s.Thread, s.ThreadEnd, x, y0, width, h, st.color, stroke)
 	if !labels {
 		return
 	}
 	fg := "#000000"
-	if s.Stage == tracing.SpanCompute || s.Stage == tracing.SpanConnect {
+	if s.Stage == scenario.StageCompute || s.Stage == scenario.StageConnect {
 		fg = "#ffffff"
 	}
 	cx := x + width/2
@@ -269,7 +283,7 @@ func (c column) segment(b *strings.Builder, l layout, s Segment) {
 		lines = []string{stageTitle(s.Stage), fmtSec(s.End - s.Start)}
 	}
 	if h >= 42 && laneKind == "thread" {
-		lines = append(lines, s.Task)
+		lines = append(lines, scenario.TaskLabel(s.Task))
 	}
 	if s.Moved() && h >= 42 {
 		lines = append(lines, fmt.Sprintf("→ thread %d", s.ThreadEnd))
@@ -283,12 +297,11 @@ func (c column) segment(b *strings.Builder, l layout, s Segment) {
 	}
 }
 
-func legendStages(d *Diagram) []string {
-	st := []string{tracing.SpanConnect, tracing.SpanResponse, StageReady, tracing.SpanCompute}
-	if d.ServerLanes != nil {
-		st = append(st, tracing.SpanDelay, tracing.SpanWrite)
+func legendStages(d *Diagram) []scenario.Stage {
+	if d.Server != nil {
+		return append(slices.Clone(scenario.Stages), scenario.StageDelay, scenario.StageWrite)
 	}
-	return st
+	return scenario.Stages
 }
 
 // legendItemWidth: a swatch and its label, at about 6px a character.
@@ -303,25 +316,25 @@ func legendWidth(d *Diagram) float64 {
 }
 
 // stageTitle: the article's words.
-func stageTitle(stage string) string {
+func stageTitle(stage scenario.Stage) string {
 	switch stage {
-	case tracing.SpanConnect:
+	case scenario.StageConnect:
 		return "Connecting"
-	case tracing.SpanResponse:
+	case scenario.StageResponse:
 		return "Waiting to read"
-	case tracing.SpanCompute:
+	case scenario.StageCompute:
 		return "Working"
-	case StageReady:
+	case scenario.StageReady:
 		return "Ready"
 	}
-	return stage
+	return string(stage)
 }
 
 // tickTimes: every task stage's end, and the run's.
 func (d *Diagram) tickTimes() []time.Duration {
 	var ts []time.Duration
-	for _, l := range d.TaskLanes {
-		for _, s := range l.Segments {
+	for _, t := range d.Tasks {
+		for _, s := range t.Segments {
 			ts = append(ts, s.End)
 		}
 	}

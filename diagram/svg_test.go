@@ -83,7 +83,7 @@ func TestSVGGeometry(t *testing.T) {
 			}
 			want := map[string]string{
 				tracing.SpanConnect: ColorConnect, tracing.SpanResponse: ColorResponse, tracing.SpanCompute: ColorCompute,
-				StageReady: ColorReady, tracing.SpanDelay: ColorDelay, tracing.SpanWrite: ColorWrite,
+				string(scenario.StageReady): ColorReady, tracing.SpanDelay: ColorDelay, tracing.SpanWrite: ColorWrite,
 			}[r.stage]
 			if r.fill != want {
 				t.Errorf("%s %s: fill %s, want %s", sc, r.stage, r.fill, want)
@@ -147,7 +147,7 @@ func TestSVGSingleThreadStair(t *testing.T) {
 		t.Fatalf("%d segments on thread lanes, want 3 computes", len(computes))
 	}
 	for i, c := range computes {
-		if c.stage != tracing.SpanCompute || c.fill != ColorCompute || c.x != computes[0].x || c.label != d.ThreadLanes[0].Label {
+		if c.stage != tracing.SpanCompute || c.fill != ColorCompute || c.x != computes[0].x || c.label != strconv.FormatInt(d.Threads[0].Thread, 10) {
 			t.Errorf("thread segment %d: %+v", i, c)
 		}
 		if i > 0 && c.y < computes[i-1].y+computes[i-1].h-0.01 {

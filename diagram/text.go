@@ -6,9 +6,10 @@ import (
 	"math"
 	"os"
 	"strings"
+	"strconv"
 	"time"
 
-	"asynctrace/tracing"
+	"asynctrace/scenario"
 )
 
 // The article's colours (its legend: connecting, waiting to read, working),
@@ -30,13 +31,13 @@ type stageStyle struct {
 	char  byte
 }
 
-var styles = map[string]stageStyle{
-	tracing.SpanConnect:  {"connecting", ColorConnect, '='},
-	tracing.SpanResponse: {"waiting to read", ColorResponse, '.'},
-	StageReady:           {"ready, waiting for a thread", ColorReady, ':'},
-	tracing.SpanCompute:  {"working", ColorCompute, '#'},
-	tracing.SpanDelay:    {"server delay", ColorDelay, '-'},
-	tracing.SpanWrite:    {"server write", ColorWrite, 'w'},
+var styles = map[scenario.Stage]stageStyle{
+	scenario.StageConnect:  {"connecting", ColorConnect, '='},
+	scenario.StageResponse: {"waiting to read", ColorResponse, '.'},
+	scenario.StageReady:    {"ready, waiting for a thread", ColorReady, ':'},
+	scenario.StageCompute:  {"working", ColorCompute, '#'},
+	scenario.StageDelay:    {"server delay", ColorDelay, '-'},
+	scenario.StageWrite:    {"server write", ColorWrite, 'w'},
 }
 
 // TextOptions shape the terminal diagram.
@@ -59,12 +60,12 @@ func (d *Diagram) WriteText(w io.Writer, opt TextOptions) error {
 	rows := max(1, int(math.Ceil(float64(d.Makespan)/float64(step))))
 
 	const timeW = 9 // "  22.0u |"
-	lanes := len(d.TaskLanes) + len(d.ThreadLanes)
+	lanes := len(d.Tasks) + len(d.Threads)
 	laneW := min(8, max(1, (opt.Width-timeW-3)/max(1, lanes)-1))
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d tasks, GOMAXPROCS=%d, compute=%s: makespan %v (expected %v)\n",
-		d.Scenario, len(d.TaskLanes), d.Procs, d.Compute, d.Makespan.Round(time.Millisecond), d.Expected)
+		d.Scenario, len(d.Tasks), d.Procs, d.Compute, d.Makespan.Round(time.Millisecond), d.Expected)
 	fmt.Fprintf(&b, "time runs down, one row = %s\n", d.fmtUnits(step))
 
 	// Headers: task labels, then OS thread ids (or T1… with a key if narrow).
@@ -76,15 +77,15 @@ func (d *Diagram) WriteText(w io.Writer, opt TextOptions) error {
 	}
 	var key []string
 	b.WriteString(strings.Repeat(" ", timeW))
-	for _, l := range d.TaskLanes {
-		b.WriteString(header(l.Label))
+	for _, t := range d.Tasks {
+		b.WriteString(header(t.Label()))
 	}
 	b.WriteString("| ")
-	for i, l := range d.ThreadLanes {
-		label := l.Label
+	for i, l := range d.Threads {
+		label := strconv.FormatInt(l.Thread, 10)
 		if len(label) > laneW {
 			label = fmt.Sprintf("T%d", i+1)
-			key = append(key, fmt.Sprintf("%s = OS thread %s", label, l.Label))
+			key = append(key, fmt.Sprintf("%s = OS thread %d", label, l.Thread))
 		}
 		b.WriteString(header(label))
 	}
@@ -93,18 +94,18 @@ func (d *Diagram) WriteText(w io.Writer, opt TextOptions) error {
 	for r := range rows {
 		from, to := time.Duration(r)*step, time.Duration(r+1)*step
 		fmt.Fprintf(&b, "%7s |", d.fmtUnits(from))
-		for _, l := range d.TaskLanes {
-			b.WriteString(d.cell(l, from, to, laneW, opt.Color))
+		for _, t := range d.Tasks {
+			b.WriteString(cell(t.Segments, from, to, laneW, opt.Color))
 		}
 		b.WriteString("| ")
-		for _, l := range d.ThreadLanes {
-			b.WriteString(d.cell(l, from, to, laneW, opt.Color))
+		for _, l := range d.Threads {
+			b.WriteString(cell(l.Segments, from, to, laneW, opt.Color))
 		}
 		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "%7s  end of the run\n", d.fmtUnits(d.Makespan))
 	var legend []string
-	for _, st := range []string{tracing.SpanConnect, tracing.SpanResponse, StageReady, tracing.SpanCompute} {
+	for _, st := range scenario.Stages {
 		s := styles[st]
 		legend = append(legend, paint(string(s.char), s.color, opt.Color)+" "+s.label)
 	}
@@ -120,11 +121,11 @@ func (d *Diagram) WriteText(w io.Writer, opt TextOptions) error {
 }
 
 // cell is one lane in one row: the stage that covers most of [from, to).
-func (d *Diagram) cell(l Lane, from, to time.Duration, width int, color bool) string {
-	var best *Segment
+func cell(segments []scenario.Segment, from, to time.Duration, width int, color bool) string {
+	var best *scenario.Segment
 	var bestCover time.Duration
-	for i := range l.Segments {
-		s := &l.Segments[i]
+	for i := range segments {
+		s := &segments[i]
 		cover := min(s.End, to) - max(s.Start, from)
 		if cover > bestCover {
 			best, bestCover = s, cover
@@ -142,8 +143,8 @@ func (d *Diagram) cell(l Lane, from, to time.Duration, width int, color bool) st
 }
 
 func (d *Diagram) hasMoves() bool {
-	for _, l := range d.TaskLanes {
-		for _, s := range l.Segments {
+	for _, t := range d.Tasks {
+		for _, s := range t.Segments {
 			if s.Moved() {
 				return true
 			}

@@ -2,13 +2,11 @@ package diagram
 
 import (
 	"bytes"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"asynctrace/scenario"
-	"asynctrace/tracing"
 )
 
 func TestTextFits(t *testing.T) {
@@ -19,9 +17,9 @@ func TestTextFits(t *testing.T) {
 	}
 	wide := &Diagram{Timeline: &scenario.Timeline{Params: scenario.Params{Scenario: scenario.OSThreads, Unit: time.Second}, Makespan: 14 * time.Second}}
 	for i := range 12 {
-		seg := Segment{Task: scenario.TaskLabel(i + 1), Stage: tracing.SpanCompute, Start: 10 * time.Second, End: 14 * time.Second, Thread: int64(100000 + i), ThreadEnd: int64(100000 + i)}
-		wide.TaskLanes = append(wide.TaskLanes, Lane{Label: seg.Task, Segments: []Segment{seg}})
-		wide.ThreadLanes = append(wide.ThreadLanes, Lane{Label: fmt.Sprint(seg.Thread), ID: seg.Thread, Segments: []Segment{seg}})
+		seg := scenario.Segment{Task: i + 1, Stage: scenario.StageCompute, Start: 10 * time.Second, End: 14 * time.Second, Thread: int64(100000 + i), ThreadEnd: int64(100000 + i)}
+		wide.Tasks = append(wide.Tasks, scenario.Task{Index: i + 1, Segments: []scenario.Segment{seg}})
+		wide.Threads = append(wide.Threads, scenario.Lane{Thread: seg.Thread, Segments: []scenario.Segment{seg}})
 	}
 	ds = append(ds, wide)
 	for _, d := range ds {

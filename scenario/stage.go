@@ -28,6 +28,13 @@ const (
 // Stages in the order every task goes through them.
 var Stages = []Stage{StageConnect, StageResponse, StageReady, StageCompute}
 
+// The server's stages, within a task's response: it holds the request 8u,
+// then writes it back.
+const (
+	StageDelay Stage = "delay"
+	StageWrite Stage = "write"
+)
+
 // Stage lengths in units u (the article's seconds). Ready has no length of
 // its own: it is what the scheduler adds.
 const (

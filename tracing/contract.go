@@ -43,9 +43,9 @@ const (
 	SpanResponse = string(scenario.StageResponse) // kind client: its child is the server's echo
 	SpanReady    = string(scenario.StageReady)
 	SpanCompute  = string(scenario.StageCompute)
-	SpanEcho     = "echo"  // server (kind server), child of response
-	SpanDelay    = "delay" // server: hold the request 8u
-	SpanWrite    = "write" // server: send the bytes back
+	SpanEcho     = "echo"                      // server (kind server), child of response
+	SpanDelay    = string(scenario.StageDelay) // server: hold the request 8u
+	SpanWrite    = string(scenario.StageWrite) // server: send the bytes back
 )
 
 // ScenarioSpanName is the name of a scenario's root span.
