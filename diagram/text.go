@@ -5,8 +5,8 @@ import (
 	"io"
 	"math"
 	"os"
-	"strings"
 	"strconv"
+	"strings"
 	"time"
 
 	"asynctrace/scenario"
