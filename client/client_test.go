@@ -15,8 +15,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
 
+	"asynctrace/diagram"
 	"asynctrace/internal/echotest"
 	"asynctrace/internal/spantest"
+	"asynctrace/internal/tracetest"
 	"asynctrace/scenario"
 	"asynctrace/server"
 	"asynctrace/tracing"
@@ -28,26 +30,23 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // (4u) stands out from the noise of a busy 2-core machine.
 const unit = 40 * time.Millisecond
 
-// run is one scenario's trace, as recorded.
+// run is one scenario's result and its trace, checked against the
+// contract (internal/tracetest) as it was recorded.
 type run struct {
-	res    Result
-	spans  []sdktrace.ReadOnlySpan
-	byID   map[trace.SpanID]sdktrace.ReadOnlySpan
-	root   sdktrace.ReadOnlySpan
-	tasks  []sdktrace.ReadOnlySpan            // task1..taskN
-	stages []map[string]sdktrace.ReadOnlySpan // per task: connect, response, ready, compute
-	lanes  []sdktrace.ReadOnlySpan            // OS thread lanes
+	res Result
+	*tracetest.Trace
 }
 
 // runScenario runs cfg against an in-process server, both recording into
-// one recorder of the test's own, and collects the run's trace.
+// one recorder of the test's own, and checks the run's trace against the
+// contract: the same checker the end-to-end tests run on Jaeger's copy.
 func runScenario(t *testing.T, cfg Config) run {
 	t.Helper()
-	rec, tp := spantest.New(t)
+	rec, _ := spantest.New(t)
 	if cfg.Addr == "" {
-		cfg.Addr = echotest.Start(t, server.Config{Delay: scenario.ServerDelay(unit), TracerProvider: tp}).Addr
+		cfg.Addr = echotest.Start(t, server.Config{Delay: scenario.ServerDelay(unit), TracerProvider: rec.Provider(t, tracing.ServerService)}).Addr
 	}
-	cfg.Unit, cfg.TracerProvider = unit, tp
+	cfg.Unit, cfg.TracerProvider = unit, rec.Provider(t, tracing.ClientService)
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("Run(%s): %v", cfg.Scenario, err)
@@ -56,7 +55,7 @@ func runScenario(t *testing.T, cfg Config) run {
 	n := res.Tasks
 	// Every server span has ended once the last reply left; wait for them
 	// all the same, by trace.
-	spans := rec.WaitEnded(t, fmt.Sprintf("the server's %d echo spans in trace %s", n, res.TraceID), func(all []sdktrace.ReadOnlySpan) bool {
+	rec.WaitEnded(t, fmt.Sprintf("the server's %d echo spans in trace %s", n, res.TraceID), func(all []sdktrace.ReadOnlySpan) bool {
 		echoes := 0
 		for _, s := range all {
 			if s.SpanContext().TraceID() == id && s.Name() == tracing.SpanEcho {
@@ -65,90 +64,41 @@ func runScenario(t *testing.T, cfg Config) run {
 		}
 		return echoes == n
 	})
-	r := run{res: res, byID: map[trace.SpanID]sdktrace.ReadOnlySpan{}, tasks: make([]sdktrace.ReadOnlySpan, n), stages: make([]map[string]sdktrace.ReadOnlySpan, n)}
-	for _, s := range spans {
-		if s.SpanContext().TraceID() == id {
-			r.spans = append(r.spans, s)
-			r.byID[s.SpanContext().SpanID()] = s
-		}
+	// In one process under one P, a compute that keeps the P also holds
+	// up the server's goroutines, and a reply can leave up to 4u late:
+	// only the echo's lower bound holds then (the end-to-end suite runs
+	// the server as its own process).
+	over := unit/2 + 20*time.Millisecond
+	if res.GOMAXPROCS == 1 && (res.Compute == scenario.Hold || res.Compute == scenario.CPU) {
+		over = 0
 	}
-	for i := range r.stages {
-		r.stages[i] = map[string]sdktrace.ReadOnlySpan{}
-	}
-	for _, s := range r.spans {
-		if !s.Parent().IsValid() {
-			r.root = s
-		}
-	}
-	if r.root == nil || r.root.Name() != tracing.ScenarioSpanName(cfg.Scenario) {
-		t.Fatalf("no root span %q in %v", tracing.ScenarioSpanName(cfg.Scenario), names(r.spans))
-	}
-	for _, s := range r.spans {
-		parent := r.byID[s.Parent().SpanID()]
-		switch {
-		case parent == r.root && strings.HasPrefix(s.Name(), tracing.ThreadLaneSpanPrefix):
-			r.lanes = append(r.lanes, s)
-		case parent == r.root:
-			i, err := scenario.ParseTaskLabel(s.Name())
-			if err != nil || i > n || r.tasks[i-1] != nil {
-				t.Fatalf("unexpected child of the root %q", s.Name())
-			}
-			r.tasks[i-1] = s
-		}
-	}
-	for i, task := range r.tasks {
-		if task == nil {
-			t.Fatalf("no span task%d under the root", i+1)
-		}
-		for _, s := range r.spans {
-			if s.Parent().SpanID() == task.SpanContext().SpanID() {
-				if _, dup := r.stages[i][s.Name()]; dup {
-					t.Errorf("task%d has two %s spans", i+1, s.Name())
-				}
-				r.stages[i][s.Name()] = s
-			}
-		}
-	}
-	return r
+	tr := tracetest.Check(t, diagram.FromSDK(rec.Trace(id)), tracetest.Want{
+		Scenario: res.Scenario, Tasks: n, Compute: res.Compute, Unit: unit, EchoOver: over,
+	})
+	return run{res: res, Trace: tr}
 }
 
-func names(spans []sdktrace.ReadOnlySpan) []string {
-	var n []string
-	for _, s := range spans {
-		n = append(n, s.Name())
-	}
-	slices.Sort(n)
-	return n
-}
-
-var attrs = spantest.Attrs
-
-func osThread(s sdktrace.ReadOnlySpan) int64 {
-	id, _ := attrs(s)[string(tracing.KeyOSThreadID)].(int64)
-	return id
-}
-
-// checkTrace asserts what every scenario's trace must show.
+// checkTrace asserts what the client's result says about its own trace:
+// the root's figures are the result's, the makespan is near the formula,
+// and the run's own timeline passes its checks.
 func checkTrace(t *testing.T, r run) {
 	t.Helper()
 	res := r.res
-	root := attrs(r.root)
+	root := r.Root.Attrs
 	for k, want := range map[string]any{
-		string(tracing.KeyScenario):    string(res.Scenario),
-		string(tracing.KeyTasks):       int64(res.Tasks),
 		string(tracing.KeyGOMAXPROCS):  int64(res.GOMAXPROCS),
 		string(tracing.KeyCompute):     string(res.Compute),
 		string(tracing.KeyUnitMS):      float64(unit.Milliseconds()),
 		string(tracing.KeyExpectedMS):  ms(res.Expected),
 		string(tracing.KeyReadyMS):     ms(res.Ready),
-		string(tracing.KeyThreadLanes): int64(len(r.lanes)),
+		string(tracing.KeyThreadLanes): int64(res.ThreadLanes),
 	} {
 		if root[k] != want {
 			t.Errorf("root %s = %v, want %v", k, root[k], want)
 		}
 	}
 	for _, k := range []string{string(tracing.KeyPeakOSThreads), string(tracing.KeyPeakGoroutines), string(tracing.KeyMakespanMS)} {
-		if v, ok := root[k]; !ok || v == int64(0) {
+		if v := root[k]; v == int64(0) || v == 0.0 {
 			t.Errorf("root %s = %v, want a measurement", k, v)
 		}
 	}
@@ -159,58 +109,11 @@ func checkTrace(t *testing.T, r run) {
 	if res.Makespan < res.Expected-2*time.Millisecond || res.Makespan > res.Expected+tol {
 		t.Errorf("%s makespan %v, want %v (%s) within -2ms/+%v", res.Scenario, res.Makespan, res.Expected, res.Formula, tol)
 	}
-	if got := r.root.EndTime().Sub(r.root.StartTime()); got != res.Makespan {
+	// The spans' times are read on the wall clock, the makespan on the
+	// monotonic one: they may differ by a few hundred nanoseconds.
+	if got := r.Makespan(); (got - res.Makespan).Abs() > 10*time.Microsecond {
 		t.Errorf("root span lasts %v, makespan says %v", got, res.Makespan)
 	}
-
-	// No span starts before, or ends after, its parent: in one process,
-	// and across the two, on one clock.
-	for _, s := range r.spans {
-		p, ok := r.byID[s.Parent().SpanID()]
-		if !ok {
-			continue
-		}
-		if s.StartTime().Before(p.StartTime()) || s.EndTime().After(p.EndTime()) {
-			t.Errorf("%s [%v, %v] is not within its parent %s [%v, %v]", s.Name(),
-				s.StartTime().Sub(r.root.StartTime()), s.EndTime().Sub(r.root.StartTime()),
-				p.Name(), p.StartTime().Sub(r.root.StartTime()), p.EndTime().Sub(r.root.StartTime()))
-		}
-	}
-
-	for i, task := range r.tasks {
-		label := scenario.TaskLabel(i + 1)
-		checkThreadAttrs(t, task)
-		ta := attrs(task)
-		if ta[string(tracing.KeyTask)] != label || ta[string(tracing.KeyLockedThread)] != res.Scenario.Locked() {
-			t.Errorf("%s attributes %v", label, ta)
-		}
-		if i > 0 && task.StartTime().Before(r.tasks[i-1].StartTime()) {
-			t.Errorf("%s starts before %s: Jaeger would list it first", label, r.tasks[i-1].Name())
-		}
-		var prev sdktrace.ReadOnlySpan
-		for _, st := range scenario.Stages {
-			s := r.stages[i][string(st)]
-			if s == nil {
-				t.Errorf("%s has no %s span", label, st)
-				continue
-			}
-			checkThreadAttrs(t, s)
-			if attrs(s)[string(tracing.KeyThreadID)] != ta[string(tracing.KeyThreadID)] {
-				t.Errorf("%s/%s on another goroutine than its task", label, st)
-			}
-			if prev != nil && s.StartTime().Before(prev.EndTime()) {
-				t.Errorf("%s: %s starts %v before %s ends", label, st, prev.EndTime().Sub(s.StartTime()), prev.Name())
-			}
-			prev = s
-		}
-		for _, ev := range []string{tracing.EventStarted, tracing.EventWritten, tracing.EventRead, tracing.EventFinished} {
-			if !slices.ContainsFunc(task.Events(), func(e sdktrace.Event) bool { return e.Name == ev }) {
-				t.Errorf("%s has no event %q", label, ev)
-			}
-		}
-		checkEcho(t, r, label, r.stages[i][tracing.SpanResponse])
-	}
-	checkLanes(t, r)
 	exp := res.Timeline.Expect()
 	exp.Tolerance = float64(tol) / float64(res.Expected)
 	if checks := res.Timeline.Verify(exp); !scenario.Passed(checks) {
@@ -218,123 +121,10 @@ func checkTrace(t *testing.T, r run) {
 	}
 }
 
-// checkEcho: the server's echo span continues the response span, in this
-// trace, with delay and write under it.
-func checkEcho(t *testing.T, r run, label string, resp sdktrace.ReadOnlySpan) {
-	t.Helper()
-	if resp == nil {
-		return
-	}
-	if resp.SpanKind() != trace.SpanKindClient {
-		t.Errorf("%s/response kind %v, want client", label, resp.SpanKind())
-	}
-	if how := attrs(resp)[string(tracing.KeyArrival)]; how != tracing.TimeKernel {
-		t.Errorf("%s/response %s = %v, want %s: the kernel timestamps loopback data", label, tracing.KeyArrival, how, tracing.TimeKernel)
-	}
-	var echo sdktrace.ReadOnlySpan
-	for _, s := range r.spans {
-		if s.Name() == tracing.SpanEcho && s.Parent().SpanID() == resp.SpanContext().SpanID() {
-			echo = s
-		}
-	}
-	if echo == nil {
-		t.Errorf("%s/response has no server echo span as child", label)
-		return
-	}
-	if ea := attrs(echo); ea[string(tracing.KeyPreamble)] != tracing.PreambleTraced || ea[string(tracing.KeyEchoBytes)] != int64(len(label)) {
-		t.Errorf("%s echo attributes %v", label, ea)
-	}
-	var kids []sdktrace.ReadOnlySpan
-	for _, s := range r.spans {
-		if s.Parent().SpanID() == echo.SpanContext().SpanID() {
-			kids = append(kids, s)
-		}
-	}
-	if got := names(kids); !slices.Equal(got, []string{tracing.SpanDelay, tracing.SpanWrite}) {
-		t.Errorf("%s echo children %v, want delay and write", label, got)
-	}
-	// The server holds the request 8u: echo and response both about 8u.
-	// In-process, under GOMAXPROCS=1 with hold, a compute that holds the
-	// only P stops the server's goroutines too, and a reply can leave up to
-	// 4u late: only the lower bound holds then (the end-to-end suite runs
-	// the server as its own process).
-	shared := r.res.GOMAXPROCS == 1 && r.res.Compute == scenario.Hold
-	for _, s := range []sdktrace.ReadOnlySpan{echo, resp} {
-		if d := s.EndTime().Sub(s.StartTime()); d < 8*unit || !shared && d > 8*unit+unit/2+20*time.Millisecond {
-			t.Errorf("%s/%s lasts %v, want about 8u = %v", label, s.Name(), d, 8*unit)
-		}
-	}
-}
-
-// checkLanes: one lane span per OS thread that held a stage, named for it;
-// under it, a span per stage it held, linked to that stage's span, timed
-// as it.
-func checkLanes(t *testing.T, r run) {
-	t.Helper()
-	// A sleeping compute holds no thread: unlocked, it makes no lane.
-	wantSome := r.res.Compute != scenario.Sleep || r.res.Scenario.Locked()
-	if len(r.lanes) != r.res.ThreadLanes || wantSome != (len(r.lanes) > 0) {
-		t.Errorf("%d lane spans, the result says %d; compute %s", len(r.lanes), r.res.ThreadLanes, r.res.Compute)
-	}
-	for _, lane := range r.lanes {
-		tid := osThread(lane)
-		if lane.Name() != tracing.ThreadLaneSpanName(tid) {
-			t.Errorf("lane %q carries OS thread %d", lane.Name(), tid)
-		}
-		kids := 0
-		for _, s := range r.spans {
-			if s.Parent().SpanID() != lane.SpanContext().SpanID() {
-				continue
-			}
-			kids++
-			if len(s.Links()) != 1 {
-				t.Errorf("%s/%s has %d links, want 1", lane.Name(), s.Name(), len(s.Links()))
-				continue
-			}
-			target, ok := r.byID[s.Links()[0].SpanContext.SpanID()]
-			if !ok {
-				t.Errorf("%s/%s links to a span not in the trace", lane.Name(), s.Name())
-				continue
-			}
-			task := r.byID[target.Parent().SpanID()]
-			i, _ := scenario.ParseTaskLabel(task.Name())
-			if s.Name() != tracing.LaneStageSpanName(i, scenario.Stage(target.Name())) ||
-				!s.StartTime().Equal(target.StartTime()) || !s.EndTime().Equal(target.EndTime()) {
-				t.Errorf("%s/%s links to %s/%s [%v, %v], timed [%v, %v]", lane.Name(), s.Name(), task.Name(), target.Name(),
-					target.StartTime(), target.EndTime(), s.StartTime(), s.EndTime())
-			}
-			if osThread(target) != tid || !scenario.HoldsThread(scenario.Stage(target.Name()), r.res.Scenario.Locked(), r.res.Compute) {
-				t.Errorf("%s holds %s/%s, which started on OS thread %d", lane.Name(), task.Name(), target.Name(), osThread(target))
-			}
-		}
-		if kids == 0 {
-			t.Errorf("%s holds no stage", lane.Name())
-		}
-	}
-}
-
-func checkThreadAttrs(t *testing.T, s sdktrace.ReadOnlySpan) {
-	t.Helper()
-	a := attrs(s)
-	g, ok1 := a[string(tracing.KeyThreadID)].(int64)
-	name, ok2 := a[string(tracing.KeyThreadName)].(string)
-	tid, ok3 := a[string(tracing.KeyOSThreadID)].(int64)
-	if !ok1 || !ok2 || !ok3 || g <= 0 || tid <= 0 || name != fmt.Sprintf("goroutine %d", g) {
-		t.Errorf("%s thread attributes: thread.id=%v thread.name=%v os_thread.id=%v", s.Name(), a[string(tracing.KeyThreadID)], a[string(tracing.KeyThreadName)], a[string(tracing.KeyOSThreadID)])
-	}
-	if end, ok := a[string(tracing.KeyOSThreadIDEnd)]; ok && end == tid {
-		t.Errorf("%s: %s = %v, equal to the start thread", s.Name(), tracing.KeyOSThreadIDEnd, end)
-	}
-}
-
-func readyTotal(r run) time.Duration {
-	var sum time.Duration
-	for _, st := range r.stages {
-		if s := st[tracing.SpanReady]; s != nil {
-			sum += s.EndTime().Sub(s.StartTime())
-		}
-	}
-	return sum
+// osThread is the OS thread a span started on.
+func osThread(s *diagram.Span) int64 {
+	id, _ := s.Attrs[string(tracing.KeyOSThreadID)].(int64)
+	return id
 }
 
 // checkReady: the ready spans add up to want, the formula's figure for
@@ -343,17 +133,14 @@ func readyTotal(r run) time.Duration {
 // most 0.1u more than predicted, plus a loaded machine's wait for a CPU.
 func checkReady(t *testing.T, r run, want time.Duration) {
 	t.Helper()
-	var arrivals []time.Duration
-	for _, st := range r.stages {
-		arrivals = append(arrivals, st[tracing.SpanResponse].EndTime().Sub(r.root.StartTime()))
-	}
+	arrivals := r.Arrivals()
 	given, _ := r.res.Timeline.ReadyGiven(arrivals)
 	if (given - want).Abs() > unit/2 {
 		t.Logf("replies arrived at %v, not all at c+w: %v of ready expected instead of %v", arrivals, given, want)
 		want = given
 	}
 	slack := 3 * (unit/10 + scenario.ReadyNoise)
-	if got := readyTotal(r); (got - want).Abs() > slack {
+	if got := r.Ready(); (got - want).Abs() > slack {
 		t.Errorf("ready spans add up to %v, want about %v (± %v)", got, want, slack)
 	}
 }
@@ -362,13 +149,13 @@ func TestSync(t *testing.T) {
 	r := runScenario(t, Config{Scenario: scenario.Sync})
 	checkTrace(t, r)
 	// One goroutine, locked to one OS thread, runs every task: one lane.
-	for i, s := range r.tasks[1:] {
-		if osThread(s) != osThread(r.tasks[0]) || attrs(s)[string(tracing.KeyThreadID)] != attrs(r.tasks[0])[string(tracing.KeyThreadID)] {
+	for i, s := range r.Tasks[1:] {
+		if osThread(s) != osThread(r.Tasks[0]) || s.Attrs[string(tracing.KeyThreadID)] != r.Tasks[0].Attrs[string(tracing.KeyThreadID)] {
 			t.Errorf("task%d not on task1's goroutine and OS thread", i+2)
 		}
 	}
-	if len(r.lanes) != 1 {
-		t.Errorf("%d thread lanes, want 1", len(r.lanes))
+	if len(r.Lanes) != 1 {
+		t.Errorf("%d thread lanes, want 1", len(r.Lanes))
 	}
 }
 
@@ -389,8 +176,8 @@ func TestSingleThread(t *testing.T) {
 	// computes one at a time. Usually on one lane; in one process with the
 	// server, whose system calls let the runtime hand the one P to another
 	// OS thread, now and then on two.
-	if len(r.lanes) != 1 {
-		t.Logf("%d thread lanes: the one P moved between OS threads", len(r.lanes))
+	if len(r.Lanes) != 1 {
+		t.Logf("%d thread lanes: the one P moved between OS threads", len(r.Lanes))
 	}
 	checkReady(t, r, 12*unit)
 }
@@ -405,8 +192,8 @@ func TestMultiThread(t *testing.T) {
 func TestOSThreads(t *testing.T) {
 	r := runScenario(t, Config{Scenario: scenario.OSThreads})
 	checkTrace(t, r)
-	if len(r.lanes) != r.res.Tasks {
-		t.Errorf("%d thread lanes for %d tasks, want one each", len(r.lanes), r.res.Tasks)
+	if len(r.Lanes) != r.res.Tasks {
+		t.Errorf("%d thread lanes for %d tasks, want one each", len(r.Lanes), r.res.Tasks)
 	}
 }
 
@@ -417,7 +204,7 @@ func TestComputeModesOneP(t *testing.T) {
 	for _, m := range []scenario.Compute{scenario.Syscall, scenario.Sleep} {
 		r := runScenario(t, Config{Scenario: scenario.SingleThread, Compute: m, Procs: 1})
 		checkTrace(t, r)
-		if got, over := readyTotal(r), 3*scenario.SysmonRetake; got > 3*unit/10+over {
+		if got, over := r.Ready(), 3*scenario.SysmonRetake; got > 3*unit/10+over {
 			t.Errorf("%s: ready spans add up to %v, want about 0 (+ up to %v for sysmon to hand over the P)", m, got, over)
 		}
 	}
@@ -432,13 +219,13 @@ func TestComputeCPU(t *testing.T) {
 	}
 	r := runScenario(t, Config{Scenario: scenario.SingleThread, Compute: scenario.CPU, Procs: 1})
 	var latestStart, earliestEnd time.Time
-	for i, st := range r.stages {
-		c := st[tracing.SpanCompute]
-		if i == 0 || c.StartTime().After(latestStart) {
-			latestStart = c.StartTime()
+	for i, st := range r.Stages {
+		c := st[scenario.StageCompute]
+		if i == 0 || c.Start.After(latestStart) {
+			latestStart = c.Start
 		}
-		if i == 0 || c.EndTime().Before(earliestEnd) {
-			earliestEnd = c.EndTime()
+		if i == 0 || c.End.Before(earliestEnd) {
+			earliestEnd = c.End
 		}
 	}
 	if !latestStart.Before(earliestEnd) {

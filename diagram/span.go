@@ -2,6 +2,7 @@ package diagram
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -16,8 +17,11 @@ import (
 type Span struct {
 	ID, Parent    string
 	Service, Name string
+	Kind          string // "client", "server"; "" for internal
 	Start, End    time.Time
 	Attrs         map[string]any // int64, float64, bool or string
+	Links         []string       // the span ids it links to
+	Events        []string       // its events' names, in order
 }
 
 // Int returns an integer attribute.
@@ -51,10 +55,22 @@ func FromSDK(spans []sdktrace.ReadOnlySpan) []Span {
 		if s.Parent().IsValid() {
 			parent = s.Parent().SpanID().String()
 		}
+		var links, events []string
+		for _, l := range s.Links() {
+			links = append(links, l.SpanContext.SpanID().String())
+		}
+		for _, e := range s.Events() {
+			events = append(events, e.Name)
+		}
+		kind := ""
+		if k := s.SpanKind(); k == trace.SpanKindClient || k == trace.SpanKindServer {
+			kind = k.String()
+		}
 		out = append(out, Span{
 			ID: s.SpanContext().SpanID().String(), Parent: parent,
-			Service: service(s), Name: s.Name(),
+			Service: service(s), Name: s.Name(), Kind: kind,
 			Start: s.StartTime().Round(0), End: s.EndTime().Round(0), Attrs: attrs,
+			Links: links, Events: events,
 		})
 	}
 	return out
@@ -80,10 +96,24 @@ func FromJaeger(t *jaeger.Trace) []Span {
 				attrs[tag.Key] = tag.Value
 			}
 		}
+		kind, _ := attrs["span.kind"].(string)
+		if kind == "internal" {
+			kind = ""
+		}
+		delete(attrs, "span.kind")
+		var events []string
+		for _, l := range s.Logs {
+			for _, f := range l.Fields {
+				if f.Key == "event" {
+					events = append(events, fmt.Sprint(f.Value))
+				}
+			}
+		}
 		out = append(out, Span{
 			ID: s.SpanID, Parent: s.Parent(),
-			Service: t.Service(s), Name: s.OperationName,
+			Service: t.Service(s), Name: s.OperationName, Kind: kind,
 			Start: s.Start(), End: s.End(), Attrs: attrs,
+			Links: s.Links(), Events: events,
 		})
 	}
 	return out

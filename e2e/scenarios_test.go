@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,12 +11,12 @@ import (
 	"time"
 
 	"asynctrace/client"
+	"asynctrace/diagram"
+	"asynctrace/internal/tracetest"
 	"asynctrace/jaeger"
 	"asynctrace/scenario"
 	"asynctrace/tracing"
 )
-
-func dur(s jaeger.Span) time.Duration { return time.Duration(s.Duration) * time.Microsecond }
 
 // unit: small enough for a quick suite, large enough that one compute
 // (4u = 200ms) stands far out of a busy 2-core machine's noise.
@@ -131,23 +130,23 @@ func TestE2EScenarios(t *testing.T) {
 				want[tracing.ServerService] = append(want[tracing.ServerService], tracing.SpanEcho, tracing.SpanDelay, tracing.SpanWrite)
 			}
 			tr := jaegerd.awaitTrace(t, res.TraceID, want)
-			v := checkJaegerTrace(t, tr, sc, n)
-			makespans[sc] = dur(v.root)
+			v := checkJaegerTrace(t, tr, res)
+			makespans[sc] = v.Makespan()
 
 			// The article's makespan, in units: never below it, and within
 			// a tolerance a busy 2-core machine keeps.
 			exp := time.Duration(articleUnits[sc]) * unit
-			if got := dur(v.root); got < exp-2*time.Millisecond || got > exp+exp/10+50*time.Millisecond {
+			if got := v.Makespan(); got < exp-2*time.Millisecond || got > exp+exp/10+50*time.Millisecond {
 				t.Errorf("%s: Jaeger's root span lasts %v = %.2fu, want the article's %du (%v)", sc, got, float64(got)/float64(unit), articleUnits[sc], exp)
 			}
-			if d := dur(v.root) - res.Makespan; d < -time.Millisecond || d > time.Millisecond {
-				t.Errorf("%s: Jaeger says %v, the client printed %v", sc, dur(v.root), res.Makespan)
+			if d := v.Makespan() - res.Makespan; d < -time.Millisecond || d > time.Millisecond {
+				t.Errorf("%s: Jaeger says %v, the client printed %v", sc, v.Makespan(), res.Makespan)
 			}
 			checkScenarioLanes(t, sc, v, res)
 			checkDiagramCommands(t, sc, res)
 			t.Logf("%s: makespan %v (%.2fu; article %du), ready %v (%.2fu) in all, %d thread lane(s), %d spans from %s, %d from %s",
-				sc, dur(v.root), float64(dur(v.root))/float64(unit), articleUnits[sc], v.ready, float64(v.ready)/float64(unit), len(v.lanes),
-				v.count[tracing.ClientService], tracing.ClientService, v.count[tracing.ServerService], tracing.ServerService)
+				sc, v.Makespan(), float64(v.Makespan())/float64(unit), articleUnits[sc], v.Ready(), float64(v.Ready())/float64(unit), len(v.Lanes),
+				v.Count[tracing.ClientService], tracing.ClientService, v.Count[tracing.ServerService], tracing.ServerService)
 		})
 	}
 	if !t.Failed() && len(makespans) == len(scenario.All) {
@@ -162,209 +161,25 @@ func TestE2EScenarios(t *testing.T) {
 	}
 }
 
-// view is a checked trace.
-type view struct {
-	root   jaeger.Span
-	byID   map[string]jaeger.Span
-	tasks  []jaeger.Span
-	stages []map[string]jaeger.Span
-	lanes  []jaeger.Span
-	ready  time.Duration  // all tasks' ready spans
-	count  map[string]int // spans per service
-}
-
-// checkJaegerTrace asserts the trace contract on a trace as Jaeger has it.
-func checkJaegerTrace(t *testing.T, tr *jaeger.Trace, sc scenario.Scenario, n int) view {
+// checkJaegerTrace asserts the trace contract on a trace as Jaeger has it,
+// with the checker the unit tests run on the SDK's spans, and that Jaeger
+// warns about no span.
+func checkJaegerTrace(t *testing.T, tr *jaeger.Trace, res client.Result) *tracetest.Trace {
 	t.Helper()
-	v := view{count: map[string]int{}, byID: map[string]jaeger.Span{}, tasks: make([]jaeger.Span, n), stages: make([]map[string]jaeger.Span, n)}
-	svc := tr.Service
 	for _, s := range tr.Spans {
-		v.byID[s.SpanID] = s
-		v.count[svc(s)]++
 		if len(s.Warnings) > 0 {
-			t.Errorf("Jaeger warns about %s/%s: %q", svc(s), s.OperationName, s.Warnings)
+			t.Errorf("Jaeger warns about %s/%s: %q", tr.Service(s), s.OperationName, s.Warnings)
 		}
 	}
-	for _, s := range tr.Spans {
-		if s.OperationName == tracing.ScenarioSpanName(sc) {
-			v.root = s
-		}
-	}
-	if v.root.SpanID == "" || v.root.Parent() != "" {
-		t.Fatalf("no root span %q", tracing.ScenarioSpanName(sc))
-	}
-	for _, k := range []string{
-		string(tracing.KeyScenario), string(tracing.KeyTasks), string(tracing.KeyGOMAXPROCS), string(tracing.KeyCompute),
-		string(tracing.KeyUnitMS), string(tracing.KeyExpectedMS), string(tracing.KeyReadyMS), string(tracing.KeyThreadLanes),
-		string(tracing.KeyPeakOSThreads), string(tracing.KeyPeakGoroutines),
-	} {
-		if _, ok := v.root.Tag(k); !ok {
-			t.Errorf("root span has no tag %s", k)
-		}
-	}
-
-	// No child span starts before its parent or ends after it (1ms slack).
-	for _, s := range tr.Spans {
-		p, ok := v.byID[s.Parent()]
-		if !ok {
-			continue
-		}
-		if s.StartTime < p.StartTime-1000 || s.StartTime+s.Duration > p.StartTime+p.Duration+1000 {
-			t.Errorf("%s/%s [%d, %d]µs is not within its parent %s [%d, %d]µs", svc(s), s.OperationName,
-				s.StartTime-v.root.StartTime, s.StartTime+s.Duration-v.root.StartTime,
-				p.OperationName, p.StartTime-v.root.StartTime, p.StartTime+p.Duration-v.root.StartTime)
-		}
-	}
-
-	for i := range n {
-		v.stages[i] = map[string]jaeger.Span{}
-	}
-	for _, s := range tr.Spans {
-		if s.Parent() != v.root.SpanID {
-			continue
-		}
-		if strings.HasPrefix(s.OperationName, tracing.ThreadLaneSpanPrefix) {
-			v.lanes = append(v.lanes, s)
-			continue
-		}
-		i, err := scenario.ParseTaskLabel(s.OperationName)
-		if err != nil || i > n {
-			t.Errorf("unexpected child of the root: %s", s.OperationName)
-			continue
-		}
-		v.tasks[i-1] = s
-	}
-	lanes := 0
-	for _, l := range v.lanes {
-		for _, s := range tr.Spans {
-			if s.Parent() == l.SpanID {
-				lanes++
-			}
-		}
-	}
-	if got, want := v.count[tracing.ClientService], 1+n+len(scenario.Stages)*n+len(v.lanes)+lanes; got != want {
-		t.Errorf("%d spans from %s, want %d (1 root + %d tasks + %d stages + %d lanes holding %d stages)", got, tracing.ClientService, want, n, len(scenario.Stages)*n, len(v.lanes), lanes)
-	}
-	if got, want := v.count[tracing.ServerService], 3*n; got != want {
-		t.Errorf("%d spans from %s, want %d", got, tracing.ServerService, want)
-	}
-
-	for i, task := range v.tasks {
-		label := scenario.TaskLabel(i + 1)
-		if task.SpanID == "" {
-			t.Fatalf("no %s span under the root", label)
-		}
-		if i > 0 && task.StartTime < v.tasks[i-1].StartTime {
-			t.Errorf("%s starts before %s: Jaeger lists it first", label, v.tasks[i-1].OperationName)
-		}
-		if tag, _ := task.Tag(string(tracing.KeyTask)); tag.Value != label {
-			t.Errorf("%s: %s = %v", label, tracing.KeyTask, tag.Value)
-		}
-		if tag, ok := task.Tag(string(tracing.KeyLockedThread)); !ok || tag.Type != "bool" {
-			t.Errorf("%s: no boolean %s", label, tracing.KeyLockedThread)
-		}
-		checkThreadTags(t, label, task)
-		for _, s := range tr.Spans {
-			if s.Parent() == task.SpanID {
-				v.stages[i][s.OperationName] = s
-			}
-		}
-		var prev jaeger.Span
-		for _, st := range scenario.Stages {
-			s, ok := v.stages[i][string(st)]
-			if !ok {
-				t.Errorf("%s has no %s span", label, st)
-				continue
-			}
-			checkThreadTags(t, label+"/"+string(st), s)
-			if prev.SpanID != "" && s.StartTime < prev.StartTime+prev.Duration-1 {
-				t.Errorf("%s: %s starts before %s ends", label, st, prev.OperationName)
-			}
-			prev = s
-		}
-		v.ready += dur(v.stages[i][tracing.SpanReady])
-		checkEcho(t, tr, label, v.stages[i][tracing.SpanResponse])
-	}
-	checkLaneSpans(t, tr, v)
-	return v
-}
-
-// checkEcho: across the services, the server's echo is the response's
-// child, and both last about 8u.
-func checkEcho(t *testing.T, tr *jaeger.Trace, label string, resp jaeger.Span) {
-	t.Helper()
-	var echo jaeger.Span
-	for _, s := range tr.Spans {
-		if s.OperationName == tracing.SpanEcho && s.Parent() == resp.SpanID {
-			echo = s
-		}
-	}
-	if echo.SpanID == "" || tr.Service(echo) != tracing.ServerService {
-		t.Errorf("%s: no %s span of %s whose parent is the response span", label, tracing.SpanEcho, tracing.ServerService)
-		return
-	}
-	checkThreadTags(t, label+"/echo", echo)
-	for _, k := range []string{string(tracing.KeyPeerAddress), string(tracing.KeyPeerPort), string(tracing.KeyEchoBytes)} {
-		if _, ok := echo.Tag(k); !ok {
-			t.Errorf("%s/echo has no tag %s", label, k)
-		}
-	}
-	var kids []string
-	for _, s := range tr.Spans {
-		if s.Parent() == echo.SpanID {
-			kids = append(kids, s.OperationName)
-			checkThreadTags(t, label+"/echo/"+s.OperationName, s)
-		}
-	}
-	slices.Sort(kids)
-	if !slices.Equal(kids, []string{tracing.SpanDelay, tracing.SpanWrite}) {
-		t.Errorf("%s/echo children %v, want delay and write", label, kids)
-	}
-	for _, s := range []jaeger.Span{echo, resp} {
-		if d := dur(s); d < 8*unit || d > 8*unit+unit/2+20*time.Millisecond {
-			t.Errorf("%s/%s lasts %v, want about 8u = %v", label, s.OperationName, d, 8*unit)
-		}
-	}
-}
-
-// checkLaneSpans: every lane child links to a stage span of the same task
-// and stage, lies inside it, and holds its lane's thread by the lane rule.
-func checkLaneSpans(t *testing.T, tr *jaeger.Trace, v view) {
-	t.Helper()
-	for _, l := range v.lanes {
-		tid, _ := l.Int(string(tracing.KeyOSThreadID))
-		if l.OperationName != tracing.ThreadLaneSpanName(tid) {
-			t.Errorf("lane %q has %s %d", l.OperationName, tracing.KeyOSThreadID, tid)
-		}
-		for _, s := range tr.Spans {
-			if s.Parent() != l.SpanID {
-				continue
-			}
-			links := s.Links()
-			if len(links) != 1 {
-				t.Errorf("%s/%s has %d links, want 1", l.OperationName, s.OperationName, len(links))
-				continue
-			}
-			target := v.byID[links[0]]
-			task := v.byID[target.Parent()]
-			i, err := scenario.ParseTaskLabel(task.OperationName)
-			if err != nil || s.OperationName != tracing.LaneStageSpanName(i, scenario.Stage(target.OperationName)) {
-				t.Errorf("%s/%s links to %s/%s", l.OperationName, s.OperationName, task.OperationName, target.OperationName)
-			}
-			if s.StartTime < target.StartTime || s.StartTime+s.Duration > target.StartTime+target.Duration {
-				t.Errorf("%s/%s is not within the %s/%s span it mirrors", l.OperationName, s.OperationName, task.OperationName, target.OperationName)
-			}
-			locked, _ := task.Tag(string(tracing.KeyLockedThread))
-			compute, _ := v.root.Tag(string(tracing.KeyCompute))
-			if th, _ := target.Int(string(tracing.KeyOSThreadID)); th != tid || !scenario.HoldsThread(scenario.Stage(target.OperationName), locked.Value == true, scenario.Compute(fmt.Sprint(compute.Value))) {
-				t.Errorf("%s holds %s/%s (on OS thread %d, locked %v)", l.OperationName, task.OperationName, target.OperationName, th, locked.Value)
-			}
-		}
-	}
+	// Jaeger keeps microseconds: 1 ms of slack for the nesting.
+	return tracetest.Check(t, diagram.FromJaeger(tr), tracetest.Want{
+		Scenario: res.Scenario, Tasks: res.Tasks, Compute: res.Compute, Unit: unit,
+		Slack: time.Millisecond, EchoOver: unit/2 + 20*time.Millisecond,
+	})
 }
 
 // checkScenarioLanes: what the figure must show per scenario.
-func checkScenarioLanes(t *testing.T, sc scenario.Scenario, v view, res client.Result) {
+func checkScenarioLanes(t *testing.T, sc scenario.Scenario, v *tracetest.Trace, res client.Result) {
 	t.Helper()
 	n := res.Tasks
 	switch sc {
@@ -373,60 +188,51 @@ func checkScenarioLanes(t *testing.T, sc scenario.Scenario, v view, res client.R
 		// up to (0+1+2)·p = 12u. The P may move to another OS thread when
 		// a goroutine blocks in a system call: then more than one lane,
 		// the stair all the same (scenario's "one thread at a time").
-		if len(v.lanes) != 1 {
-			t.Logf("single-thread: %d thread lanes: the one P moved between OS threads", len(v.lanes))
+		if len(v.Lanes) != 1 {
+			t.Logf("single-thread: %d thread lanes: the one P moved between OS threads", len(v.Lanes))
 		}
-		onLane := map[string]bool{}
-		for _, l := range v.lanes {
-			onLane[l.SpanID] = true
+		var computes []*diagram.Span
+		for _, l := range v.Lanes {
+			computes = append(computes, v.Held[l.ID]...)
 		}
-		var computes []jaeger.Span
-		for _, s := range v.byID {
-			if onLane[s.Parent()] {
-				computes = append(computes, s)
-			}
-		}
-		slices.SortFunc(computes, func(a, b jaeger.Span) int { return cmp.Compare(a.StartTime, b.StartTime) })
+		slices.SortFunc(computes, func(a, b *diagram.Span) int { return a.Start.Compare(b.Start) })
 		if len(computes) != n {
 			t.Errorf("single-thread lane holds %d stages, want the %d computes", len(computes), n)
 		}
 		for i, c := range computes {
-			if !strings.HasSuffix(c.OperationName, " "+tracing.SpanCompute) {
-				t.Errorf("single-thread lane holds %s", c.OperationName)
+			if !strings.HasSuffix(c.Name, " "+tracing.SpanCompute) {
+				t.Errorf("single-thread lane holds %s", c.Name)
 			}
-			if i > 0 && c.StartTime < computes[i-1].StartTime+computes[i-1].Duration {
-				t.Errorf("single-thread: %s starts before %s ends: no stair", c.OperationName, computes[i-1].OperationName)
+			if i > 0 && c.Start.Before(computes[i-1].End) {
+				t.Errorf("single-thread: %s starts before %s ends: no stair", c.Name, computes[i-1].Name)
 			}
 		}
 		checkReady(t, sc, v, res, 12*unit)
 	default:
 		checkReady(t, sc, v, res, 0)
-		for i, st := range v.stages {
-			if d := dur(st[tracing.SpanReady]); d > unit/10+scenario.ReadyNoise {
-				t.Errorf("%s: task%d ready %v, want under 0.1u (+%v for a loaded machine)", sc, i+1, d, scenario.ReadyNoise)
+		for i, st := range v.Stages {
+			if r := st[scenario.StageReady]; r != nil && r.End.Sub(r.Start) > unit/10+scenario.ReadyNoise {
+				t.Errorf("%s: task%d ready %v, want under 0.1u (+%v for a loaded machine)", sc, i+1, r.End.Sub(r.Start), scenario.ReadyNoise)
 			}
 		}
 	}
 	switch sc {
 	case scenario.OSThreads:
-		if len(v.lanes) != n {
-			t.Errorf("os-threads: %d thread lanes, want one per task (%d)", len(v.lanes), n)
+		if len(v.Lanes) != n {
+			t.Errorf("os-threads: %d thread lanes, want one per task (%d)", len(v.Lanes), n)
 		}
-		for _, l := range v.lanes {
-			tasks := map[string]bool{}
-			for _, s := range v.byID {
-				if s.Parent() == l.SpanID {
-					tag, _ := s.Tag(string(tracing.KeyTask))
-					tasks[fmt.Sprint(tag.Value)] = true
-				}
+		for _, l := range v.Lanes {
+			tasks := map[any]bool{}
+			for _, s := range v.Held[l.ID] {
+				tasks[s.Attrs[string(tracing.KeyTask)]] = true
 			}
 			if len(tasks) != 1 {
-				t.Errorf("os-threads: %s holds stages of %d tasks, want 1", l.OperationName, len(tasks))
+				t.Errorf("os-threads: %s holds stages of %d tasks, want 1", l.Name, len(tasks))
 			}
 		}
 	case scenario.Sync:
-		if len(v.lanes) != 1 {
-			t.Errorf("sync: %d thread lanes, want 1", len(v.lanes))
+		if len(v.Lanes) != 1 {
+			t.Errorf("sync: %d thread lanes, want 1", len(v.Lanes))
 		}
 	case scenario.MultiThread:
 		if res.GOMAXPROCS < n {
@@ -438,37 +244,16 @@ func checkScenarioLanes(t *testing.T, sc scenario.Scenario, v view, res client.R
 // checkReady: the ready spans add up to want, the formula's figure for
 // replies that all arrive at c+w; where the machine delayed one, to what
 // the model predicts for the arrivals measured (and the test says so).
-func checkReady(t *testing.T, sc scenario.Scenario, v view, res client.Result, want time.Duration) {
+func checkReady(t *testing.T, sc scenario.Scenario, v *tracetest.Trace, res client.Result, want time.Duration) {
 	t.Helper()
-	var arrivals []time.Duration
-	for i, st := range v.stages {
-		resp := st[tracing.SpanResponse]
-		arrivals = append(arrivals, time.Duration(resp.StartTime+resp.Duration-v.root.StartTime)*time.Microsecond)
-		if how, _ := resp.Tag(string(tracing.KeyArrival)); how.Value != tracing.TimeKernel {
-			t.Errorf("%s: task%d response %s = %v, want %s", sc, i+1, tracing.KeyArrival, how.Value, tracing.TimeKernel)
-		}
-	}
 	p := scenario.Params{Scenario: sc, Compute: res.Compute, N: res.Tasks, Procs: res.GOMAXPROCS, CPUs: res.NumCPU, Unit: unit}
+	arrivals := v.Arrivals()
 	given, _ := p.ReadyGiven(arrivals)
 	if (given - want).Abs() > unit/2 {
 		t.Logf("%s: replies arrived at %v, not all at c+w: %v of ready expected instead of %v", sc, arrivals, given, want)
 		want = given
 	}
-	if slack := time.Duration(res.Tasks) * (unit/10 + scenario.ReadyNoise); (v.ready - want).Abs() > slack {
-		t.Errorf("%s: ready adds up to %v = %.2fu, want about %v (± %v)", sc, v.ready, float64(v.ready)/float64(unit), want, slack)
-	}
-}
-
-// checkThreadTags: the thread attributes of the contract, as integers.
-func checkThreadTags(t *testing.T, what string, s jaeger.Span) {
-	t.Helper()
-	g, ok1 := s.Int(string(tracing.KeyThreadID))
-	tid, ok2 := s.Int(string(tracing.KeyOSThreadID))
-	name, _ := s.Tag(string(tracing.KeyThreadName))
-	if !ok1 || !ok2 || g <= 0 || tid <= 0 || name.Value != fmt.Sprintf("goroutine %d", g) {
-		t.Errorf("%s: thread.id=%v os_thread.id=%v thread.name=%v, want positive integers and \"goroutine <id>\"", what, g, tid, name.Value)
-	}
-	if end, ok := s.Tag(string(tracing.KeyOSThreadIDEnd)); ok && end.Type != "int64" {
-		t.Errorf("%s: %s is %s, want int64", what, tracing.KeyOSThreadIDEnd, end.Type)
+	if slack := time.Duration(res.Tasks) * (unit/10 + scenario.ReadyNoise); (v.Ready() - want).Abs() > slack {
+		t.Errorf("%s: ready adds up to %v = %.2fu, want about %v (± %v)", sc, v.Ready(), float64(v.Ready())/float64(unit), want, slack)
 	}
 }

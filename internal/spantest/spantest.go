@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -51,6 +53,16 @@ func (r *Recorder) signal() {
 
 func (r *Recorder) Shutdown(context.Context) error   { return nil }
 func (r *Recorder) ForceFlush(context.Context) error { return nil }
+
+// Provider returns another tracer provider that feeds r, its spans from
+// the named service: a client and a server in one test, as two processes
+// would be. Shut down when the test ends.
+func (r *Recorder) Provider(t testing.TB, service string) *sdktrace.TracerProvider {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(r),
+		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(service))))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+	return tp
+}
 
 // Ended returns the spans ended so far.
 func (r *Recorder) Ended() []sdktrace.ReadOnlySpan {

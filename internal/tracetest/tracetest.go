@@ -1,0 +1,352 @@
+// Package tracetest checks the trace contract (docs/trace.md, defined in
+// tracing/contract.go) on one run's spans, however they were read: from
+// the SDK in memory (the unit tests, diagram.FromSDK) or from Jaeger's
+// query API (the end-to-end tests, diagram.FromJaeger). One checker, so
+// that the contract is asserted the same way on both.
+package tracetest
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+
+	"asynctrace/diagram"
+	"asynctrace/scenario"
+	"asynctrace/tracing"
+)
+
+// Want is what the run was asked to be.
+type Want struct {
+	Scenario scenario.Scenario
+	Tasks    int
+	Compute  scenario.Compute // the lane rule depends on it
+	Unit     time.Duration
+	// Slack is how far a span may lie outside its parent, or a stage
+	// start before the one before it ended: 0 on the SDK's times, 1 ms on
+	// Jaeger's (microseconds, rounded on both ends).
+	Slack time.Duration
+	// EchoOver bounds the echo and response spans at 8u + EchoOver; 0
+	// checks only that they last at least 8u (in-process under one P with
+	// hold, a compute also holds up the server's goroutines).
+	EchoOver time.Duration
+}
+
+// Trace is a checked trace, indexed for a test's own checks.
+type Trace struct {
+	Spans  []diagram.Span
+	ByID   map[string]*diagram.Span
+	Root   *diagram.Span
+	Tasks  []*diagram.Span                    // task1…taskN
+	Stages []map[scenario.Stage]*diagram.Span // per task
+	Lanes  []*diagram.Span                    // the OS thread lanes
+	Held   map[string][]*diagram.Span         // a lane's id: the stage spans under it
+	Count  map[string]int                     // spans per service
+}
+
+// Children are the spans whose parent is id, in the order of the trace.
+func (tr *Trace) Children(id string) []*diagram.Span {
+	var out []*diagram.Span
+	for i := range tr.Spans {
+		if tr.Spans[i].Parent == id {
+			out = append(out, &tr.Spans[i])
+		}
+	}
+	return out
+}
+
+// Ready is all tasks' ready spans added up.
+func (tr *Trace) Ready() time.Duration {
+	var sum time.Duration
+	for _, st := range tr.Stages {
+		if s := st[scenario.StageReady]; s != nil {
+			sum += s.End.Sub(s.Start)
+		}
+	}
+	return sum
+}
+
+// Arrivals are the times, from the run's start, at which each task's echo
+// arrived: its response span's end.
+func (tr *Trace) Arrivals() []time.Duration {
+	var out []time.Duration
+	for _, st := range tr.Stages {
+		if s := st[scenario.StageResponse]; s != nil {
+			out = append(out, s.End.Sub(tr.Root.Start))
+		}
+	}
+	return out
+}
+
+// Makespan is the root span's length.
+func (tr *Trace) Makespan() time.Duration { return tr.Root.End.Sub(tr.Root.Start) }
+
+// Check asserts the contract on spans, the whole of one trace, and
+// returns it indexed. It stops the test only where nothing more can be
+// checked.
+func Check(t testing.TB, spans []diagram.Span, want Want) *Trace {
+	t.Helper()
+	tr := &Trace{Spans: spans, ByID: map[string]*diagram.Span{}, Held: map[string][]*diagram.Span{}, Count: map[string]int{}}
+	for i := range tr.Spans {
+		s := &tr.Spans[i]
+		tr.ByID[s.ID] = s
+		tr.Count[s.Service]++
+	}
+	for i := range tr.Spans {
+		if s := &tr.Spans[i]; tr.ByID[s.Parent] == nil && s.Name == tracing.ScenarioSpanName(want.Scenario) {
+			tr.Root = s
+		}
+	}
+	if tr.Root == nil {
+		t.Fatalf("no root span %q", tracing.ScenarioSpanName(want.Scenario))
+	}
+	tr.checkRoot(t, want)
+	tr.checkNesting(t, want.Slack)
+	tr.index(t, want.Tasks)
+	for i := range tr.Tasks {
+		tr.checkTask(t, i, want)
+	}
+	tr.checkLanes(t, want)
+	tr.checkCounts(t, want.Tasks)
+	return tr
+}
+
+// checkRoot: the run's knobs and measurements on the root.
+func (tr *Trace) checkRoot(t testing.TB, want Want) {
+	t.Helper()
+	a := tr.Root.Attrs
+	for _, k := range []attribute.Key{
+		tracing.KeyScenario, tracing.KeyTasks, tracing.KeyGOMAXPROCS, tracing.KeyNumCPU, tracing.KeyCompute, tracing.KeyUnitMS,
+		tracing.KeyExpectedMS, tracing.KeyMakespanMS, tracing.KeyReadyMS, tracing.KeyThreadLanes, tracing.KeyPeakOSThreads, tracing.KeyPeakGoroutines,
+	} {
+		if _, ok := a[string(k)]; !ok {
+			t.Errorf("root has no attribute %s", k)
+		}
+	}
+	if a[string(tracing.KeyScenario)] != string(want.Scenario) || a[string(tracing.KeyTasks)] != int64(want.Tasks) {
+		t.Errorf("root: %s = %v, %s = %v; want %s, %d", tracing.KeyScenario, a[string(tracing.KeyScenario)],
+			tracing.KeyTasks, a[string(tracing.KeyTasks)], want.Scenario, want.Tasks)
+	}
+}
+
+// checkNesting: no span starts before its parent, or ends after it.
+func (tr *Trace) checkNesting(t testing.TB, slack time.Duration) {
+	t.Helper()
+	at := func(x time.Time) time.Duration { return x.Sub(tr.Root.Start) }
+	for _, s := range tr.Spans {
+		p := tr.ByID[s.Parent]
+		if p == nil {
+			continue
+		}
+		if s.Start.Before(p.Start.Add(-slack)) || s.End.After(p.End.Add(slack)) {
+			t.Errorf("%s/%s [%v, %v] is not within its parent %s [%v, %v]", s.Service, s.Name,
+				at(s.Start), at(s.End), p.Name, at(p.Start), at(p.End))
+		}
+	}
+}
+
+// index finds the tasks, their stages and the lanes under the root.
+func (tr *Trace) index(t testing.TB, n int) {
+	t.Helper()
+	tr.Tasks, tr.Stages = make([]*diagram.Span, n), make([]map[scenario.Stage]*diagram.Span, n)
+	for _, s := range tr.Children(tr.Root.ID) {
+		if strings.HasPrefix(s.Name, tracing.ThreadLaneSpanPrefix) {
+			tr.Lanes = append(tr.Lanes, s)
+			tr.Held[s.ID] = tr.Children(s.ID)
+			continue
+		}
+		i, err := scenario.ParseTaskLabel(s.Name)
+		if err != nil || i > n || tr.Tasks[i-1] != nil {
+			t.Errorf("unexpected child of the root: %s", s.Name)
+			continue
+		}
+		tr.Tasks[i-1] = s
+	}
+	for i, task := range tr.Tasks {
+		if task == nil {
+			t.Fatalf("no span %s under the root", scenario.TaskLabel(i+1))
+		}
+		tr.Stages[i] = map[scenario.Stage]*diagram.Span{}
+		for _, s := range tr.Children(task.ID) {
+			st := scenario.Stage(s.Name)
+			if tr.Stages[i][st] != nil {
+				t.Errorf("%s has two %s spans", task.Name, st)
+			}
+			tr.Stages[i][st] = s
+		}
+	}
+}
+
+// checkTask: task i's span, its events, its stages in order on its
+// goroutine, and the server's echo inside its response.
+func (tr *Trace) checkTask(t testing.TB, i int, want Want) {
+	t.Helper()
+	task, label := tr.Tasks[i], scenario.TaskLabel(i+1)
+	if i > 0 && task.Start.Before(tr.Tasks[i-1].Start) {
+		t.Errorf("%s starts before %s: Jaeger would list it first", label, tr.Tasks[i-1].Name)
+	}
+	if task.Attrs[string(tracing.KeyTask)] != label || task.Attrs[string(tracing.KeyLockedThread)] != want.Scenario.Locked() {
+		t.Errorf("%s: %s = %v, %s = %v", label, tracing.KeyTask, task.Attrs[string(tracing.KeyTask)],
+			tracing.KeyLockedThread, task.Attrs[string(tracing.KeyLockedThread)])
+	}
+	checkThreadAttrs(t, label, task)
+	for _, ev := range []string{tracing.EventStarted, tracing.EventWritten, tracing.EventRead, tracing.EventFinished} {
+		if !slices.Contains(task.Events, ev) {
+			t.Errorf("%s has no event %q", label, ev)
+		}
+	}
+	var prev *diagram.Span
+	for _, st := range scenario.Stages {
+		s := tr.Stages[i][st]
+		if s == nil {
+			t.Errorf("%s has no %s span", label, st)
+			continue
+		}
+		checkThreadAttrs(t, label+"/"+string(st), s)
+		if s.Attrs[string(tracing.KeyThreadID)] != task.Attrs[string(tracing.KeyThreadID)] {
+			t.Errorf("%s/%s on another goroutine than its task", label, st)
+		}
+		if prev != nil && s.Start.Before(prev.End.Add(-want.Slack)) {
+			t.Errorf("%s: %s starts %v before %s ends", label, st, prev.End.Sub(s.Start), prev.Name)
+		}
+		prev = s
+	}
+	if resp := tr.Stages[i][scenario.StageResponse]; resp != nil {
+		tr.checkEcho(t, label, resp, want)
+	}
+}
+
+// checkEcho: the server's echo is the response's child, across the
+// services, with delay and write under it; both last about 8u.
+func (tr *Trace) checkEcho(t testing.TB, label string, resp *diagram.Span, want Want) {
+	t.Helper()
+	if resp.Kind != "client" {
+		t.Errorf("%s/response kind %q, want client", label, resp.Kind)
+	}
+	if how := resp.Attrs[string(tracing.KeyArrival)]; how != tracing.TimeKernel {
+		t.Errorf("%s/response %s = %v, want %s: the kernel timestamps loopback data", label, tracing.KeyArrival, how, tracing.TimeKernel)
+	}
+	var echo *diagram.Span
+	for _, s := range tr.Children(resp.ID) {
+		if s.Name == tracing.SpanEcho {
+			echo = s
+		}
+	}
+	if echo == nil || echo.Service != tracing.ServerService || echo.Kind != "server" {
+		t.Errorf("%s: no %s span of %s, kind server, whose parent is the response span", label, tracing.SpanEcho, tracing.ServerService)
+		return
+	}
+	checkThreadAttrs(t, label+"/echo", echo)
+	a := echo.Attrs
+	if a[string(tracing.KeyPreamble)] != tracing.PreambleTraced || a[string(tracing.KeyEchoBytes)] != int64(len(label)) {
+		t.Errorf("%s/echo: %s = %v, %s = %v", label, tracing.KeyPreamble, a[string(tracing.KeyPreamble)], tracing.KeyEchoBytes, a[string(tracing.KeyEchoBytes)])
+	}
+	for _, k := range []attribute.Key{tracing.KeyPeerAddress, tracing.KeyPeerPort} {
+		if _, ok := a[string(k)]; !ok {
+			t.Errorf("%s/echo has no attribute %s", label, k)
+		}
+	}
+	var kids []string
+	for _, s := range tr.Children(echo.ID) {
+		kids = append(kids, s.Name)
+		checkThreadAttrs(t, label+"/echo/"+s.Name, s)
+	}
+	slices.Sort(kids)
+	if !slices.Equal(kids, []string{tracing.SpanDelay, tracing.SpanWrite}) {
+		t.Errorf("%s/echo children %v, want delay and write", label, kids)
+	}
+	w := scenario.ServerDelay(want.Unit)
+	for _, s := range []*diagram.Span{echo, resp} {
+		if d := s.End.Sub(s.Start); d < w-want.Slack || want.EchoOver > 0 && d > w+want.EchoOver {
+			t.Errorf("%s/%s lasts %v, want about 8u = %v", label, s.Name, d, w)
+		}
+	}
+}
+
+// checkLanes: a lane per OS thread that held a stage, named for it; under
+// it a span per stage it held, linked to that stage's span, timed as it,
+// and holding the thread by the lane rule.
+func (tr *Trace) checkLanes(t testing.TB, want Want) {
+	t.Helper()
+	wantSome := want.Compute != scenario.Sleep || want.Scenario.Locked()
+	if wantSome != (len(tr.Lanes) > 0) || tr.Root.Attrs[string(tracing.KeyThreadLanes)] != int64(len(tr.Lanes)) {
+		t.Errorf("%d lane spans, the root says %v; compute %s", len(tr.Lanes), tr.Root.Attrs[string(tracing.KeyThreadLanes)], want.Compute)
+	}
+	for _, lane := range tr.Lanes {
+		tid, _ := lane.Attrs[string(tracing.KeyOSThreadID)].(int64)
+		if lane.Name != tracing.ThreadLaneSpanName(tid) {
+			t.Errorf("lane %q carries OS thread %d", lane.Name, tid)
+		}
+		if len(tr.Held[lane.ID]) == 0 {
+			t.Errorf("%s holds no stage", lane.Name)
+		}
+		for _, s := range tr.Held[lane.ID] {
+			tr.checkHeld(t, lane, tid, s, want)
+		}
+	}
+}
+
+func (tr *Trace) checkHeld(t testing.TB, lane *diagram.Span, tid int64, s *diagram.Span, want Want) {
+	t.Helper()
+	if len(s.Links) != 1 {
+		t.Errorf("%s/%s has %d links, want 1", lane.Name, s.Name, len(s.Links))
+		return
+	}
+	target := tr.ByID[s.Links[0]]
+	if target == nil {
+		t.Errorf("%s/%s links to a span not in the trace", lane.Name, s.Name)
+		return
+	}
+	task := tr.ByID[target.Parent]
+	i := 0
+	if task != nil {
+		i, _ = scenario.ParseTaskLabel(task.Name)
+	}
+	stage := scenario.Stage(target.Name)
+	if i == 0 || s.Name != tracing.LaneStageSpanName(i, stage) ||
+		s.Start.Before(target.Start.Add(-want.Slack)) || s.End.After(target.End.Add(want.Slack)) {
+		t.Errorf("%s/%s [%v, %v] links to %s [%v, %v]", lane.Name, s.Name, s.Start, s.End, target.Name, target.Start, target.End)
+		return
+	}
+	th, _ := target.Attrs[string(tracing.KeyOSThreadID)].(int64)
+	if th != tid || !scenario.HoldsThread(stage, want.Scenario.Locked(), want.Compute) {
+		t.Errorf("%s holds %s/%s, which started on OS thread %d", lane.Name, task.Name, target.Name, th)
+	}
+}
+
+// checkCounts: every span the contract promises, and no more.
+func (tr *Trace) checkCounts(t testing.TB, n int) {
+	t.Helper()
+	held := 0
+	for _, l := range tr.Lanes {
+		held += len(tr.Held[l.ID])
+	}
+	if got, want := tr.Count[tracing.ClientService], 1+n+len(scenario.Stages)*n+len(tr.Lanes)+held; got != want {
+		t.Errorf("%d spans from %s, want %d (1 root + %d tasks + %d stages + %d lanes holding %d stages)",
+			got, tracing.ClientService, want, n, len(scenario.Stages)*n, len(tr.Lanes), held)
+	}
+	if got, want := tr.Count[tracing.ServerService], 3*n; got != want {
+		t.Errorf("%d spans from %s, want %d", got, tracing.ServerService, want)
+	}
+}
+
+// checkThreadAttrs: the contract's thread attributes, as integers.
+func checkThreadAttrs(t testing.TB, what string, s *diagram.Span) {
+	t.Helper()
+	a := s.Attrs
+	g, ok1 := a[string(tracing.KeyThreadID)].(int64)
+	tid, ok2 := a[string(tracing.KeyOSThreadID)].(int64)
+	name := a[string(tracing.KeyThreadName)]
+	if !ok1 || !ok2 || g <= 0 || tid <= 0 || name != fmt.Sprintf("goroutine %d", g) {
+		t.Errorf("%s: thread.id=%v %s=%v thread.name=%v, want positive integers and \"goroutine <id>\"",
+			what, a[string(tracing.KeyThreadID)], tracing.KeyOSThreadID, a[string(tracing.KeyOSThreadID)], name)
+	}
+	if end, ok := a[string(tracing.KeyOSThreadIDEnd)]; ok {
+		if e, isInt := end.(int64); !isInt || e == tid {
+			t.Errorf("%s: %s = %v, want an integer other than the start thread", what, tracing.KeyOSThreadIDEnd, end)
+		}
+	}
+}
