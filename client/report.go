@@ -62,6 +62,9 @@ func (r Result) WriteSummary(w io.Writer, traceURL string) {
 	if r.UnitMismatch != "" {
 		fmt.Fprintf(w, "  warning: %s\n", r.UnitMismatch)
 	}
+	if r.PlainServer {
+		fmt.Fprintln(w, "  note: the server echoed the trace context preamble too: a plain echo server (the article's?), not asynctrace's, so the trace has no server spans")
+	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(w, "  %d of %d tasks failed: %s\n", len(r.Errors), r.Tasks, strings.Join(r.Errors, "; "))
 	}

@@ -72,6 +72,10 @@ type Result struct {
 	// UnitMismatch, if not empty, says that the server's delay is not 8 of
 	// the run's units, and how to fix it.
 	UnitMismatch string `json:"unit_mismatch,omitempty"`
+	// PlainServer says that the server echoed the trace context preamble
+	// too: a plain echo server (the article's, nc), not asynctrace's, so
+	// the trace has no server spans.
+	PlainServer bool `json:"plain_echo_server,omitempty"`
 	// Checks are the run's timeline checked against the article's model
 	// (scenario.Timeline.Verify), as cmd/diagram -verify checks a trace.
 	Checks []scenario.Check `json:"checks,omitempty"`
@@ -167,6 +171,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		root.AddEvent(tracing.EventUnitMismatch, trace.WithTimestamp(end), trace.WithAttributes(
 			tracing.KeyServerDelayMS.Float64(ms(d)), tracing.KeyMessage.String(res.UnitMismatch)))
 	}
+	if res.PlainServer = r.plainServer.Load(); res.PlainServer {
+		root.AddEvent(tracing.EventPlainServer, trace.WithTimestamp(end))
+	}
 	res.Makespan = end.Sub(r.start)
 	res.Ready = tl.StageTotal(scenario.StageReady)
 	res.ThreadLanes = len(lanes)
@@ -224,6 +231,7 @@ type runner struct {
 	spawn            time.Duration // creating and starting the tasks
 	expected         time.Duration
 	counts           counts
+	plainServer      atomic.Bool // a task's echo carried its preamble back
 }
 
 // tasks runs the tasks the scenario's way: this is where the scenarios

@@ -9,6 +9,7 @@ package diagram
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -35,6 +36,17 @@ type Diagram struct {
 	// Threads are the OS thread lanes (Timeline.ThreadLanes), in order of
 	// first use.
 	Threads []scenario.Lane
+	// Note, if not empty, says where the run was measured and what the
+	// figure cannot show (PrintedNote); the renderers print it.
+	Note string
+}
+
+// knobs says how the run was set up, for the renderers' titles.
+func (d *Diagram) knobs() string {
+	if d.Note != "" {
+		return fmt.Sprintf("%d thread(s) computed, the compute blocking its thread", d.Procs)
+	}
+	return fmt.Sprintf("GOMAXPROCS=%d, compute %s", d.Procs, d.Compute)
 }
 
 // New is the diagram of a timeline measured elsewhere (a Tokio run's

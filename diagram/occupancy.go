@@ -88,7 +88,7 @@ func (d *Diagram) writeOccupancySVG(w io.Writer) error {
 	p("<title>%s</title>\n", esc(fmt.Sprintf("asynctrace %s, trace %s", d.Scenario, d.TraceID)))
 	p(`<rect width="100%%" height="100%%" fill="#ffffff"/>` + "\n")
 	p(`<text x="12" y="22" font-size="15" font-weight="bold">%s</text>`+"\n",
-		esc(fmt.Sprintf("%s: %d tasks, GOMAXPROCS=%d, compute %s", d.Scenario, n, d.Procs, d.Compute)))
+		esc(fmt.Sprintf("%s: %d tasks, %s", d.Scenario, n, d.knobs())))
 	p(`<text x="12" y="40">%s</text>`+"\n", esc(fmt.Sprintf("makespan %s, expected %s · trace %s", fmtSec(d.Makespan), fmtSec(d.Expected), d.TraceID)))
 	p(`<text x="%.1f" y="62" font-weight="bold">Tasks in each stage (of %d)</text>`+"\n", left, n)
 	held := fmt.Sprintf("at most %d at once", maxThreads)
@@ -160,8 +160,8 @@ func (d *Diagram) writeOccupancyText(w io.Writer, opt TextOptions) error {
 	occ := d.Occupancy(rows)
 	n := len(d.Tasks)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d tasks, GOMAXPROCS=%d, compute=%s: makespan %v (expected %v)\n",
-		d.Scenario, n, d.Procs, d.Compute, d.Makespan.Round(time.Millisecond), d.Expected)
+	fmt.Fprintf(&b, "%s: %d tasks, %s: makespan %v (expected %v)\n",
+		d.Scenario, n, d.knobs(), d.Makespan.Round(time.Millisecond), d.Expected)
 	fmt.Fprintf(&b, "time runs down; tasks in each stage (%d across), and OS threads held by a stage", n)
 	if d.PeakOSThreads > 0 {
 		fmt.Fprintf(&b, " (the process peaked at %d)", d.PeakOSThreads)

@@ -85,6 +85,9 @@ func (d *Diagram) layout(o SVGOptions) layout {
 	if g.legend {
 		l.width = max(l.width, 12+legendWidth(d)+10)
 	}
+	if g.labels && d.Note != "" {
+		l.width = max(l.width, 12+6*float64(len(d.Note)+60)) // the subtitle, at about 6px a character
+	}
 	l.height = l.y(d.Makespan) + g.bottom
 	return l
 }
@@ -108,7 +111,11 @@ func (d *Diagram) WriteSVGWith(w io.Writer, o SVGOptions) error {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p(`<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="Helvetica, Arial, sans-serif" font-size="11">`+"\n",
 		l.width, l.height, l.width, l.height)
-	p("<title>%s</title>\n", esc(fmt.Sprintf("asynctrace %s, trace %s", d.Scenario, d.TraceID)))
+	title := fmt.Sprintf("asynctrace %s, trace %s", d.Scenario, d.TraceID)
+	if d.Note != "" {
+		title = fmt.Sprintf("%s: %s", d.Scenario, d.Note)
+	}
+	p("<title>%s</title>\n", esc(title))
 	p(`<rect width="100%%" height="100%%" fill="#ffffff"/>` + "\n")
 	d.svgTitle(p, l.g)
 	d.svgLanes(p, l)
@@ -130,10 +137,14 @@ func (d *Diagram) svgTitle(p func(string, ...any), g geometry) {
 		return
 	}
 	p(`<text x="12" y="22" font-size="15" font-weight="bold">%s</text>`+"\n",
-		esc(fmt.Sprintf("%s: %d tasks, GOMAXPROCS=%d, compute %s", d.Scenario, len(d.Tasks), d.Procs, d.Compute)))
+		esc(fmt.Sprintf("%s: %d tasks, %s", d.Scenario, len(d.Tasks), d.knobs())))
 	sub := fmt.Sprintf("makespan %s, expected %s", fmtSec(d.Makespan), fmtSec(d.Expected))
 	if d.Unit > 0 {
 		sub += fmt.Sprintf(" · u = %v", d.Unit)
+	}
+	if d.Note != "" {
+		p(`<text x="12" y="40">%s · %s</text>`+"\n", esc(sub), esc(d.Note))
+		return
 	}
 	p(`<text x="12" y="40">%s · trace %s</text>`+"\n", esc(sub), esc(d.TraceID))
 }
@@ -143,6 +154,9 @@ func (d *Diagram) svgTitle(p func(string, ...any), g geometry) {
 func (d *Diagram) svgLanes(p func(string, ...any), l layout) {
 	g := l.g
 	laneFont, tasks, threads := "", "Tasks (goroutines)", "OS threads"
+	if d.Note != "" {
+		tasks = "Tasks" // no goroutines: another runtime's run
+	}
 	if !g.labels {
 		laneFont, tasks, threads = ` font-size="9"`, "tasks", "threads"
 	}
@@ -157,7 +171,7 @@ func (d *Diagram) svgLanes(p func(string, ...any), l layout) {
 	}
 	for i, t := range d.Tasks {
 		heading := t.Label()
-		if g.labels {
+		if g.labels && t.Goroutine != 0 {
 			heading = fmt.Sprintf("%s · g%d", t.Label(), t.Goroutine)
 		}
 		lane("task", t.Label(), heading, l.taskX[i])
@@ -298,6 +312,9 @@ func (c column) segment(b *strings.Builder, l layout, s scenario.Segment) {
 }
 
 func legendStages(d *Diagram) []scenario.Stage {
+	if d.Note != "" {
+		return slices.DeleteFunc(slices.Clone(scenario.Stages), func(s scenario.Stage) bool { return s == scenario.StageReady })
+	}
 	if d.Server != nil {
 		return append(slices.Clone(scenario.Stages), scenario.StageDelay, scenario.StageWrite)
 	}

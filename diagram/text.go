@@ -64,8 +64,11 @@ func (d *Diagram) WriteText(w io.Writer, opt TextOptions) error {
 	laneW := min(8, max(1, (opt.Width-timeW-3)/max(1, lanes)-1))
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d tasks, GOMAXPROCS=%d, compute=%s: makespan %v (expected %v)\n",
-		d.Scenario, len(d.Tasks), d.Procs, d.Compute, d.Makespan.Round(time.Millisecond), d.Expected)
+	fmt.Fprintf(&b, "%s: %d tasks, %s: makespan %v (expected %v)\n",
+		d.Scenario, len(d.Tasks), d.knobs(), d.Makespan.Round(time.Millisecond), d.Expected)
+	if d.Note != "" {
+		fmt.Fprintln(&b, d.Note)
+	}
 	fmt.Fprintf(&b, "time runs down, one row = %s\n", d.fmtUnits(step))
 
 	// Headers: task labels, then OS thread ids (or T1… with a key if narrow).
@@ -106,6 +109,9 @@ func (d *Diagram) WriteText(w io.Writer, opt TextOptions) error {
 	fmt.Fprintf(&b, "%7s  end of the run\n", d.fmtUnits(d.Makespan))
 	var legend []string
 	for _, st := range scenario.Stages {
+		if st == scenario.StageReady && d.Note != "" {
+			continue // printed lines know no ready time
+		}
 		s := styles[st]
 		legend = append(legend, paint(string(s.char), s.color, opt.Color)+" "+s.label)
 	}

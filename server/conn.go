@@ -46,17 +46,18 @@ func (r *request) read() {
 	r.err = err
 }
 
-// more says whether the client may send more: it has not closed, and did
-// not stop only because the delay ended.
-func (r *request) more() bool { return errors.Is(r.err, errHoldFull) }
-
-// handle serves one connection. The request's first byte starts the delay;
-// what arrives meanwhile is held, up to HoldBuffer; when the delay ends it
-// is echoed, and what did not fit is streamed after it, until the client
-// closes or pauses for a delay's length, within the echo span. The echo
-// span ends when the last byte left. Then the server closes its side;
-// bytes that still come are read, counted, logged, and not echoed.
-func (s *Server) handle(ctx context.Context, conn net.Conn) {
+// handle serves one connection as the article's server does: the delay
+// counts from the accept (delay_for right after accept()); when it ends,
+// what the client sent meanwhile is echoed, and then everything it sends
+// is copied back until it closes (tokio::io::copy); "wrote N bytes".
+//
+// The trace: the echo span starts at the request's first byte, so that
+// it lies inside the client's response span, which starts at its write
+// (the accept happened during the client's connect), and ends when the
+// reply to what was held has left. What is copied after that is echoed
+// as it comes, outside the span, and counted in the log line. The server
+// closes only when the client has.
+func (s *Server) handle(ctx context.Context, conn net.Conn, accepted time.Time) {
 	defer conn.Close()
 	g := tracing.ThisGoroutine()
 	// Cancelling ctx interrupts reads and writes: delays are reads with a
@@ -65,7 +66,7 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	defer stop()
 
 	r := &request{conn: conn, limit: s.cfg.HoldBuffer}
-	conn.SetReadDeadline(time.Now().Add(s.cfg.FirstByteTimeout))
+	conn.SetReadDeadline(accepted.Add(s.cfg.FirstByteTimeout))
 	r.read()
 	if len(r.buf) == 0 {
 		if errors.Is(r.err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
@@ -74,46 +75,16 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 		return
 	}
 	start := time.Now()
-	deadline, end := start.Add(s.cfg.Delay), start.Add(s.cfg.Delay+s.cfg.RequestTimeout)
+	deadline := accepted.Add(s.cfg.Delay)
+	end := later(deadline, start).Add(s.cfg.RequestTimeout)
 	conn.SetReadDeadline(deadline)
 
-	// Tell a preamble from payload with the bytes that have come so far;
-	// a plain client's request is all in by the end of the delay.
-	res := wire.ParseMax(r.buf, s.cfg.MaxPreamble)
-	for res.Status == wire.NeedMore && r.err == nil {
-		r.read()
-		res = wire.ParseMax(r.buf, s.cfg.MaxPreamble)
-	}
-	parent, kind, payloadAt := ctx, tracing.PreambleNone, 0
-	switch res.Status {
-	case wire.Traced:
-		parent = res.Extract(ctx)
-		kind, payloadAt = tracing.PreambleTraced, res.Len
-		if !trace.SpanContextFromContext(parent).IsValid() {
-			kind = tracing.PreambleBadContext
-		}
-	case wire.Invalid:
-		kind = tracing.PreambleInvalid
-	}
-
-	ctx, echo := g.Start(parent, s.tracer, tracing.SpanEcho,
-		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithTimestamp(start),
-		trace.WithAttributes(append(peerAttrs(conn.RemoteAddr()), tracing.KeyPreamble.String(kind))...))
-	switch kind {
-	case tracing.PreambleBadContext:
-		echo.AddEvent(tracing.EventInvalidContext, trace.WithAttributes(
-			tracing.KeyTraceparent.String(truncate(res.Headers.Get("traceparent"), 128))))
-	case tracing.PreambleInvalid:
-		err := errors.New("malformed preamble, echoed as payload: " + res.Err.Error())
-		tracing.Fail(echo, err)
-	}
-
+	ctx, echo, kind, payloadAt := s.startEcho(ctx, g, r, start)
 	tracing.ExecLogIDs(ctx, echo.SpanContext())
 	endRegion := sync.OnceFunc(tracing.ExecRegion(ctx, tracing.SpanEcho)) // with the echo span
 	defer endRegion()
 
-	s.logf("%s: request in (preamble %s), echo in %v", conn.RemoteAddr(), kind, s.cfg.Delay)
+	s.logf("%s: request in (preamble %s), echo %v after the accept", conn.RemoteAddr(), kind, s.cfg.Delay)
 	if err := s.hold(ctx, g, r, start, deadline); err != nil {
 		echo.SetStatus(codes.Error, err.Error())
 		echo.End()
@@ -132,11 +103,58 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 		s.fail(conn, fmt.Errorf("echoed %d bytes: %w", n, err))
 		return
 	}
-	if late := s.drain(conn); late > 0 {
-		s.logf("%s: wrote %d bytes; %d more came after the echo and were not echoed (preamble %s, trace %s)", conn.RemoteAddr(), n, late, kind, echo.SpanContext().TraceID())
+	more, err := copyRest(r, end)
+	if err != nil && ctx.Err() != nil {
+		err = errShutdown
+	}
+	if err != nil {
+		s.fail(conn, fmt.Errorf("wrote %d bytes, %d of them after the held request: %w", n+more, more, err))
 		return
 	}
-	s.logf("%s: wrote %d bytes (preamble %s, trace %s)", conn.RemoteAddr(), n, kind, echo.SpanContext().TraceID())
+	s.logf("%s: wrote %d bytes (%d held, %d after; preamble %s, trace %s)", conn.RemoteAddr(), n+more, n, more, kind, echo.SpanContext().TraceID())
+}
+
+// startEcho tells a preamble from payload with the bytes that have come
+// so far (a plain client's request is all payload), and starts the echo
+// span at the first byte: a child of the client's span where the
+// preamble carried its context. It returns the span's context and the
+// span, how the request began, and where its payload starts.
+func (s *Server) startEcho(ctx context.Context, g tracing.Goroutine, r *request, start time.Time) (context.Context, tracing.Span, string, int) {
+	res := wire.ParseMax(r.buf, s.cfg.MaxPreamble)
+	for res.Status == wire.NeedMore && r.err == nil {
+		r.read()
+		res = wire.ParseMax(r.buf, s.cfg.MaxPreamble)
+	}
+	parent, kind, payloadAt := ctx, tracing.PreambleNone, 0
+	switch res.Status {
+	case wire.Traced:
+		parent = res.Extract(ctx)
+		kind, payloadAt = tracing.PreambleTraced, res.Len
+		if !trace.SpanContextFromContext(parent).IsValid() {
+			kind = tracing.PreambleBadContext
+		}
+	case wire.Invalid:
+		kind = tracing.PreambleInvalid
+	}
+	ctx, echo := g.Start(parent, s.tracer, tracing.SpanEcho,
+		trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithTimestamp(start),
+		trace.WithAttributes(append(peerAttrs(r.conn.RemoteAddr()), tracing.KeyPreamble.String(kind))...))
+	switch kind {
+	case tracing.PreambleBadContext:
+		echo.AddEvent(tracing.EventInvalidContext, trace.WithAttributes(
+			tracing.KeyTraceparent.String(truncate(res.Headers.Get("traceparent"), 128))))
+	case tracing.PreambleInvalid:
+		tracing.Fail(echo, errors.New("malformed preamble, echoed as payload: "+res.Err.Error()))
+	}
+	return ctx, echo, kind, payloadAt
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // hold is the delay span: it reads what comes, up to the hold buffer,
@@ -155,14 +173,12 @@ func (s *Server) hold(ctx context.Context, g tracing.Goroutine, r *request, star
 	return err
 }
 
-// reply is the write span: it sends the held payload back, then, if the
-// client had more to send than the hold buffer took, streams the rest to
-// the end of the request. It returns the bytes written and when the last
-// of them left: by the kernel's transmit timestamp where it gives one (the
-// held reply, as an asynctrace client's is), else the clock after the last
-// write. The clock read after write returns would come later than the
-// client's arrival timestamp (docs/design.md, "Measured facts"), and the
-// echo span would end after its parent.
+// reply is the write span: it sends the held payload back, and returns
+// the bytes written and when the last of them left: by the kernel's
+// transmit timestamp where it gives one, else the clock after the write.
+// The clock read after write returns would come later than the client's
+// arrival timestamp (docs/design.md, "Measured facts"), and the echo span
+// would end after its parent.
 func (s *Server) reply(ctx context.Context, g tracing.Goroutine, r *request, payloadAt int, end time.Time) (int64, time.Time, error) {
 	_, span := g.Start(ctx, s.tracer, tracing.SpanWrite)
 	defer tracing.ExecRegion(ctx, tracing.SpanWrite)()
@@ -170,7 +186,6 @@ func (s *Server) reply(ctx context.Context, g tracing.Goroutine, r *request, pay
 	stamped := sockstamp.StampSends(conn)
 	conn.SetWriteDeadline(end)
 	n, err := conn.Write(r.buf[payloadAt:])
-	written := int64(n)
 	sent, how := time.Now(), tracing.TimeClock
 	if t, ok := sockstamp.LastSent(conn); stamped && ok {
 		sent, how = t, tracing.TimeKernel
@@ -178,53 +193,29 @@ func (s *Server) reply(ctx context.Context, g tracing.Goroutine, r *request, pay
 	if stamped {
 		sockstamp.UnstampSends(conn)
 	}
-	if err == nil && r.more() {
-		var m int64
-		m, err = stream(conn, s.cfg.Delay, end)
-		written += m
-		sent, how = time.Now(), tracing.TimeClock
-		span.SetAttributes(tracing.KeyStreamed.Bool(true))
-	}
 	span.SetAttributes(tracing.KeySent.String(how))
 	if err != nil {
+		err = timedOut(err)
 		tracing.Fail(span, err)
 	}
 	span.EndAt(sent, tracing.OSThreadID())
-	return written, sent, err
+	return int64(n), sent, err
 }
 
-// stream copies what conn sends back to it until EOF, or until it sends
-// nothing for idle (the client has sent all it will), or the request's end
-// (an error): io.Copy through a 32 KiB buffer, never a splice of a socket
-// into itself.
-func stream(conn net.Conn, idle time.Duration, end time.Time) (int64, error) {
-	conn.SetWriteDeadline(end)
-	buf := make([]byte, 32<<10)
-	var n int64
-	for {
-		next := time.Now().Add(idle)
-		if next.After(end) {
-			next = end
-		}
-		conn.SetReadDeadline(next)
-		m, err := conn.Read(buf)
-		if m > 0 {
-			w, werr := conn.Write(buf[:m])
-			n += int64(w)
-			if werr != nil {
-				return n, timedOut(werr)
-			}
-		}
-		switch {
-		case err == nil:
-		case errors.Is(err, io.EOF):
-			return n, nil
-		case errors.Is(err, os.ErrDeadlineExceeded) && time.Now().Before(end):
-			return n, nil // idle: all sent
-		default:
-			return n, timedOut(err)
-		}
+// copyRest copies back what the client sends after the held request,
+// until it closes, as tokio::io::copy does: what did not fit the hold
+// buffer, and whatever it writes later. It ends at the request's end; the
+// copy goes through a buffer, never a splice of a socket into itself.
+func copyRest(r *request, end time.Time) (int64, error) {
+	if errors.Is(r.err, io.EOF) {
+		return 0, nil // the client closed during the delay: all it sent was held
 	}
+	r.conn.SetDeadline(end)
+	n, err := io.CopyBuffer(struct{ io.Writer }{r.conn}, struct{ io.Reader }{r.conn}, make([]byte, 32<<10))
+	if err != nil {
+		return n, timedOut(err)
+	}
+	return n, nil
 }
 
 func timedOut(err error) error {
@@ -232,19 +223,6 @@ func timedOut(err error) error {
 		return errRequestTime
 	}
 	return err
-}
-
-// drain closes the server's side (the echo is complete) and reads what
-// else comes, for a quarter of the delay at most, so that closing does not
-// reset a connection with unread bytes; it returns how many came. An
-// asynctrace client closes as soon as it has read its echo.
-func (s *Server) drain(conn net.Conn) int64 {
-	if tc, ok := conn.(interface{ CloseWrite() error }); ok {
-		tc.CloseWrite()
-	}
-	conn.SetReadDeadline(time.Now().Add(min(max(s.cfg.Delay/4, 10*time.Millisecond), s.cfg.FirstByteTimeout)))
-	n, _ := io.Copy(io.Discard, conn)
-	return n
 }
 
 // fail logs why a request failed and resets the connection, so that the

@@ -1,5 +1,6 @@
 // Package server is the article's echo server, traced: it holds each
-// request for a delay, then writes the bytes back and closes the connection.
+// connection for a delay from its accept, then echoes everything the
+// client sent and sends until the client closes.
 // A traced client's preamble (package wire) makes the server's span a child
 // of the client's; a plain client (nc, the article's Rust client) gets its
 // bytes back unchanged.
@@ -150,9 +151,10 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.refuse(conn)
 			continue
 		}
+		accepted := time.Now()
 		go func() {
 			defer s.untrack()
-			s.handle(s.conns, conn)
+			s.handle(s.conns, conn, accepted)
 		}()
 	}
 }

@@ -147,6 +147,10 @@ const (
 // run's units; its message says how to fix it.
 const EventUnitMismatch = "unit mismatch"
 
+// EventPlainServer, on the root span: the server echoed the preamble too,
+// a plain echo server, so the trace has no server spans.
+const EventPlainServer = "plain echo server"
+
 // Events on task spans: the article's printed lines.
 const (
 	EventStarted  = "started"  // the task's goroutine first ran

@@ -175,3 +175,40 @@ func printable(v []byte) bool {
 	}
 	return true
 }
+
+// ReadEcho reads the echo of payload, which was sent after preamble, with
+// readFull (which fills its buffer, as io.ReadFull does). asynctrace's
+// server echoes the payload alone; a plain echo server (the article's, or
+// nc) echoes the preamble too, and then ReadEcho reads past it and says
+// so: echoedPreamble. A payload that begins as the preamble does and is
+// echoed alone is taken as asynctrace's echo: the payload is read first.
+func ReadEcho(readFull func([]byte) error, preamble, payload []byte) (echoedPreamble bool, err error) {
+	got := make([]byte, len(payload))
+	if err := readFull(got); err != nil {
+		return false, err
+	}
+	if bytes.Equal(got, payload) {
+		return false, nil
+	}
+	// A plain echo server: got is where the preamble begins, and the
+	// payload follows it.
+	whole := append(append(make([]byte, 0, len(preamble)+len(payload)), preamble...), payload...)
+	if !bytes.HasPrefix(whole, got) {
+		return false, fmt.Errorf("echoed %q, want %q", got, payload)
+	}
+	rest := make([]byte, len(whole)-len(got))
+	if err := readFull(rest); err != nil {
+		return true, fmt.Errorf("the server echoed the preamble, then: %w", err)
+	}
+	if echo := append(got, rest...); !bytes.Equal(echo, whole) {
+		return true, fmt.Errorf("echoed %q, want %q", truncateQ(echo[len(preamble):]), payload)
+	}
+	return true, nil
+}
+
+func truncateQ(b []byte) []byte {
+	if len(b) > 64 {
+		return b[:64]
+	}
+	return b
+}

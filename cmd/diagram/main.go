@@ -39,6 +39,8 @@ type config struct {
 	compute   scenario.Compute
 	tolerance float64
 	execTrace string // check the spans against this execution trace
+	printed   string // draw the lines the article's programs print, from this file ("-": stdin)
+	unit      time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -59,6 +61,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	compute := fs.String("compute", "", "with -expect: compute `mode` of the expectation (default: the scenario's)")
 	fs.StringVar(&c.execTrace, "exectrace", "", "check each trace's spans against the Go execution trace in `file` (client -exectrace) instead of drawing it: tasks, regions, goroutines running at once, ready time; exit 1 on any failure")
 	fs.Float64Var(&c.tolerance, "tolerance", scenario.DefaultTolerance, "with -verify: allowed makespan excess, as a `fraction` of the expected one")
+	fs.StringVar(&c.printed, "printed", "", "draw the lines a run of the article's programs printed (peers/tokio: OS Thread ThreadId(1) - task1 started: 3.994µs) from `file`, - for stdin, instead of traces; -expect names the scenario if the lines do not show it")
+	fs.DurationVar(&c.unit, "unit", time.Second, "with -printed: the run's unit u")
 	err := cli.Parse(fs, args, func() error {
 		if *expect != "" {
 			s, err := scenario.Parse(*expect)
@@ -83,8 +87,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			return errors.New("-procs and -compute go with -expect")
 		case c.tolerance < 0:
 			return errors.New("-tolerance must not be negative")
-		case c.expect != "" && !c.verify:
-			return errors.New("-expect goes with -verify")
+		case c.printed != "" && (c.verify || c.execTrace != "" || c.traceID != "" || c.file != ""):
+			return errors.New("-printed draws printed lines: it goes with -svg, -expect and -unit, not with traces")
+		case c.expect != "" && !c.verify && c.printed == "":
+			return errors.New("-expect goes with -verify or -printed")
+		case c.unit <= 0:
+			return errors.New("-unit must be positive")
 		case c.traceID != "" && !validTraceID(c.traceID):
 			return fmt.Errorf("-trace %q: want a trace id of 32 hexadecimal digits (or 16, as Jaeger shortens them)", c.traceID)
 		}
@@ -119,7 +127,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// Draw or check every complete trace; the incomplete ones are
 	// reported after them, and make the command fail.
-	diagrams, incomplete := load(ctx, cfg)
+	var diagrams []*diagram.Diagram
+	var incomplete error
+	if cfg.printed != "" {
+		d, err := readPrinted(cfg, os.Stdin)
+		if err != nil {
+			return err
+		}
+		diagrams = []*diagram.Diagram{d}
+	} else {
+		diagrams, incomplete = load(ctx, cfg)
+	}
 	if len(diagrams) == 0 && incomplete != nil {
 		return incomplete
 	}
@@ -129,54 +147,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if i > 0 && cfg.svgDir == "" {
 			fmt.Fprintln(stdout)
 		}
-		if cfg.svgDir != "" {
-			name := string(d.Scenario)
-			if names[name]++; names[name] > 1 {
-				name += "-" + d.TraceID[:min(8, len(d.TraceID))]
-			}
-			path := filepath.Join(cfg.svgDir, name+".svg")
-			if err := d.WriteSVGFile(path); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "%s: %s\n", d.TraceID, path)
+		ok, err := show(cfg, d, exec, names, stdout)
+		if err != nil {
+			return err
 		}
-		if cfg.verify {
-			exp := d.Expect()
-			if cfg.expect != "" {
-				// The machine's CPU count is the one the trace recorded.
-				exp.Scenario, exp.Compute, exp.Procs = cfg.expect, cfg.expect.DefaultCompute(), cfg.expect.DefaultProcs(exp.N, exp.CPUs)
-				if cfg.compute != "" {
-					exp.Compute = cfg.compute
-				}
-				if cfg.procs > 0 {
-					exp.Procs = cfg.procs
-				}
-			}
-			exp.Tolerance = cfg.tolerance
-			checks := d.Verify(exp)
-			fmt.Fprintf(stdout, "trace %s, %s, checked as %s (compute %s, P=%d):\n", d.TraceID, d.Scenario, exp.Scenario, exp.Compute, exp.Procs)
-			for _, c := range checks {
-				fmt.Fprintf(stdout, "  %s\n", c)
-			}
-			if !scenario.Passed(checks) {
-				failed = true
-			}
-		}
-		if exec != nil {
-			c := d.CheckExecTrace(exec)
-			fmt.Fprintf(stdout, "trace %s, %s, against the execution trace %s:\n", d.TraceID, d.Scenario, cfg.execTrace)
-			for _, c := range c.Checks {
-				fmt.Fprintf(stdout, "  %s\n", c)
-			}
-			if !scenario.Passed(c.Checks) {
-				failed = true
-			}
-		}
-		if !cfg.verify && exec == nil && cfg.svgDir == "" {
-			if err := d.WriteText(stdout, diagram.TextOptions{Color: cfg.color == "always" || cfg.color == "auto" && diagram.AutoColor(stdout)}); err != nil {
-				return err
-			}
-		}
+		failed = failed || !ok
 	}
 	if incomplete != nil {
 		fmt.Fprintf(stderr, "diagram: %v\n", incomplete)
@@ -186,6 +161,82 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cli.ErrReported // the checks, or the line above, say what failed
 	}
 	return nil
+}
+
+// show draws one run, or checks it (-verify, -exectrace); ok is false if
+// a check failed. names counts the SVG files' names so far.
+func show(cfg config, d *diagram.Diagram, exec *diagram.ExecTrace, names map[string]int, stdout io.Writer) (ok bool, err error) {
+	ok = true
+	if cfg.svgDir != "" {
+		name := string(d.Scenario)
+		if d.Note != "" {
+			name = "printed-" + name
+		}
+		if names[name]++; names[name] > 1 {
+			name += "-" + d.TraceID[:min(8, len(d.TraceID))]
+		}
+		path := filepath.Join(cfg.svgDir, name+".svg")
+		if err := d.WriteSVGFile(path); err != nil {
+			return false, err
+		}
+		id := d.TraceID
+		if id == "" {
+			id = "printed lines"
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", id, path)
+	}
+	if cfg.verify {
+		exp := d.Expect()
+		if cfg.expect != "" {
+			// The machine's CPU count is the one the trace recorded.
+			exp.Scenario, exp.Compute, exp.Procs = cfg.expect, cfg.expect.DefaultCompute(), cfg.expect.DefaultProcs(exp.N, exp.CPUs)
+			if cfg.compute != "" {
+				exp.Compute = cfg.compute
+			}
+			if cfg.procs > 0 {
+				exp.Procs = cfg.procs
+			}
+		}
+		exp.Tolerance = cfg.tolerance
+		checks := d.Verify(exp)
+		fmt.Fprintf(stdout, "trace %s, %s, checked as %s (compute %s, P=%d):\n", d.TraceID, d.Scenario, exp.Scenario, exp.Compute, exp.Procs)
+		for _, c := range checks {
+			fmt.Fprintf(stdout, "  %s\n", c)
+		}
+		ok = scenario.Passed(checks)
+	}
+	if exec != nil {
+		c := d.CheckExecTrace(exec)
+		fmt.Fprintf(stdout, "trace %s, %s, against the execution trace %s:\n", d.TraceID, d.Scenario, cfg.execTrace)
+		for _, c := range c.Checks {
+			fmt.Fprintf(stdout, "  %s\n", c)
+		}
+		ok = ok && scenario.Passed(c.Checks)
+	}
+	if !cfg.verify && exec == nil && cfg.svgDir == "" {
+		if err := d.WriteText(stdout, diagram.TextOptions{Color: cfg.color == "always" || cfg.color == "auto" && diagram.AutoColor(stdout)}); err != nil {
+			return false, err
+		}
+	}
+	return ok, nil
+}
+
+// readPrinted reads -printed's lines: the file, or stdin.
+func readPrinted(cfg config, stdin io.Reader) (*diagram.Diagram, error) {
+	r := stdin
+	if cfg.printed != "-" {
+		f, err := os.Open(cfg.printed)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	d, err := diagram.ReadPrinted(r, cfg.unit, cfg.expect)
+	if err != nil {
+		return nil, fmt.Errorf("-printed %s: %w", cfg.printed, err)
+	}
+	return d, nil
 }
 
 // load gets the traces to draw and builds their models, waiting (up to

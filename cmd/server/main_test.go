@@ -79,11 +79,11 @@ func TestRunServesAndStops(t *testing.T) {
 	cancel()                   // as SIGINT would
 
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	got, err := io.ReadAll(conn)
-	if err != nil || !bytes.Equal(got, []byte("task1")) {
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(conn, got); err != nil || !bytes.Equal(got, []byte("task1")) {
 		t.Errorf("in-flight echo during shutdown = %q, %v; want task1", got, err)
 	}
-	conn.Close()
+	conn.Close() // the server echoes until the client closes
 	select {
 	case err := <-done:
 		if err != nil {

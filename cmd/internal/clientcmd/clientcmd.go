@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -108,7 +109,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 // Command is the client command's body (cli.Command): args are its flags
-// (-h lists them).
+// (-h lists them). Each scenario runs even when one before it failed; the
+// command then fails naming those that did.
 func Command(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
@@ -117,36 +119,24 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	if cfg.maxThreads > 0 {
 		debug.SetMaxThreads(cfg.maxThreads)
 	}
-	// A run the machine's limits would stop does not start: one message a
-	// limit, what to do, exit 2.
-	limits := client.ReadLimits()
-	for _, s := range cfg.scenarios {
-		rc := cfg.run
-		rc.Scenario = s
-		notes, err := client.Preflight(rc, limits)
-		for _, n := range notes {
-			fmt.Fprintf(stderr, "client: %s\n", n)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "client: %s: %v\n", s, err)
-			return cli.UsageError{Err: err}
-		}
+	if err := preflight(cfg, stderr); err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	// The diagrams are drawn from the client's own spans, kept in memory.
-	var rec *diagram.Recorder
+	s := &session{cfg: cfg, stdout: stdout, stderr: stderr, spans: &tracing.SpanCounter{}}
 	var extra []sdktrace.SpanProcessor
 	if cfg.diagram || cfg.svgDir != "" {
-		rec = diagram.NewRecorder()
-		extra = append(extra, rec)
+		s.rec = diagram.NewRecorder()
+		extra = append(extra, s.rec)
 	}
-	spans := &tracing.SpanCounter{}
-	tp, shutdown, err := tracing.Setup(ctx, tracing.Options{Service: tracing.ClientService, Version: tracing.Version(), Warn: stderr, Extra: extra, Counter: spans})
+	tp, shutdown, err := tracing.Setup(ctx, tracing.Options{Service: tracing.ClientService, Version: tracing.Version(), Warn: stderr, Extra: extra, Counter: s.spans})
 	if err != nil {
 		return err
 	}
+	s.tp = tp
 	defer func() {
 		// Each run's spans were flushed after it: what is left is quick.
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -162,59 +152,109 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		defer func() { err = errors.Join(err, stopTrace()) }()
 	}
 
-	enc := json.NewEncoder(stdout)
-	for i, s := range cfg.scenarios {
-		rc := cfg.run
-		rc.Scenario, rc.TracerProvider = s, tp
-		if !cfg.json {
-			if i > 0 {
-				fmt.Fprintln(stdout)
-			}
-			fmt.Fprintf(stdout, "== %s\n", s)
+	var failed []string
+	for i, sc := range cfg.scenarios {
+		if !cfg.json && i > 0 {
+			fmt.Fprintln(stdout)
 		}
-		var pw *progressWriter
-		rc.Lines, pw = cfg.lines(stdout, stderr)
-		if pw != nil {
-			rc.Progress, rc.ProgressEvery = pw.write, pw.every
-		}
-		ended0, exported0 := spans.Counts()
-		res, err := client.Run(ctx, rc)
-		pw.end()
-		// Export the run's spans before saying how many were lost.
-		fctx, cancel := context.WithTimeout(context.Background(), flushTimeout(rc.Tasks))
-		tp.ForceFlush(fctx)
-		cancel()
-		if ended, exported := spans.Counts(); ended > 0 {
-			res.SpansDropped = (ended - ended0) - (exported - exported0)
-		}
-		if cfg.json {
-			if err := enc.Encode(res); err != nil {
-				return err
-			}
-		} else {
-			// No link to a trace that is not exported (OTEL_TRACES_EXPORTER=none).
-			traceURL := ""
-			if _, exporting := tracing.Endpoint(); exporting {
-				traceURL = jaeger.TraceURL(cfg.jaegerUI, res.TraceID)
-			}
-			res.WriteSummary(stdout, traceURL)
-		}
-		for _, e := range res.Errors {
-			fmt.Fprintf(stderr, "client: %s: %s\n", s, e)
-		}
-		if rec != nil {
-			if err := draw(cfg, rec, res, stdout); err != nil {
-				return err
-			}
-		}
+		failure, err := s.run(ctx, sc)
 		if err != nil {
-			return fmt.Errorf("%s: %d of %d tasks failed", s, len(res.Errors), res.Tasks)
+			return err
+		}
+		if failure != "" {
+			failed = append(failed, failure)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 	}
+	switch {
+	case len(failed) == 1 && len(cfg.scenarios) == 1:
+		return errors.New(failed[0])
+	case len(failed) > 0:
+		return fmt.Errorf("%d of %d scenarios had failed tasks: %s", len(failed), len(cfg.scenarios), strings.Join(failed, "; "))
+	}
 	return nil
+}
+
+// preflight: a run the machine's limits would stop does not start: one
+// message a limit, what to do, exit 2.
+func preflight(cfg config, stderr io.Writer) error {
+	limits := client.ReadLimits()
+	for _, s := range cfg.scenarios {
+		rc := cfg.run
+		rc.Scenario = s
+		notes, err := client.Preflight(rc, limits)
+		for _, n := range notes {
+			fmt.Fprintf(stderr, "client: %s\n", n)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "client: %s: %v\n", s, err)
+			return cli.UsageError{Err: err}
+		}
+	}
+	return nil
+}
+
+// session is what the command's runs share: where they write, and their
+// spans' provider, counter and recorder.
+type session struct {
+	cfg            config
+	stdout, stderr io.Writer
+	tp             *sdktrace.TracerProvider
+	spans          *tracing.SpanCounter
+	rec            *diagram.Recorder // nil: no diagrams
+}
+
+// run runs one scenario and reports it: the JSON line or the summary, a
+// line per failed task, the diagram. failure says how many tasks failed,
+// if any did; err is for what stops the command.
+func (s *session) run(ctx context.Context, sc scenario.Scenario) (failure string, err error) {
+	cfg := s.cfg
+	rc := cfg.run
+	rc.Scenario, rc.TracerProvider = sc, s.tp
+	if !cfg.json {
+		fmt.Fprintf(s.stdout, "== %s\n", sc)
+	}
+	var pw *progressWriter
+	rc.Lines, pw = cfg.lines(s.stdout, s.stderr)
+	if pw != nil {
+		rc.Progress, rc.ProgressEvery = pw.write, pw.every
+	}
+	ended0, exported0 := s.spans.Counts()
+	res, runErr := client.Run(ctx, rc)
+	pw.end()
+	// Export the run's spans before saying how many were lost.
+	fctx, cancel := context.WithTimeout(context.Background(), flushTimeout(rc.Tasks))
+	s.tp.ForceFlush(fctx)
+	cancel()
+	if ended, exported := s.spans.Counts(); ended > 0 {
+		res.SpansDropped = (ended - ended0) - (exported - exported0)
+	}
+	if cfg.json {
+		if err := json.NewEncoder(s.stdout).Encode(res); err != nil {
+			return "", err
+		}
+	} else {
+		// No link to a trace that is not exported (OTEL_TRACES_EXPORTER=none).
+		traceURL := ""
+		if _, exporting := tracing.Endpoint(); exporting {
+			traceURL = jaeger.TraceURL(cfg.jaegerUI, res.TraceID)
+		}
+		res.WriteSummary(s.stdout, traceURL)
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintf(s.stderr, "client: %s: %s\n", sc, e)
+	}
+	if runErr != nil {
+		failure = fmt.Sprintf("%s: %d of %d tasks failed", sc, len(res.Errors), res.Tasks)
+	}
+	if s.rec != nil {
+		if err := draw(cfg, s.rec, res, s.stdout); err != nil {
+			return failure, err
+		}
+	}
+	return failure, nil
 }
 
 // draw renders a run's diagram from the client's own spans: in the

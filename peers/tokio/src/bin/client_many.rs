@@ -1,0 +1,61 @@
+//! C10k with Tokio: N tasks spawned at once, each connect (2 units), the
+//! echo (8 units on the server), then a compute that yields, as
+//! `tokio::time::sleep` (4 units): what the runtime costs, without the
+//! article's lines. Prints one JSON line: the makespan, and how many tasks
+//! failed.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use asynctrace_tokio_peer::{Options, Result};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn task(label: String, o: Arc<Options>) -> Result<()> {
+    tokio::time::sleep(o.connect()).await;
+    let mut stream = tokio::net::TcpStream::connect(&o.addr).await?;
+    stream.write_all(label.as_bytes()).await?;
+    let mut echo = vec![0; label.len()];
+    stream.read_exact(&mut echo).await?;
+    stream.shutdown().await?;
+    if echo != label.as_bytes() {
+        return Err(format!("{label}: echoed {:?}", String::from_utf8_lossy(&echo)).into());
+    }
+    tokio::time::sleep(o.compute()).await;
+    Ok(())
+}
+
+fn main() {
+    let o = Arc::new(Options::from_args("client_many", "C10k with Tokio: many tasks at once, the compute as tokio::time::sleep; prints one JSON line.", Some("workers"), 10000));
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = o.threads {
+        b.worker_threads(n);
+    }
+    let rt = b.enable_all().build().expect("a Tokio runtime");
+    let (makespan, errors) = rt.block_on(async {
+        let start = Instant::now();
+        let handles: Vec<_> = o.labels().into_iter().map(|l| tokio::spawn(task(l, o.clone()))).collect();
+        let mut errors = Vec::new();
+        for h in handles {
+            match h.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => errors.push(e.to_string()),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        (start.elapsed(), errors)
+    });
+    for e in errors.iter().take(5) {
+        eprintln!("client_many: {e}");
+    }
+    println!(
+        "{{\"runtime\":\"tokio\",\"tasks\":{},\"workers\":{},\"unit_ms\":{},\"makespan_ms\":{:.3},\"failed\":{}}}",
+        o.tasks,
+        o.threads.map_or("null".to_string(), |n| n.to_string()),
+        o.unit.as_secs_f64() * 1e3,
+        makespan.as_secs_f64() * 1e3,
+        errors.len()
+    );
+    if !errors.is_empty() {
+        std::process::exit(1);
+    }
+}
