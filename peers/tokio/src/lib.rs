@@ -73,7 +73,7 @@ impl Options {
                     let v = value();
                     o.tasks = v.parse().ok().filter(|&n| n > 0).unwrap_or_else(|| fail(format!("--tasks {v}: want a positive number")));
                 }
-                a if threads.is_some_and(|t| a == format!("--{t}")) => {
+                a if threads.map_or(false, |t| a == format!("--{t}")) => {
                     let v = value();
                     o.threads = Some(v.parse().ok().filter(|&n| n > 0).unwrap_or_else(|| fail(format!("{a} {v}: want a positive number"))));
                 }
