@@ -107,11 +107,7 @@ type baselineRun struct {
 // tracing, as the machine's floor: the median of three runs each.
 func baselineRows(t *testing.T, u time.Duration, runs []baselineRun) []string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "baseline")
-	cmd := exec.Command("go", "build", "-o", bin, "./baseline")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build baseline: %v\n%s", err, out)
-	}
+	bin := buildBaseline(t)
 	port, err := freePort()
 	if err != nil {
 		t.Fatal(err)
@@ -153,6 +149,17 @@ func baselineRows(t *testing.T, u time.Duration, runs []baselineRun) []string {
 		t.Log(rows[len(rows)-1])
 	}
 	return rows
+}
+
+// buildBaseline builds e2e/baseline, the floor, for the test.
+func buildBaseline(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "baseline")
+	cmd := exec.Command("go", "build", "-o", bin, "./baseline")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build baseline: %v\n%s", err, out)
+	}
+	return bin
 }
 
 func flagsNote(extra map[string]string) string {

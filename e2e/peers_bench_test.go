@@ -1,0 +1,234 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"asynctrace/client"
+	"asynctrace/scenario"
+)
+
+// TestBenchArticle is scripts/bench's Go beside Tokio: the article's five
+// scenarios at the article's unit, its own programs (peers/tokio) and
+// asynctrace's client one after another against one asynctrace server,
+// with the thread counts this machine defaults to and the article's three;
+// the table goes into the README between its tokio markers, and the
+// single-thread and multi-thread figures of both into docs/diagrams.
+// $ASYNCTRACE_BENCH_UNIT changes the unit (1s by default: the article's).
+func TestBenchArticle(t *testing.T) {
+	readme := os.Getenv("ASYNCTRACE_BENCH_README")
+	if readme == "" {
+		t.Skip("scripts/bench runs this, with ASYNCTRACE_BENCH_README set")
+	}
+	dir := needPeer(t)
+	u := time.Second
+	if d, err := time.ParseDuration(os.Getenv("ASYNCTRACE_BENCH_UNIT")); err == nil && d > 0 {
+		u = d
+	}
+	figures := filepath.Join(filepath.Dir(readme), "docs", "diagrams")
+	addr, _ := startServerWith(t, nowhere(t), map[string]string{"unit": u.String()})
+	cpus := runtime.NumCPU()
+
+	type row struct {
+		sc      scenario.Scenario
+		article string // the article's makespan
+		tokio   []articleClient
+		goProcs []int // -procs of asynctrace's client; 0: the scenario's default
+	}
+	// The thread counts this machine gives by default (a worker, a rayon
+	// thread, a P per core), and the article's three.
+	rows := []row{
+		{scenario.Sync, "42.008 s", []articleClient{articleClients[0]}, []int{0}},
+		{scenario.Sequential, "42.009 s", []articleClient{articleClients[1]}, []int{0}},
+		{scenario.SingleThread, "22.004 s", []articleClient{articleClients[2]}, []int{0}},
+		{scenario.MultiThread, "14.004 s", []articleClient{{"client_multi", nil, scenario.MultiThread, cpus}, articleClients[3]}, []int{cpus, 3}},
+		{scenario.OSThreads, "14.003 s", []articleClient{{"client_rayon", nil, scenario.OSThreads, cpus}, articleClients[4]}, []int{0}},
+	}
+	threads := func(c articleClient) string {
+		switch c.bin {
+		case "client_multi":
+			return fmt.Sprintf(", %d workers", c.procs)
+		case "client_rayon":
+			return fmt.Sprintf(", %d threads", c.procs)
+		}
+		return ""
+	}
+	lines := []string{
+		fmt.Sprintf("Measured by `scripts/bench` on %s: %d cores, %s, %s, Tokio 1.24.2; u = %v; the article's programs (`peers/tokio`) and asynctrace's client one after another against one asynctrace server.",
+			time.Now().UTC().Format("2006-01-02"), cpus, cpuModel(), runtime.Version(), u),
+		"",
+		"| scenario | the article | Tokio here | Go here |",
+		"|---|---|---|---|",
+	}
+	for _, r := range rows {
+		var tk, gs []string
+		for _, c := range r.tokio {
+			d, err := runPrinted(dir, c, addr, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tk = append(tk, fmt.Sprintf("%.3f s (`%s`%s)", d.Makespan.Seconds(), c.bin, threads(c)))
+			if r.sc == scenario.SingleThread || r.sc == scenario.MultiThread && c.procs == 3 {
+				if err := d.WriteSVGFile(filepath.Join(figures, "tokio-"+string(r.sc)+".svg")); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, procs := range r.goProcs {
+			res, svg := runGo(t, r.sc, addr, u, procs)
+			gs = append(gs, fmt.Sprintf("%.3f s (GOMAXPROCS %d)", res.Makespan.Seconds(), res.GOMAXPROCS))
+			if r.sc == scenario.SingleThread || r.sc == scenario.MultiThread && procs == 3 {
+				if err := os.Rename(svg, filepath.Join(figures, "go-"+string(r.sc)+".svg")); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		lines = append(lines, fmt.Sprintf("| `%s` | %s | %s | %s |", r.sc, r.article, strings.Join(tk, "; "), strings.Join(gs, "; ")))
+		t.Log(lines[len(lines)-1])
+	}
+	writeBetween(t, readme, "<!-- tokio:begin -->", "<!-- tokio:end -->", strings.Join(lines, "\n"))
+}
+
+// runGo runs asynctrace's client, one scenario, against addr, drawing its
+// figure; it returns the result and the figure's path.
+func runGo(t *testing.T, sc scenario.Scenario, addr string, u time.Duration, procs int) (client.Result, string) {
+	t.Helper()
+	svgs := t.TempDir()
+	p, err := start(clientBin, []string{"-addr", addr, "-unit", u.String(), "-scenario", string(sc), "-procs", strconv.Itoa(procs), "-json", "-svg", svgs},
+		append(os.Environ(), "OTEL_TRACES_EXPORTER=none"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.wait(5 * time.Minute) {
+		p.stop(time.Second)
+		t.Fatalf("%s did not finish", sc)
+	}
+	if p.err != nil {
+		t.Fatalf("%s: %v\n%s", sc, p.err, p.stderr.String())
+	}
+	return clientResult(t, p), filepath.Join(svgs, string(sc)+".svg")
+}
+
+// TestBenchC10kPeers is scripts/bench's C10k beside Tokio: 1,000 and
+// 10,000 tasks that mostly wait, at u = 200 ms, three rounds, each
+// running in turn asynctrace's client (multi-thread, -compute sleep, every
+// span exported to a Jaeger), the plain-Go floor (e2e/baseline, no
+// tracing) and the Tokio peer's client_many (tokio::time::sleep, no
+// tracing); the medians of makespan and peak RSS into docs/results.md
+// between its peers markers.
+func TestBenchC10kPeers(t *testing.T) {
+	out := os.Getenv("ASYNCTRACE_BENCH_OUT")
+	if out == "" {
+		t.Skip("scripts/bench runs this, with ASYNCTRACE_BENCH_OUT set")
+	}
+	needJaeger(t)
+	dir := needPeer(t)
+	j, err := startJaeger(jaegerBin, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.stop()
+	const u = 200 * time.Millisecond
+	baseline := buildBaseline(t)
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	floorAddr := "127.0.0.1:" + strconv.Itoa(port)
+	startUntil(t, "baseline server", baseline, []string{"-serve", floorAddr, "-unit", u.String()}, nil, "Server running on "+floorAddr)
+
+	lines := []string{
+		fmt.Sprintf("Measured by `scripts/bench` on %s: %d cores, %s, %s, Tokio 1.24.2; u = 200 ms; each run the median of three rounds that take the three in turn.",
+			time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpuModel(), runtime.Version()),
+		"",
+		"| tasks | runtime | makespan (formula 2.8 s) | peak RSS | per task |",
+		"|---|---|---|---|---|",
+	}
+	for _, n := range []int{1000, 10000} {
+		type sample struct {
+			makespan time.Duration
+			rss      int64
+		}
+		samples := map[string][]sample{}
+		names := []string{"asynctrace (Go, every span exported)", "plain Go, no tracing (`e2e/baseline`)", "Tokio, no tracing (`peers/tokio` `client_many`)"}
+		for range 3 {
+			// A server of its own each round for asynctrace and Tokio.
+			addr, srv := startServerWith(t, j.otlpPorts(), map[string]string{"unit": u.String()})
+			args, env := composeCommand(t, "client-multi-thread", map[string]string{"addr": addr, "unit": u.String(), "tasks": strconv.Itoa(n), "compute": "sleep", "procs": "0"}, j.otlpPorts())
+			p := runToEnd(t, clientBin, append(args, "-json"), env)
+			res := clientResult(t, p)
+			if len(res.Errors) > 0 {
+				t.Fatalf("asynctrace -tasks %d: %d failed", n, len(res.Errors))
+			}
+			samples[names[0]] = append(samples[names[0]], sample{res.Makespan, peakRSS(p)})
+
+			p = runToEnd(t, baseline, []string{"-addr", floorAddr, "-unit", u.String(), "-tasks", strconv.Itoa(n)}, nil)
+			samples[names[1]] = append(samples[names[1]], sample{jsonMakespan(t, p), peakRSS(p)})
+
+			p = runToEnd(t, filepath.Join(dir, "client_many"), []string{"--addr", addr, "--unit", u.String(), "--tasks", strconv.Itoa(n)}, nil)
+			samples[names[2]] = append(samples[names[2]], sample{jsonMakespan(t, p), peakRSS(p)})
+			srv.stop(10 * time.Second)
+		}
+		for _, name := range names {
+			s := samples[name]
+			ms := make([]time.Duration, len(s))
+			rs := make([]int64, len(s))
+			for i := range s {
+				ms[i], rs[i] = s[i].makespan, s[i].rss
+			}
+			slices.Sort(ms)
+			slices.Sort(rs)
+			lines = append(lines, fmt.Sprintf("| %d | %s | %.3f s (%.3f–%.3f) | %.1f MiB | %.1f KiB |", n, name,
+				ms[1].Seconds(), ms[0].Seconds(), ms[2].Seconds(), float64(rs[1])/(1<<20), float64(rs[1])/float64(n)/(1<<10)))
+			t.Log(lines[len(lines)-1])
+		}
+	}
+	writeBetween(t, out, "<!-- peers:begin -->", "<!-- peers:end -->", strings.Join(lines, "\n"))
+}
+
+// runToEnd runs a command to its end, failing the test if it fails.
+func runToEnd(t *testing.T, bin string, args, env []string) *proc {
+	t.Helper()
+	p, err := start(bin, args, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.wait(5 * time.Minute) {
+		p.stop(time.Second)
+		t.Fatalf("%s did not finish", bin)
+	}
+	if p.err != nil {
+		t.Fatalf("%s %s: %v\n%.2000s", bin, strings.Join(args, " "), p.err, p.stderr.String())
+	}
+	return p
+}
+
+// peakRSS is a finished process's peak resident memory, in bytes.
+func peakRSS(p *proc) int64 {
+	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss << 10 // Linux reports KiB
+	}
+	return 0
+}
+
+// jsonMakespan reads the makespan_ms of a program's one JSON line.
+func jsonMakespan(t *testing.T, p *proc) time.Duration {
+	t.Helper()
+	var res struct {
+		MakespanMS float64 `json:"makespan_ms"`
+		Failed     int     `json:"failed"`
+	}
+	if err := json.Unmarshal([]byte(p.stdout.String()), &res); err != nil || res.Failed > 0 {
+		t.Fatalf("%q: %v, %d failed", p.stdout.String(), err, res.Failed)
+	}
+	return time.Duration(res.MakespanMS * float64(time.Millisecond))
+}
