@@ -33,20 +33,29 @@ func (r *runner) timeline(p scenario.Params, end time.Time) *scenario.Timeline {
 	return tl
 }
 
-// laneSpans records the thread lanes under the root span: a span per OS
-// thread, from its first stage to its last, and under it a span per stage
-// it held, timed as that stage and linked to its span. They are the
-// measurements the tasks made, drawn a second way: Jaeger then shows the
-// article's right-hand figure below the tasks. Times come back from the
-// timeline to the very nanosecond on the wall clock the spans export.
-func (r *runner) laneSpans(ctx context.Context, lanes []scenario.Lane) {
+// laneSpans records the article's right half: under one span for the
+// run's threads, a span per OS thread lane, numbered in the order the
+// threads first served a task, from its first stage to its last, and under
+// it a span per stage it held, timed as that stage and linked to its span.
+// They are the measurements the tasks made, drawn a second way. Times come
+// back from the timeline to the very nanosecond on the wall clock the spans
+// export. n names them (tracing.Named).
+func (r *runner) laneSpans(ctx context.Context, lanes []scenario.Lane, n int) {
+	if len(lanes) == 0 {
+		return
+	}
 	start := r.start.Round(0)
+	first, last := lanes[0].Start, lanes[0].End
 	for _, l := range lanes {
-		lctx, lane := r.tracer.Start(ctx, tracing.ThreadLaneSpanName(l.Thread),
+		first, last = min(first, l.Start), max(last, l.End)
+	}
+	ctx, threads := r.tracer.Start(ctx, tracing.SpanThreads, trace.WithTimestamp(start.Add(first)))
+	for k, l := range lanes {
+		lctx, lane := r.tracer.Start(ctx, tracing.ThreadLaneSpanName(k+1, n),
 			trace.WithTimestamp(start.Add(l.Start)),
-			trace.WithAttributes(tracing.KeyOSThreadID.Int64(l.Thread)))
+			trace.WithAttributes(tracing.KeyThreadLane.Int(k+1), tracing.KeyOSThreadID.Int64(l.Thread)))
 		for _, seg := range l.Segments {
-			_, span := r.tracer.Start(lctx, tracing.LaneStageSpanName(seg.Task, seg.Stage),
+			_, span := r.tracer.Start(lctx, tracing.LaneStageSpanName(seg.Task, seg.Stage, n),
 				trace.WithTimestamp(start.Add(seg.Start)),
 				trace.WithLinks(trace.Link{SpanContext: r.stageSpan(seg.Task, seg.Stage)}),
 				trace.WithAttributes(
@@ -58,6 +67,18 @@ func (r *runner) laneSpans(ctx context.Context, lanes []scenario.Lane) {
 		}
 		lane.End(trace.WithTimestamp(start.Add(l.End)))
 	}
+	threads.End(trace.WithTimestamp(start.Add(last)))
+}
+
+// lastTaskEnd is when the last task ended, or the run's start if none ran.
+func (r *runner) lastTaskEnd() time.Time {
+	end := r.start
+	for _, rec := range r.records {
+		if rec.end.After(end) {
+			end = rec.end
+		}
+	}
+	return end
 }
 
 // stageSpan is the span context of task i's stage s.

@@ -147,7 +147,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		go r.reportProgress(stopProgress, progressDone)
 	}
 
-	errs := r.tasks(ctx, p.N)
+	// The article's left half: the tasks, under one span from the run's
+	// start to the last task's end.
+	tctx, tasks := r.tracer.Start(ctx, tracing.SpanTasks, trace.WithTimestamp(r.start))
+	errs := r.tasks(tctx, p.N)
+	tasks.End(trace.WithTimestamp(r.lastTaskEnd()))
 	if stopProgress != nil {
 		close(stopProgress)
 		<-progressDone
@@ -162,7 +166,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.Spawn = r.spawn
 	tl := r.timeline(p, end)
 	lanes := tl.ThreadLanes()
-	r.laneSpans(ctx, lanes)
+	r.laneSpans(ctx, lanes, p.N)
 
 	res.Timeline = tl
 	res.Checks = tl.Verify(tl.Expect())

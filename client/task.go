@@ -47,7 +47,7 @@ type stageRecord struct {
 func (r *runner) newTask(ctx context.Context, i int) *task {
 	label := scenario.TaskLabel(i)
 	start := time.Now()
-	ctx, span := r.tracer.Start(ctx, tracing.TaskSpanName(i), trace.WithTimestamp(start), trace.WithAttributes(
+	ctx, span := r.tracer.Start(ctx, tracing.TaskSpanName(i, len(r.records)), trace.WithTimestamp(start), trace.WithAttributes(
 		tracing.KeyTask.String(label),
 		tracing.KeyLockedThread.Bool(r.cfg.Scenario.Locked()),
 	))

@@ -148,7 +148,7 @@ type addCheck func(name string, ok bool, format string, args ...any)
 func (d *Diagram) checkExecTasks(x *ExecTrace, add addCheck) {
 	missing := []string{}
 	for i := range d.Tasks {
-		if name := tracing.TaskSpanName(i + 1); len(x.tasks[name]) == 0 {
+		if name := tracing.TaskSpanName(i+1, len(d.Tasks)); len(x.tasks[name]) == 0 {
 			missing = append(missing, name)
 		}
 	}

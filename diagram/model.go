@@ -79,10 +79,10 @@ func Build(traceID string, spans []Span) (*Diagram, error) {
 	d := &Diagram{Timeline: tl, TraceID: traceID, Start: root.Start, Expected: ms(num(root, tracing.KeyExpectedMS)), PeakOSThreads: int(num(root, tracing.KeyPeakOSThreads))}
 	at := func(t time.Time) time.Duration { return t.Sub(root.Start) }
 
-	for _, s := range tr.children[root.ID] {
-		i, err := scenario.ParseTaskLabel(s.Name)
+	for _, s := range tr.tasks() {
+		i, err := scenario.ParseTaskLabel(str(s, tracing.KeyTask))
 		if err != nil {
-			continue // a thread lane
+			continue
 		}
 		g, _ := s.Int(string(tracing.KeyThreadID))
 		locked, _ := s.Attrs[string(tracing.KeyLockedThread)].(bool)
@@ -152,6 +152,22 @@ func index(spans []Span) spanTree {
 		}
 	}
 	return tr
+}
+
+// tasks are the task spans: under the root's tasks span, or, in traces
+// from before there was one, under the root itself. Thread lane spans are
+// not read: the lanes are worked out again from the stages.
+func (tr spanTree) tasks() []*Span {
+	var out []*Span
+	for _, s := range tr.children[tr.root.ID] {
+		switch {
+		case s.Name == tracing.SpanTasks:
+			out = append(out, tr.children[s.ID]...)
+		case s.Attrs[string(tracing.KeyLockedThread)] != nil:
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // serverSegments are the server's delay and write under a response span.

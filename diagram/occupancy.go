@@ -11,7 +11,7 @@ import (
 
 // ManyTasks is the most tasks drawn lane by lane; above it the renderers
 // draw the run's occupancy instead: lanes per task do not scale.
-const ManyTasks = 24
+const ManyTasks = scenario.LaneTasks
 
 // Occupancy is one moment of a run: how many tasks were in each stage, and
 // how many OS threads were held by a stage (the lane rule).

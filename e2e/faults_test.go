@@ -123,7 +123,7 @@ func TestE2EServerDiesMidRun(t *testing.T) {
 		t.Fatal("client hangs after its server died")
 	}
 	res := checkTasksFailed(t, c)
-	tr := jaegerd.awaitTrace(t, res.TraceID, map[string][]string{tracing.ClientService: {tracing.TaskSpanName(1), tracing.TaskSpanName(2), tracing.TaskSpanName(3)}})
+	tr := jaegerd.awaitTrace(t, res.TraceID, map[string][]string{tracing.ClientService: {tracing.TaskSpanName(1, 3), tracing.TaskSpanName(2, 3), tracing.TaskSpanName(3, 3)}})
 	for _, s := range tr.Spans {
 		if s.OperationName == tracing.SpanResponse {
 			if tag, _ := s.Tag("otel.status_code"); tag.Value != "ERROR" {

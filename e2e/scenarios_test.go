@@ -123,7 +123,7 @@ func TestE2EScenarios(t *testing.T) {
 				tracing.ServerService: {},
 			}
 			for i := 1; i <= n; i++ {
-				want[tracing.ClientService] = append(want[tracing.ClientService], tracing.TaskSpanName(i))
+				want[tracing.ClientService] = append(want[tracing.ClientService], tracing.TaskSpanName(i, n))
 				for _, st := range scenario.Stages {
 					want[tracing.ClientService] = append(want[tracing.ClientService], string(st))
 				}

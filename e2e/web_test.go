@@ -227,7 +227,7 @@ func TestE2EWebPage(t *testing.T) {
 	}
 	want := map[string][]string{tracing.ClientService: {tracing.ScenarioSpanName(scenario.SingleThread)}, tracing.ServerService: nil}
 	for i := 1; i <= 3; i++ {
-		want[tracing.ClientService] = append(want[tracing.ClientService], tracing.TaskSpanName(i))
+		want[tracing.ClientService] = append(want[tracing.ClientService], tracing.TaskSpanName(i, 3))
 		for _, st := range scenario.Stages {
 			want[tracing.ClientService] = append(want[tracing.ClientService], string(st))
 		}

@@ -57,6 +57,11 @@ func HoldsThread(s Stage, locked bool, m Compute) bool {
 	return locked || s == StageCompute && m != Sleep
 }
 
+// LaneTasks is the most tasks a run has for its tasks and threads to be
+// drawn lane by lane, and named one by one in its trace (task1, thread 1);
+// above it, lanes per task do not scale, and neither do names.
+const LaneTasks = 24
+
 // TaskLabel is the label of task i (1-based): "task1". It is what the task
 // sends the server, and the name of its span.
 func TaskLabel(i int) string { return "task" + strconv.Itoa(i) }

@@ -15,22 +15,31 @@ import (
 // file is the only place that spells span names, event names and
 // attribute keys.
 //
-// One trace per scenario run:
+// One trace per scenario run; the article's two halves under the root,
+// the tasks first, then the threads, each in order (Jaeger lists siblings
+// by start time, and each group starts no earlier than the one before):
 //
 //	scenario <name>                 root, kind internal
-//	├── task1 … taskN               started in task order, when the task is created
-//	│   ├── connect                 wait 2u, dial
-//	│   ├── response (client)       write the request, until the echo reached the socket
-//	│   │   └── echo (server)       on echo-server: first byte in, until the reply was sent
-//	│   │       ├── delay           hold the request 8u
-//	│   │       └── write           send it back
-//	│   ├── ready                   reply there, until the goroutine ran again
-//	│   └── compute                 block 4u
-//	└── OS thread <tid>             one per OS thread that held a stage (the lane rule)
-//	    └── <task> <stage>          that stage, timed as it, linked to its span
+//	├── tasks                       the run's tasks: from the run's start to the last task's end
+//	│   └── task1 … taskN           started in task order, when the task is created
+//	│       ├── connect             wait 2u, dial
+//	│       ├── response (client)   write the request, until the echo reached the socket
+//	│       │   └── echo (server)   on echo-server: first byte in, until the held reply was sent
+//	│       │       ├── delay       hold the request until 8u after the accept
+//	│       │       └── write       send it back
+//	│       ├── ready               reply there, until the goroutine ran again
+//	│       └── compute             block 4u
+//	└── threads                     the run's OS threads: from the first stage one held to the last
+//	    └── thread 1 … thread K     one per OS thread that held a stage (the lane rule), numbered in
+//	        │                       the order they first served a task; the OS thread id in attributes
+//	        └── <task> <stage>      each stage it held, timed as it, linked to its span
 //
-// No span starts before, or ends after, its parent.
-
+// Span names stay few however large the run (OpenTelemetry asks for names
+// of low cardinality; the ids are attributes): runs of up to
+// scenario.LaneTasks tasks name each task and thread (task2, thread 1,
+// task2 compute), larger ones call every task "task", every lane
+// "thread", and each stage it held by the stage's name. No span starts
+// before, or ends after, its parent.
 // Service names, used unless OTEL_SERVICE_NAME says otherwise.
 const (
 	ClientService = "async-client"
@@ -54,19 +63,42 @@ func ScenarioSpanName(s scenario.Scenario) string { return "scenario " + string(
 // ScenarioSpanPrefix begins every root span's name.
 const ScenarioSpanPrefix = "scenario "
 
-// TaskSpanName is the name of task i's span (1-based): its label, "task1".
-func TaskSpanName(i int) string { return scenario.TaskLabel(i) }
+// Group spans: the article's two halves.
+const (
+	SpanTasks   = "tasks"
+	SpanThreads = "threads"
+)
 
-// ThreadLaneSpanName is the name of the span of OS thread tid's lane.
-func ThreadLaneSpanName(tid int64) string { return "OS thread " + strconv.FormatInt(tid, 10) }
+// Named says whether a run of n tasks names its tasks and threads one by
+// one: up to scenario.LaneTasks tasks, the runs drawn lane by lane.
+func Named(n int) bool { return n <= scenario.LaneTasks }
 
-// ThreadLaneSpanPrefix begins every thread lane span's name.
-const ThreadLaneSpanPrefix = "OS thread "
+// TaskSpanName is the name of task i's span (1-based) in a run of n tasks:
+// its label, "task1", or "task" in a large run.
+func TaskSpanName(i, n int) string {
+	if Named(n) {
+		return scenario.TaskLabel(i)
+	}
+	return "task"
+}
 
-// LaneStageSpanName is the name of a stage's span on a thread lane:
-// "task2 compute".
-func LaneStageSpanName(task int, s scenario.Stage) string {
-	return scenario.TaskLabel(task) + " " + string(s)
+// ThreadLaneSpanName is the name of the k-th thread lane (1-based, in the
+// order the threads first served a task) of a run of n tasks: "thread 1",
+// or "thread" in a large run.
+func ThreadLaneSpanName(k, n int) string {
+	if Named(n) {
+		return "thread " + strconv.Itoa(k)
+	}
+	return "thread"
+}
+
+// LaneStageSpanName is the name of a stage's span on a thread lane in a
+// run of n tasks: "task2 compute", or "compute" in a large run.
+func LaneStageSpanName(task int, s scenario.Stage, n int) string {
+	if Named(n) {
+		return scenario.TaskLabel(task) + " " + string(s)
+	}
+	return string(s)
 }
 
 // Attribute keys.
@@ -91,6 +123,10 @@ const (
 	// and the message that says how to fix it.
 	KeyServerDelayMS = attribute.Key("asynctrace.server_delay_ms")
 	KeyMessage       = attribute.Key("message")
+
+	// Thread lane spans: the lane's number, in the order the threads
+	// first served a task (the article's "Thread 1").
+	KeyThreadLane = attribute.Key("asynctrace.thread_lane")
 
 	// Task spans, and the stage spans of thread lanes.
 	KeyTask         = attribute.Key("asynctrace.task")

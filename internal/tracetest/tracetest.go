@@ -8,7 +8,6 @@ package tracetest
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +39,7 @@ type Trace struct {
 	Spans  []diagram.Span
 	ByID   map[string]*diagram.Span
 	Root   *diagram.Span
+	Groups []*diagram.Span                    // the root's children: tasks, then threads
 	Tasks  []*diagram.Span                    // task1…taskN
 	Stages []map[scenario.Stage]*diagram.Span // per task
 	Lanes  []*diagram.Span                    // the OS thread lanes
@@ -148,26 +148,41 @@ func (tr *Trace) checkNesting(t testing.TB, slack time.Duration) {
 	}
 }
 
-// index finds the tasks, their stages and the lanes under the root.
+// index finds the two halves under the root, in order, and in them the
+// tasks, their stages and the lanes.
 func (tr *Trace) index(t testing.TB, n int) {
 	t.Helper()
-	tr.Tasks, tr.Stages = make([]*diagram.Span, n), make([]map[scenario.Stage]*diagram.Span, n)
-	for _, s := range tr.Children(tr.Root.ID) {
-		if strings.HasPrefix(s.Name, tracing.ThreadLaneSpanPrefix) {
-			tr.Lanes = append(tr.Lanes, s)
-			tr.Held[s.ID] = tr.Children(s.ID)
-			continue
-		}
-		i, err := scenario.ParseTaskLabel(s.Name)
-		if err != nil || i > n || tr.Tasks[i-1] != nil {
-			t.Errorf("unexpected child of the root: %s", s.Name)
-			continue
-		}
-		tr.Tasks[i-1] = s
+	tr.Groups = tr.Children(tr.Root.ID)
+	slices.SortStableFunc(tr.Groups, func(a, b *diagram.Span) int { return a.Start.Compare(b.Start) })
+	var names []string
+	for _, g := range tr.Groups {
+		names = append(names, g.Name)
 	}
+	if want := []string{tracing.SpanTasks, tracing.SpanThreads}; !slices.Equal(names, want) && !slices.Equal(names, want[:1]) {
+		t.Errorf("the root's children, by start: %v, want %v (threads only where a stage held one)", names, want)
+	}
+	tr.Tasks, tr.Stages = make([]*diagram.Span, n), make([]map[scenario.Stage]*diagram.Span, n)
+	for _, g := range tr.Groups {
+		for _, s := range tr.Children(g.ID) {
+			switch g.Name {
+			case tracing.SpanThreads:
+				tr.Lanes = append(tr.Lanes, s)
+				tr.Held[s.ID] = tr.Children(s.ID)
+			case tracing.SpanTasks:
+				label, _ := s.Attrs[string(tracing.KeyTask)].(string)
+				i, err := scenario.ParseTaskLabel(label)
+				if err != nil || i > n || tr.Tasks[i-1] != nil || s.Name != tracing.TaskSpanName(i, n) {
+					t.Errorf("unexpected task span %s (%s = %q)", s.Name, tracing.KeyTask, label)
+					continue
+				}
+				tr.Tasks[i-1] = s
+			}
+		}
+	}
+	slices.SortStableFunc(tr.Lanes, func(a, b *diagram.Span) int { return a.Start.Compare(b.Start) })
 	for i, task := range tr.Tasks {
 		if task == nil {
-			t.Fatalf("no span %s under the root", scenario.TaskLabel(i+1))
+			t.Fatalf("no span of %s under %s", scenario.TaskLabel(i+1), tracing.SpanTasks)
 		}
 		tr.Stages[i] = map[scenario.Stage]*diagram.Span{}
 		for _, s := range tr.Children(task.ID) {
@@ -275,10 +290,11 @@ func (tr *Trace) checkLanes(t testing.TB, want Want) {
 	if wantSome != (len(tr.Lanes) > 0) || tr.Root.Attrs[string(tracing.KeyThreadLanes)] != int64(len(tr.Lanes)) {
 		t.Errorf("%d lane spans, the root says %v; compute %s", len(tr.Lanes), tr.Root.Attrs[string(tracing.KeyThreadLanes)], want.Compute)
 	}
-	for _, lane := range tr.Lanes {
+	for k, lane := range tr.Lanes {
 		tid, _ := lane.Attrs[string(tracing.KeyOSThreadID)].(int64)
-		if lane.Name != tracing.ThreadLaneSpanName(tid) {
-			t.Errorf("lane %q carries OS thread %d", lane.Name, tid)
+		if lane.Name != tracing.ThreadLaneSpanName(k+1, want.Tasks) || lane.Attrs[string(tracing.KeyThreadLane)] != int64(k+1) || tid <= 0 {
+			t.Errorf("lane %d of %d, by start: %q, %s = %v, %s = %v", k+1, len(tr.Lanes), lane.Name,
+				tracing.KeyThreadLane, lane.Attrs[string(tracing.KeyThreadLane)], tracing.KeyOSThreadID, lane.Attrs[string(tracing.KeyOSThreadID)])
 		}
 		if len(tr.Held[lane.ID]) == 0 {
 			t.Errorf("%s holds no stage", lane.Name)
@@ -306,7 +322,7 @@ func (tr *Trace) checkHeld(t testing.TB, lane *diagram.Span, tid int64, s *diagr
 		i, _ = scenario.ParseTaskLabel(task.Name)
 	}
 	stage := scenario.Stage(target.Name)
-	if i == 0 || s.Name != tracing.LaneStageSpanName(i, stage) ||
+	if i == 0 || s.Name != tracing.LaneStageSpanName(i, stage, want.Tasks) ||
 		s.Start.Before(target.Start.Add(-want.Slack)) || s.End.After(target.End.Add(want.Slack)) {
 		t.Errorf("%s/%s [%v, %v] links to %s [%v, %v]", lane.Name, s.Name, s.Start, s.End, target.Name, target.Start, target.End)
 		return
@@ -324,9 +340,9 @@ func (tr *Trace) checkCounts(t testing.TB, n int) {
 	for _, l := range tr.Lanes {
 		held += len(tr.Held[l.ID])
 	}
-	if got, want := tr.Count[tracing.ClientService], 1+n+len(scenario.Stages)*n+len(tr.Lanes)+held; got != want {
-		t.Errorf("%d spans from %s, want %d (1 root + %d tasks + %d stages + %d lanes holding %d stages)",
-			got, tracing.ClientService, want, n, len(scenario.Stages)*n, len(tr.Lanes), held)
+	if got, want := tr.Count[tracing.ClientService], 1+len(tr.Groups)+n+len(scenario.Stages)*n+len(tr.Lanes)+held; got != want {
+		t.Errorf("%d spans from %s, want %d (1 root + %d groups + %d tasks + %d stages + %d lanes holding %d stages)",
+			got, tracing.ClientService, want, len(tr.Groups), n, len(scenario.Stages)*n, len(tr.Lanes), held)
 	}
 	if got, want := tr.Count[tracing.ServerService], 3*n; got != want {
 		t.Errorf("%d spans from %s, want %d", got, tracing.ServerService, want)
