@@ -10,17 +10,33 @@ import (
 )
 
 // C10k: the compose file's multi-thread client with 10,000 tasks that
-// mostly wait (-compute sleep), against the real server and Jaeger: every
-// task succeeds, and Jaeger holds every span, counted by name.
+// mostly wait (-compute sleep), against the real server and a Jaeger of
+// its own: every task succeeds, and Jaeger holds every span, counted by
+// name. Before it, the five scenarios and a 48-task run: after them all,
+// the service has few operation names (span names of low cardinality).
 func TestE2EC10k(t *testing.T) {
 	needJaeger(t)
 	if testing.Short() {
 		t.Skip("10,000 tasks")
 	}
+	j, err := startJaeger(jaegerBin, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.stop()
+	otlp := j.otlpPorts()
+	small, _ := startServerWith(t, otlp, nil)
+	for _, sc := range scenario.All {
+		runClient(t, "client-"+string(sc), small, otlp)
+	}
+	args, env := composeCommand(t, "client-os-threads", map[string]string{"addr": small, "unit": unit.String(), "tasks": "48"}, otlp)
+	if p := runToEnd(t, clientBin, append(args, "-json"), env); len(clientResult(t, p).Errors) > 0 {
+		t.Fatalf("os-threads -tasks 48: %s", p.stderr.String())
+	}
+
 	const n, u = 10000, 200 * time.Millisecond
-	otlp := jaegerd.otlpPorts()
 	addr, _ := startServerWith(t, otlp, map[string]string{"unit": u.String()})
-	args, env := composeCommand(t, "client-multi-thread", map[string]string{"addr": addr, "unit": u.String(), "tasks": fmt.Sprint(n), "compute": "sleep"}, otlp)
+	args, env = composeCommand(t, "client-multi-thread", map[string]string{"addr": addr, "unit": u.String(), "tasks": fmt.Sprint(n), "compute": "sleep"}, otlp)
 	p, err := start(clientBin, append(args, "-json"), env)
 	if err != nil {
 		t.Fatal(err)
@@ -43,15 +59,26 @@ func TestE2EC10k(t *testing.T) {
 		}
 		want[tracing.ServerService] = append(want[tracing.ServerService], tracing.SpanEcho, tracing.SpanDelay, tracing.SpanWrite)
 	}
-	tr := jaegerd.awaitTrace(t, res.TraceID, want)
+	tr := j.awaitTrace(t, res.TraceID, want)
 	tasks := 0
 	for _, s := range tr.Spans {
-		if _, err := scenario.ParseTaskLabel(s.OperationName); err == nil {
+		if s.OperationName == tracing.TaskSpanName(1, n) {
 			tasks++
 		}
 	}
 	if tasks != n {
 		t.Errorf("%d task spans in Jaeger, want %d", tasks, n)
+	}
+	// What Jaeger's search form lists for the service.
+	for svc, most := range map[string]int{tracing.ClientService: 200, tracing.ServerService: 3} {
+		ops, err := j.client().Operations(t.Context(), svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ops) > most {
+			t.Errorf("%s has %d operation names in Jaeger, want at most %d: %v", svc, len(ops), most, ops)
+		}
+		t.Logf("%s: %d operation names after the five scenarios, 48 tasks and %d: %v", svc, len(ops), n, ops)
 	}
 	exp, _ := scenario.Params{Scenario: scenario.MultiThread, Compute: scenario.Sleep, N: n, Procs: res.GOMAXPROCS, CPUs: res.NumCPU, Unit: u}.Expected()
 	t.Logf("C10k: %d tasks, makespan %v (formula %v, %.2f×), %d OS threads, %d goroutines, peak RSS %d MiB (%d KiB a task), spawned in %v, %d spans in Jaeger",

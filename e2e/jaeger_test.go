@@ -45,6 +45,7 @@ func startJaegerOn(bin string, ports []int) (*jaegerProc, error) {
 		"JAEGER_OTLP_HTTP_PORT="+strconv.Itoa(j.otlpHTTP),
 		"JAEGER_HEALTH_PORT="+strconv.Itoa(j.health),
 		"JAEGER_QUERY_GRPC_PORT="+strconv.Itoa(ports[4]),
+		"JAEGER_UI_ASSETS="+uiAssets(),
 	)
 	p, err := start(bin, []string{"--config", filepath.Join(moduleRoot(), "e2e", "testdata", "jaeger.yaml")}, env)
 	if err != nil {
@@ -72,6 +73,24 @@ func startJaegerOn(bin string, ports []int) (*jaegerProc, error) {
 }
 
 func (j *jaegerProc) stop() { j.proc.stop(10 * time.Second) }
+
+// uiAssetsEnv names the build of the real Jaeger UI (jaeger-ui v1.76.0,
+// the UI the jaegertracing/jaeger:2.13.0 image embeds), for Jaeger's
+// ui.assets_path; by default the project's sibling ../shared/jaeger-ui/build.
+const uiAssetsEnv = "ASYNCTRACE_JAEGER_UI_ASSETS"
+
+// uiAssets is the real UI's build directory, or "" where there is none.
+func uiAssets() string {
+	dir := os.Getenv(uiAssetsEnv)
+	if dir == "" {
+		dir = filepath.Join(moduleRoot(), "..", "shared", "jaeger-ui", "build")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index.html")); err != nil {
+		return ""
+	}
+	abs, _ := filepath.Abs(dir)
+	return abs
+}
 
 // otlpPorts maps Jaeger's container ports, as the compose file names them,
 // to the ports this Jaeger listens on.

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -154,10 +153,6 @@ func TestBenchC10kPeers(t *testing.T) {
 		"|---|---|---|---|---|",
 	}
 	for _, n := range []int{1000, 10000} {
-		type sample struct {
-			makespan time.Duration
-			rss      int64
-		}
 		samples := map[string][]sample{}
 		names := []string{"asynctrace (Go, every span exported)", "plain Go, no tracing (`e2e/baseline`)", "Tokio, no tracing (`peers/tokio` `client_many`)"}
 		for range 3 {
@@ -169,13 +164,13 @@ func TestBenchC10kPeers(t *testing.T) {
 			if len(res.Errors) > 0 {
 				t.Fatalf("asynctrace -tasks %d: %d failed", n, len(res.Errors))
 			}
-			samples[names[0]] = append(samples[names[0]], sample{res.Makespan, peakRSS(p)})
+			samples[names[0]] = append(samples[names[0]], sample{res.Makespan, res.PeakRSS})
 
 			p = runToEnd(t, baseline, []string{"-addr", floorAddr, "-unit", u.String(), "-tasks", strconv.Itoa(n)}, nil)
-			samples[names[1]] = append(samples[names[1]], sample{jsonMakespan(t, p), peakRSS(p)})
+			samples[names[1]] = append(samples[names[1]], jsonSample(t, p))
 
 			p = runToEnd(t, filepath.Join(dir, "client_many"), []string{"--addr", addr, "--unit", u.String(), "--tasks", strconv.Itoa(n)}, nil)
-			samples[names[2]] = append(samples[names[2]], sample{jsonMakespan(t, p), peakRSS(p)})
+			samples[names[2]] = append(samples[names[2]], jsonSample(t, p))
 			srv.stop(10 * time.Second)
 		}
 		for _, name := range names {
@@ -212,23 +207,24 @@ func runToEnd(t *testing.T, bin string, args, env []string) *proc {
 	return p
 }
 
-// peakRSS is a finished process's peak resident memory, in bytes.
-func peakRSS(p *proc) int64 {
-	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss << 10 // Linux reports KiB
-	}
-	return 0
+// sample is one run's makespan and peak RSS, as the program reported
+// them: a process's own VmHWM (a parent's getrusage of a child would count
+// the parent's memory at the fork too).
+type sample struct {
+	makespan time.Duration
+	rss      int64
 }
 
-// jsonMakespan reads the makespan_ms of a program's one JSON line.
-func jsonMakespan(t *testing.T, p *proc) time.Duration {
+// jsonSample reads a program's one JSON line.
+func jsonSample(t *testing.T, p *proc) sample {
 	t.Helper()
 	var res struct {
 		MakespanMS float64 `json:"makespan_ms"`
 		Failed     int     `json:"failed"`
+		PeakRSS    int64   `json:"peak_rss_bytes"`
 	}
-	if err := json.Unmarshal([]byte(p.stdout.String()), &res); err != nil || res.Failed > 0 {
+	if err := json.Unmarshal([]byte(p.stdout.String()), &res); err != nil || res.Failed > 0 || res.PeakRSS == 0 {
 		t.Fatalf("%q: %v, %d failed", p.stdout.String(), err, res.Failed)
 	}
-	return time.Duration(res.MakespanMS * float64(time.Millisecond))
+	return sample{time.Duration(res.MakespanMS * float64(time.Millisecond)), res.PeakRSS}
 }

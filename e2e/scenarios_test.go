@@ -117,19 +117,7 @@ func TestE2EScenarios(t *testing.T) {
 	for _, sc := range scenario.All {
 		t.Run(string(sc), func(t *testing.T) {
 			res := runClient(t, "client-"+string(sc), addr, otlp)
-			n := res.Tasks
-			want := map[string][]string{
-				tracing.ClientService: {tracing.ScenarioSpanName(sc)},
-				tracing.ServerService: {},
-			}
-			for i := 1; i <= n; i++ {
-				want[tracing.ClientService] = append(want[tracing.ClientService], tracing.TaskSpanName(i, n))
-				for _, st := range scenario.Stages {
-					want[tracing.ClientService] = append(want[tracing.ClientService], string(st))
-				}
-				want[tracing.ServerService] = append(want[tracing.ServerService], tracing.SpanEcho, tracing.SpanDelay, tracing.SpanWrite)
-			}
-			tr := jaegerd.awaitTrace(t, res.TraceID, want)
+			tr := jaegerd.awaitTrace(t, res.TraceID, scenarioSpans(sc, res.Tasks))
 			v := checkJaegerTrace(t, tr, res)
 			makespans[sc] = v.Makespan()
 

@@ -189,7 +189,33 @@ func (c Client) Latest(ctx context.Context, service string, limit int, lookback 
 	return traces, nil
 }
 
+// Operations lists the operation names Jaeger knows for the service, as
+// its search form does.
+func (c Client) Operations(ctx context.Context, service string) ([]string, error) {
+	body, err := c.fetch(ctx, "/api/services/"+url.PathEscape(service)+"/operations")
+	if err != nil || body == nil {
+		return nil, err
+	}
+	var r struct {
+		Data []string `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, fmt.Errorf("decode Jaeger operations: %w", err)
+	}
+	slices.Sort(r.Data)
+	return r.Data, nil
+}
+
 func (c Client) get(ctx context.Context, path string) ([]Trace, error) {
+	body, err := c.fetch(ctx, path)
+	if err != nil || body == nil {
+		return nil, err
+	}
+	return Decode(body)
+}
+
+// fetch GETs path; a 404 is no body and no error.
+func (c Client) fetch(ctx context.Context, path string) ([]byte, error) {
 	hc := c.HTTP
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
@@ -214,7 +240,7 @@ func (c Client) get(ctx context.Context, path string) ([]Trace, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s: %.200s", u, resp.Status, body)
 	}
-	return Decode(body)
+	return body, nil
 }
 
 // Decode reads a query API answer ({"data": [traces]}), as saved to a file

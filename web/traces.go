@@ -88,7 +88,11 @@ func (t Traces) Await(ctx context.Context, run *Run) {
 				setTrace(run, n, fmt.Sprintf("In Jaeger: %d spans so far.", n))
 			}
 			if stable >= 2 {
-				setTrace(run, n, fmt.Sprintf("In Jaeger: %d spans.", n))
+				note := fmt.Sprintf("In Jaeger: %d spans.", n)
+				if hint := client.LargeTraceHint(run.Knobs.Tasks); hint != "" {
+					note += " " + hint + "; the figure here is the run's picture."
+				}
+				setTrace(run, n, note)
 				return
 			}
 		case !errors.Is(err, jaeger.ErrNotFound):

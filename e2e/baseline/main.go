@@ -19,6 +19,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -82,6 +84,10 @@ type Result struct {
 	// ConnectMaxMS is when the last dial returned, from the start: 2u
 	// plus the dials' queueing.
 	ConnectMaxMS float64 `json:"connect_max_ms"`
+	// PeakRSSBytes is the process's peak resident memory (VmHWM), read by
+	// the process itself: a parent's getrusage of it would count the
+	// parent's memory at the fork too.
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 }
 
 func client(addr string, n int, u time.Duration, locked bool) error {
@@ -108,7 +114,19 @@ func client(addr string, n int, u time.Duration, locked bool) error {
 	}
 	wg.Wait()
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	return json.NewEncoder(os.Stdout).Encode(Result{Tasks: n, Failed: failed, MakespanMS: ms(time.Since(start)), ConnectMaxMS: ms(connectMax)})
+	return json.NewEncoder(os.Stdout).Encode(Result{Tasks: n, Failed: failed, MakespanMS: ms(time.Since(start)), ConnectMaxMS: ms(connectMax), PeakRSSBytes: peakRSS()})
+}
+
+// peakRSS is this process's VmHWM, in bytes; 0 where /proc does not say.
+func peakRSS() int64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 func task(addr string, u time.Duration, start time.Time, mu *sync.Mutex, connectMax *time.Duration) bool {

@@ -1,8 +1,10 @@
 //! C10k with Tokio: N tasks spawned at once, each connect (2 units), the
 //! echo (8 units on the server), then a compute that yields, as
 //! `tokio::time::sleep` (4 units): what the runtime costs, without the
-//! article's lines. Prints one JSON line: the makespan, and how many tasks
-//! failed.
+//! article's lines. Prints one JSON line: the makespan, how many tasks
+//! failed, and the process's peak resident memory (VmHWM, read by the
+//! process itself: a parent's getrusage would count its own memory at the
+//! fork too).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +24,19 @@ async fn task(label: String, o: Arc<Options>) -> Result<()> {
     }
     tokio::time::sleep(o.compute()).await;
     Ok(())
+}
+
+/// This process's peak resident memory (VmHWM), in bytes; 0 where /proc
+/// does not say.
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 fn main() {
@@ -48,12 +63,13 @@ fn main() {
         eprintln!("client_many: {e}");
     }
     println!(
-        "{{\"runtime\":\"tokio\",\"tasks\":{},\"workers\":{},\"unit_ms\":{},\"makespan_ms\":{:.3},\"failed\":{}}}",
+        "{{\"runtime\":\"tokio\",\"tasks\":{},\"workers\":{},\"unit_ms\":{},\"makespan_ms\":{:.3},\"failed\":{},\"peak_rss_bytes\":{}}}",
         o.tasks,
         o.threads.map_or("null".to_string(), |n| n.to_string()),
         o.unit.as_secs_f64() * 1e3,
         makespan.as_secs_f64() * 1e3,
-        errors.len()
+        errors.len(),
+        peak_rss()
     );
     if !errors.is_empty() {
         std::process::exit(1);

@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"asynctrace/diagram"
+	"asynctrace/internal/tracetest"
+	"asynctrace/scenario"
+	"asynctrace/tracing"
+)
+
+// needUI skips a test without the real Jaeger UI's build, naming where it
+// was looked for; in CI ($ASYNCTRACE_JAEGER_UI_ASSETS set) it fails.
+func needUI(t *testing.T) {
+	t.Helper()
+	needJaeger(t)
+	if uiAssets() != "" {
+		return
+	}
+	msg := fmt.Sprintf("no build of the real Jaeger UI: set $%s, or put it at %s", uiAssetsEnv,
+		filepath.Join(moduleRoot(), "..", "shared", "jaeger-ui", "build"))
+	if os.Getenv(uiAssetsEnv) != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// uiRow is a row of Jaeger's trace timeline, as the page draws it.
+type uiRow struct {
+	Service   string    `json:"svc"`
+	Operation string    `json:"op"`
+	Error     bool      `json:"error"`    // the row's error icon
+	Critical  []float64 `json:"critical"` // the critical path's marks on the row: [left, width] in % of the bar area
+}
+
+func (r uiRow) String() string { return r.Service + " " + r.Operation }
+
+// The real Jaeger UI draws each scenario's trace as the article does: the
+// root, then the tasks, task1…taskN, each followed by its stages (connect,
+// response with the server's echo inside, ready, compute), then the
+// threads in the order they first served a task, with the stages they
+// held; no row with an error icon. Screenshots of the five timelines go
+// to .bin/screenshots (or $ASYNCTRACE_SCREENSHOTS).
+func TestE2EJaegerUI(t *testing.T) {
+	needUI(t)
+	otlp := jaegerd.otlpPorts()
+	addr, _ := startServer(t, otlp)
+	ctx := browser(t, 1600, 2400)
+	shots := os.Getenv("ASYNCTRACE_SCREENSHOTS")
+	if shots == "" {
+		shots = filepath.Join(moduleRoot(), ".bin", "screenshots")
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range scenario.All {
+		res := runClient(t, "client-"+string(sc), addr, otlp)
+		tr := jaegerd.awaitTrace(t, res.TraceID, scenarioSpans(sc, res.Tasks))
+		v := checkJaegerTrace(t, tr, res)
+		want := expectedRows(v)
+
+		url := jaegerd.client().BaseURL + "/trace/" + res.TraceID
+		var rows []uiRow
+		start := time.Now()
+		if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+			t.Fatal(err)
+		}
+		ok := poll(60*time.Second, 100*time.Millisecond, nil, func() bool {
+			var err error
+			rows, err = chromedp.Run(ctx, chromedp.Evaluate[[]uiRow](rowsJS))
+			return err == nil && len(rows) >= len(want)
+		})
+		drawn := time.Since(start)
+		if !ok {
+			t.Fatalf("%s: %d rows drawn in 60s, want %d", sc, len(rows), len(want))
+		}
+		var got []string
+		for _, r := range rows {
+			got = append(got, r.String())
+			if r.Error {
+				t.Errorf("%s: %s has an error icon", sc, r)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: rows as drawn:\n  %s\nwant:\n  %s", sc, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		}
+		var critical []string
+		for _, r := range rows {
+			if len(r.Critical) > 0 {
+				critical = append(critical, r.String())
+			}
+		}
+		checkCriticalPath(t, sc, rows)
+		png := run(t, ctx, chromedp.FullScreenshot(90))
+		path := filepath.Join(shots, "jaeger-ui-"+string(sc)+".png")
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d rows drawn in %v; the critical path marks %s; %s", sc, len(rows), drawn.Round(time.Millisecond), strings.Join(critical, ", "), path)
+	}
+}
+
+// rowsJS reads the timeline's rows: the service and operation of each, its
+// error icon, and the critical path's marks on its bar.
+const rowsJS = `[...document.querySelectorAll('.span-row')].map(r => {
+  const svc = r.querySelector('.span-svc-name');
+  const op = r.querySelector('.endpoint-name');
+  return {
+    svc: svc ? svc.textContent.trim() : '',
+    op: op ? op.textContent.trim() : '',
+    error: !!r.querySelector('.SpanBarRow--errorIcon'),
+    critical: [...r.querySelectorAll('.SpanBar--criticalPath')].flatMap(c => [parseFloat(c.style.left), parseFloat(c.style.width)]),
+  };
+})`
+
+// expectedRows is the order the article's figure needs: the root; the
+// tasks, each followed by its stages in order and the server's spans
+// inside its response; then the threads, each followed by what it held.
+func expectedRows(v *tracetest.Trace) []string {
+	row := func(s *diagram.Span) string { return s.Service + " " + s.Name }
+	byStart := func(spans []*diagram.Span) []*diagram.Span {
+		spans = slices.Clone(spans)
+		slices.SortStableFunc(spans, func(a, b *diagram.Span) int { return a.Start.Compare(b.Start) })
+		return spans
+	}
+	var out []string
+	var walk func(s *diagram.Span)
+	walk = func(s *diagram.Span) {
+		out = append(out, row(s))
+		for _, c := range byStart(v.Children(s.ID)) {
+			walk(c)
+		}
+	}
+	walk(v.Root)
+	return out
+}
+
+// scenarioSpans is every span a scenario's trace of n tasks must have in
+// Jaeger, by service, before it is read.
+func scenarioSpans(sc scenario.Scenario, n int) map[string][]string {
+	want := map[string][]string{
+		tracing.ClientService: {tracing.ScenarioSpanName(sc), tracing.SpanTasks},
+		tracing.ServerService: {},
+	}
+	for i := 1; i <= n; i++ {
+		want[tracing.ClientService] = append(want[tracing.ClientService], tracing.TaskSpanName(i, n))
+		for _, st := range scenario.Stages {
+			want[tracing.ClientService] = append(want[tracing.ClientService], string(st))
+		}
+		want[tracing.ServerService] = append(want[tracing.ServerService], tracing.SpanEcho, tracing.SpanDelay, tracing.SpanWrite)
+	}
+	return want
+}
+
+// checkCriticalPath: Jaeger's critical path goes back from the span that
+// ends last, through its last-finishing children, and on to the child
+// that ended before each one began (strictly: it needs a gap of at least
+// a microsecond). It therefore marks the compute that ended the run, on
+// the task that ended last; what it marks before that is docs/trace.md's
+// "The critical path".
+func checkCriticalPath(t *testing.T, sc scenario.Scenario, rows []uiRow) {
+	t.Helper()
+	last := -1
+	for i, r := range rows {
+		if r.Operation == tracing.SpanCompute && len(r.Critical) > 0 {
+			last = i
+		}
+	}
+	if last < 0 {
+		t.Errorf("%s: no compute row on the critical path", sc)
+	}
+}
