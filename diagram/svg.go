@@ -85,9 +85,6 @@ func (d *Diagram) layout(o SVGOptions) layout {
 	if g.legend {
 		l.width = max(l.width, 12+legendWidth(d)+10)
 	}
-	if g.labels && d.Note != "" {
-		l.width = max(l.width, 12+6*float64(len(d.Note)+60)) // the subtitle, at about 6px a character
-	}
 	l.height = l.y(d.Makespan) + g.bottom
 	return l
 }
@@ -143,7 +140,7 @@ func (d *Diagram) svgTitle(p func(string, ...any), g geometry) {
 		sub += fmt.Sprintf(" · u = %v", d.Unit)
 	}
 	if d.Note != "" {
-		p(`<text x="12" y="40">%s · %s</text>`+"\n", esc(sub), esc(d.Note))
+		p(`<text x="12" y="40">%s · Tokio's run, from its printed lines</text>`+"\n", esc(sub))
 		return
 	}
 	p(`<text x="12" y="40">%s · trace %s</text>`+"\n", esc(sub), esc(d.TraceID))
@@ -239,6 +236,9 @@ func (d *Diagram) svgLegend(p func(string, ...any), l layout) {
 	}
 	p(`<text x="12" y="%.1f" font-size="10" fill="#555">Time runs down. A stage holds an OS thread lane while it holds the thread:</text>`+"\n", y+32)
 	p(`<text x="12" y="%.1f" font-size="10" fill="#555">compute, unless it sleeps; connect, response and ready only where the task is locked to its thread.</text>`+"\n", y+45)
+	if d.Note != "" {
+		p(`<text x="12" y="%.1f" font-size="10" fill="#555">%s.</text>`+"\n", y+58, esc(d.Note))
+	}
 }
 
 // WriteSVGFile writes the SVG to path, making its directory if need be.

@@ -60,25 +60,26 @@ var articleClients = []articleClient{
 }
 
 // runPrinted runs one of the article's clients against addr at unit u and
-// reads its printed lines.
-func runPrinted(dir string, c articleClient, addr string, u time.Duration) (*diagram.Diagram, error) {
+// reads its printed lines; it returns them too.
+func runPrinted(dir string, c articleClient, addr string, u time.Duration) (*diagram.Diagram, string, error) {
 	args := append([]string{"--addr", addr, "--unit", u.String()}, c.args...)
 	p, err := start(filepath.Join(dir, c.bin), args, os.Environ())
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	if !p.wait(time.Minute) {
+	if !p.wait(5 * time.Minute) {
 		p.stop(time.Second)
-		return nil, fmt.Errorf("%s did not finish in a minute", c.bin)
+		return nil, "", fmt.Errorf("%s did not finish in 5 minutes", c.bin)
 	}
 	if p.err != nil {
-		return nil, fmt.Errorf("%s %s: %v\n%s", c.bin, strings.Join(args, " "), p.err, p.stderr.String())
+		return nil, "", fmt.Errorf("%s %s: %v\n%s", c.bin, strings.Join(args, " "), p.err, p.stderr.String())
 	}
-	d, err := diagram.ReadPrinted(strings.NewReader(p.stdout.String()), u, c.sc)
+	out := p.stdout.String()
+	d, err := diagram.ReadPrinted(strings.NewReader(out), u, c.sc)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v\n%s", c.bin, err, p.stdout.String())
+		return nil, "", fmt.Errorf("%s: %v\n%s", c.bin, err, out)
 	}
-	return d, nil
+	return d, out, nil
 }
 
 // The article's clients against asynctrace's server: each takes its
@@ -89,7 +90,7 @@ func TestE2EArticleClients(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, c := range articleClients {
 		wg.Go(func() {
-			d, err := runPrinted(dir, c, addr, unit)
+			d, _, err := runPrinted(dir, c, addr, unit)
 			if err != nil {
 				t.Error(err)
 				return
