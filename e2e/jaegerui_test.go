@@ -98,8 +98,8 @@ func TestE2EJaegerUI(t *testing.T) {
 				critical = append(critical, r.String())
 			}
 		}
-		checkCriticalPath(t, sc, rows)
-		png := run(t, ctx, chromedp.FullScreenshot(90))
+		checkCriticalPath(t, sc, v, rows)
+		png := run(t, ctx, chromedp.FullScreenshot(100)) // 100: PNG
 		path := filepath.Join(shots, "jaeger-ui-"+string(sc)+".png")
 		if err := os.WriteFile(path, png, 0o644); err != nil {
 			t.Fatal(err)
@@ -160,21 +160,63 @@ func scenarioSpans(sc scenario.Scenario, n int) map[string][]string {
 	return want
 }
 
-// checkCriticalPath: Jaeger's critical path goes back from the span that
-// ends last, through its last-finishing children, and on to the child
-// that ended before each one began (strictly: it needs a gap of at least
-// a microsecond). It therefore marks the compute that ended the run, on
-// the task that ended last; what it marks before that is docs/trace.md's
-// "The critical path".
-func checkCriticalPath(t *testing.T, sc scenario.Scenario, rows []uiRow) {
+// checkCriticalPath checks the black line against what docs/trace.md
+// says it means. Jaeger's critical path goes back from the span that ends
+// last, through the child that finished last, then to the child that
+// finished before that one began: strictly before, to the microsecond.
+// So it runs through the task that ended last: its compute, its ready
+// time (the wait for a thread, where a compute on another row held it),
+// and then, where its response ended a microsecond or more before its
+// ready began, through the server's echo and delay; where the two meet on
+// the same microsecond (the echo's arrival ends the one and begins the
+// other), along the task's own row. It never marks the thread rows: it
+// follows parents and children, and they are neither.
+func checkCriticalPath(t *testing.T, sc scenario.Scenario, v *tracetest.Trace, rows []uiRow) {
 	t.Helper()
-	last := -1
-	for i, r := range rows {
-		if r.Operation == tracing.SpanCompute && len(r.Critical) > 0 {
+	want := expectedRows(v)
+	if len(rows) != len(want) {
+		return // reported already
+	}
+	last := 0
+	for i, task := range v.Tasks {
+		if task.End.After(v.Tasks[last].End) {
 			last = i
 		}
 	}
-	if last < 0 {
-		t.Errorf("%s: no compute row on the critical path", sc)
+	// The rows of the last task: its own, then its stages in order.
+	at := slices.Index(want, "async-client "+v.Tasks[last].Name)
+	if v.Tasks[last].Name == "task" || at < 0 {
+		t.Fatalf("%s: no row for %s", sc, v.Tasks[last].Name)
+	}
+	block := rows[at : at+9] // task, connect, response, echo, delay, write, ready, compute
+	on := func(op string) bool {
+		for _, r := range block {
+			if r.Operation == op {
+				return len(r.Critical) > 0
+			}
+		}
+		return false
+	}
+	st := v.Stages[last]
+	apart := st[scenario.StageReady].Start.Sub(st[scenario.StageResponse].End) >= time.Microsecond
+	for _, c := range []struct {
+		op   string
+		want bool
+	}{
+		{tracing.SpanCompute, true},
+		{tracing.SpanReady, true},
+		{tracing.SpanDelay, apart},
+		{tracing.SpanResponse, apart},
+	} {
+		if on(c.op) != c.want {
+			t.Errorf("%s: %s's %s on the critical path: %v, want %v (response and ready a microsecond apart: %v)",
+				sc, v.Tasks[last].Name, c.op, on(c.op), c.want, apart)
+		}
+	}
+	threads := slices.Index(want, "async-client "+tracing.SpanThreads)
+	for _, r := range rows[max(threads, 0):] {
+		if threads >= 0 && len(r.Critical) > 0 {
+			t.Errorf("%s: %s, a thread row, on the critical path", sc, r)
+		}
 	}
 }
