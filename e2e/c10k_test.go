@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"asynctrace/scenario"
 	"asynctrace/tracing"
 )
@@ -68,6 +70,22 @@ func TestE2EC10k(t *testing.T) {
 	}
 	if tasks != n {
 		t.Errorf("%d task spans in Jaeger, want %d", tasks, n)
+	}
+	// How long the real UI takes to draw a trace this size.
+	if uiAssets() != "" {
+		ctx := browser(t, 1400, 1000)
+		start := time.Now()
+		if err := chromedp.Do(ctx, chromedp.Navigate(j.client().BaseURL+"/trace/"+res.TraceID)); err != nil {
+			t.Fatal(err)
+		}
+		drawn := poll(2*time.Minute, 200*time.Millisecond, nil, func() bool {
+			n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.span-row').length`))
+			return err == nil && n > 0
+		})
+		if !drawn {
+			t.Errorf("the Jaeger UI drew no row of the %d-span trace in 2 minutes", len(tr.Spans))
+		}
+		t.Logf("the Jaeger UI drew the %d-span trace's first rows %v after opening it", len(tr.Spans), time.Since(start).Round(100*time.Millisecond))
 	}
 	// What Jaeger's search form lists for the service.
 	for svc, most := range map[string]int{tracing.ClientService: 200, tracing.ServerService: 3} {
