@@ -21,7 +21,8 @@ func (r *runner) timeline(p scenario.Params, end time.Time) *scenario.Timeline {
 		if rec.start.IsZero() {
 			continue // never created: an earlier task failed
 		}
-		t := scenario.Task{Index: i + 1, Goroutine: rec.goroutine, Locked: p.Scenario.Locked(), Start: at(rec.start), End: at(rec.end)}
+		t := scenario.Task{Index: i + 1, Goroutine: rec.goroutine, Locked: p.Scenario.Locked(), Start: at(rec.start), End: at(rec.end),
+			Handshake: rec.handshake, RoundTrip: rec.roundTrip, ServerHold: rec.serverHold}
 		for _, s := range rec.stages {
 			t.Segments = append(t.Segments, scenario.Segment{
 				Task: i + 1, Stage: s.stage, Start: at(s.start), End: at(s.end),

@@ -17,8 +17,9 @@ type resultJSON struct {
 	UnitMS     float64 `json:"unit_ms"`
 	MakespanMS float64 `json:"makespan_ms"`
 	ExpectedMS float64 `json:"expected_ms"`
-	DiffMS     float64 `json:"diff_ms"` // written only: makespan - expected
+	DiffMS     float64 `json:"diff_ms"` // written only: makespan - expected - network
 	ReadyMS    float64 `json:"ready_ms"`
+	NetworkMS  float64 `json:"network_ms"`
 	SpawnMS    float64 `json:"spawn_ms"`
 }
 
@@ -26,7 +27,7 @@ type plain Result // Result without its JSON methods
 
 // MarshalJSON adds the durations, in milliseconds, to the JSON fields.
 func (r Result) MarshalJSON() ([]byte, error) {
-	return json.Marshal(resultJSON{plain(r), ms(r.Unit), ms(r.Makespan), ms(r.Expected), ms(r.Makespan - r.Expected), ms(r.Ready), ms(r.Spawn)})
+	return json.Marshal(resultJSON{plain(r), ms(r.Unit), ms(r.Makespan), ms(r.Expected), ms(r.Makespan - r.Expected - r.Network), ms(r.Ready), ms(r.Network), ms(r.Spawn)})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -36,7 +37,7 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*r = Result(v.plain)
-	r.Unit, r.Makespan, r.Expected, r.Ready, r.Spawn = fromMS(v.UnitMS), fromMS(v.MakespanMS), fromMS(v.ExpectedMS), fromMS(v.ReadyMS), fromMS(v.SpawnMS)
+	r.Unit, r.Makespan, r.Expected, r.Ready, r.Network, r.Spawn = fromMS(v.UnitMS), fromMS(v.MakespanMS), fromMS(v.ExpectedMS), fromMS(v.ReadyMS), fromMS(v.NetworkMS), fromMS(v.SpawnMS)
 	return nil
 }
 
@@ -45,11 +46,12 @@ func fromMS(v float64) time.Duration { return time.Duration(v * float64(time.Mil
 // WriteSummary writes the human summary of a run: measured against
 // expected makespan, and where to see the trace (traceURL may be empty).
 func (r Result) WriteSummary(w io.Writer, traceURL string) {
-	diff := r.Makespan - r.Expected
+	want := r.Expected + r.Network
+	diff := r.Makespan - want
 	fmt.Fprintf(w, "%s: %d tasks, GOMAXPROCS=%d, compute=%s, unit=%v\n", r.Scenario, r.Tasks, r.GOMAXPROCS, r.Compute, r.Unit)
-	fmt.Fprintf(w, "  makespan %v, expected %v (%s), difference %+v (%+.2f%%)\n",
-		r.Makespan.Round(time.Microsecond), r.Expected, r.Formula, diff.Round(time.Microsecond),
-		100*float64(diff)/float64(r.Expected))
+	fmt.Fprintf(w, "  makespan %v, expected %v (%s) + network %v, difference %+v (%+.2f%%)\n",
+		r.Makespan.Round(time.Microsecond), r.Expected, r.Formula, r.Network.Round(time.Microsecond), diff.Round(time.Microsecond),
+		100*float64(diff)/float64(want))
 	fmt.Fprintf(w, "  ready (reply there, waiting for a thread) %v in all; %d OS thread lane(s)\n", r.Ready.Round(time.Microsecond), r.ThreadLanes)
 	fmt.Fprintf(w, "  peak %d OS threads, %d goroutines, %s resident (%s a task); tasks started in %v\n",
 		r.PeakOSThreads, r.PeakGoroutines, bytesIEC(r.PeakRSS), bytesIEC(r.RSSPerTask), r.Spawn.Round(time.Microsecond))

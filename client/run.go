@@ -44,20 +44,24 @@ type Config struct {
 
 // Result of a run. JSON field names are part of the client's -json output.
 type Result struct {
-	Scenario       scenario.Scenario `json:"scenario"`
-	Tasks          int               `json:"tasks"`
-	GOMAXPROCS     int               `json:"gomaxprocs"`
-	NumCPU         int               `json:"num_cpu"`
-	Compute        scenario.Compute  `json:"compute"`
-	Unit           time.Duration     `json:"-"`
-	Makespan       time.Duration     `json:"-"`
-	Expected       time.Duration     `json:"-"`
-	Ready          time.Duration     `json:"-"` // all tasks' ready stages
-	Formula        string            `json:"formula"`
-	TraceID        string            `json:"trace_id"`
-	ThreadLanes    int               `json:"thread_lanes"`
-	PeakOSThreads  int               `json:"peak_os_threads"`
-	PeakGoroutines int               `json:"peak_goroutines"`
+	Scenario   scenario.Scenario `json:"scenario"`
+	Tasks      int               `json:"tasks"`
+	GOMAXPROCS int               `json:"gomaxprocs"`
+	NumCPU     int               `json:"num_cpu"`
+	Compute    scenario.Compute  `json:"compute"`
+	Unit       time.Duration     `json:"-"`
+	Makespan   time.Duration     `json:"-"`
+	Expected   time.Duration     `json:"-"`
+	Ready      time.Duration     `json:"-"` // all tasks' ready stages
+	// Network is how much of the makespan the network took, as the tasks
+	// measured it (scenario.Timeline.Network); the makespan is expected to
+	// be Expected plus this.
+	Network        time.Duration `json:"-"`
+	Formula        string        `json:"formula"`
+	TraceID        string        `json:"trace_id"`
+	ThreadLanes    int           `json:"thread_lanes"`
+	PeakOSThreads  int           `json:"peak_os_threads"`
+	PeakGoroutines int           `json:"peak_goroutines"`
 	// PeakRSS is the process's peak resident memory during the run;
 	// RSSPerTask the growth over the memory before the tasks, per task.
 	PeakRSS    int64 `json:"peak_rss_bytes"`
@@ -180,11 +184,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	res.Makespan = end.Sub(r.start)
 	res.Ready = tl.StageTotal(scenario.StageReady)
+	res.Network = tl.Network()
 	res.ThreadLanes = len(lanes)
 	res.PeakOSThreads, res.PeakGoroutines = r.peak.get()
 	root.SetAttributes(
 		tracing.KeyMakespanMS.Float64(ms(res.Makespan)),
 		tracing.KeyReadyMS.Float64(ms(res.Ready)),
+		tracing.KeyNetworkMS.Float64(ms(res.Network)),
 		tracing.KeyThreadLanes.Int(res.ThreadLanes),
 		tracing.KeyPeakOSThreads.Int(res.PeakOSThreads),
 		tracing.KeyPeakGoroutines.Int(res.PeakGoroutines),

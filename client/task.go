@@ -29,11 +29,15 @@ type task struct {
 	rec   *taskRecord
 }
 
-// taskRecord is what a task measured, for the thread lanes.
+// taskRecord is what a task measured, for the thread lanes and the
+// model's network time.
 type taskRecord struct {
 	goroutine  int64
 	start, end time.Time
 	stages     []stageRecord
+	// handshake is the dial; roundTrip the request's, on the network;
+	// serverHold what the server says it held the request (0: unknown).
+	handshake, roundTrip, serverHold time.Duration
 }
 
 type stageRecord struct {
@@ -142,10 +146,14 @@ func (t *task) connect(g tracing.Goroutine) (_ net.Conn, err error) {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	d := net.Dialer{Control: sockstamp.StampArrivals}
+	dialed := time.Now()
 	conn, err := d.DialContext(ctx, "tcp", t.r.cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
+	// The handshake's round trip: the network's part of connecting.
+	t.rec.handshake = time.Since(dialed)
+	s.SetAttributes(tracing.KeyHandshakeMS.Float64(ms(t.rec.handshake)))
 	return conn, nil
 }
 
@@ -186,12 +194,14 @@ func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 		arrived, stamped, err = sockstamp.ReadFull(conn, p)
 		return err
 	}
-	// A plain echo server (the article's) echoes the preamble too: read
-	// past it, and say so once per run (Result.PlainServer).
-	plain, err := wire.ReadEcho(readFull, req, []byte(t.label))
-	if plain {
+	// asynctrace's server says how long it held the request; a plain echo
+	// server (the article's) echoes the preamble too: read past it, and
+	// say so once per run (Result.PlainServer).
+	echo, err := wire.ReadEcho(readFull, req, []byte(t.label))
+	if echo.PlainServer {
 		t.r.plainServer.Store(true)
 	}
+	rtt, rttOK := sockstamp.SmoothedRTT(conn)
 	// Close as the article's client does (shutdown(Both) right after the
 	// read), with everything the server sent read, so that the server's
 	// copy ends now, not after the compute; and before the ready span
@@ -216,7 +226,17 @@ func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 	if !stamped || arrived.After(ran) {
 		arrived, how = ran, tracing.TimeClock
 	}
-	s.SetAttributes(tracing.KeyArrival.String(how))
+	// The request's round trip: the response less what the server says it
+	// waited, both on their own clocks; else TCP's view of the connection.
+	switch {
+	case echo.ReplyOK:
+		t.rec.roundTrip = max(0, arrived.Sub(s.rec.start)-echo.Reply.Wait)
+		t.rec.serverHold = echo.Reply.Hold
+		s.SetAttributes(tracing.KeyServerHoldMS.Float64(ms(echo.Reply.Hold)))
+	case rttOK:
+		t.rec.roundTrip = rtt
+	}
+	s.SetAttributes(tracing.KeyArrival.String(how), tracing.KeyRoundTripMS.Float64(ms(t.rec.roundTrip)))
 	s.end(arrived, tid, nil)
 	ended = true
 

@@ -39,6 +39,9 @@ type Diagram struct {
 	// Note, if not empty, says where the run was measured and what the
 	// figure cannot show (PrintedNote); the renderers print it.
 	Note string
+	// PlainServer: the client said its server echoed the preamble (a plain
+	// echo server): the trace has no server spans, and none are awaited.
+	PlainServer bool
 }
 
 // knobs says how the run was set up, for the renderers' titles.
@@ -76,7 +79,8 @@ func Build(traceID string, spans []Span) (*Diagram, error) {
 		},
 		Makespan: root.End.Sub(root.Start),
 	}
-	d := &Diagram{Timeline: tl, TraceID: traceID, Start: root.Start, Expected: ms(num(root, tracing.KeyExpectedMS)), PeakOSThreads: int(num(root, tracing.KeyPeakOSThreads))}
+	d := &Diagram{Timeline: tl, TraceID: traceID, Start: root.Start, Expected: ms(num(root, tracing.KeyExpectedMS)), PeakOSThreads: int(num(root, tracing.KeyPeakOSThreads)),
+		PlainServer: slices.Contains(root.Events, tracing.EventPlainServer)}
 	at := func(t time.Time) time.Duration { return t.Sub(root.Start) }
 
 	for _, s := range tr.tasks() {
@@ -98,8 +102,12 @@ func Build(traceID string, spans []Span) (*Diagram, error) {
 				tend = tid
 			}
 			task.Segments = append(task.Segments, scenario.Segment{Task: i, Stage: scenario.Stage(c.Name), Start: at(c.Start), End: at(c.End), Thread: tid, ThreadEnd: tend})
-			if c.Name == tracing.SpanResponse {
+			switch c.Name {
+			case tracing.SpanConnect:
+				task.Handshake = ms(num(c, tracing.KeyHandshakeMS))
+			case tracing.SpanResponse:
 				server = tr.serverSegments(c, i, at)
+				tr.network(&task, c)
 			}
 		}
 		slices.SortStableFunc(task.Segments, func(a, b scenario.Segment) int { return cmp.Compare(a.Start, b.Start) })
@@ -170,6 +178,24 @@ func (tr spanTree) tasks() []*Span {
 	return out
 }
 
+// network reads a task's round trip and the server's hold: from the
+// server's own echo span where the trace has it (the response less the
+// echo, each on its own host's clock; the hold the server measured), else
+// as the client recorded them on its response span.
+func (tr spanTree) network(t *scenario.Task, response *Span) {
+	t.RoundTrip = ms(num(response, tracing.KeyRoundTripMS))
+	t.ServerHold = ms(num(response, tracing.KeyServerHoldMS))
+	for _, echo := range tr.children[response.ID] {
+		if echo.Name != tracing.SpanEcho {
+			continue
+		}
+		t.RoundTrip = max(0, response.End.Sub(response.Start)-echo.End.Sub(echo.Start))
+		if h := ms(num(echo, tracing.KeyHoldMS)); h > 0 {
+			t.ServerHold = h
+		}
+	}
+}
+
 // serverSegments are the server's delay and write under a response span.
 func (tr spanTree) serverSegments(response *Span, task int, at func(time.Time) time.Duration) []scenario.Segment {
 	var out []scenario.Segment
@@ -198,3 +224,59 @@ func num(s *Span, k attribute.Key) float64 {
 }
 
 func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+
+// ServerSpans says how many of the server's stage spans (delay and write,
+// two a task) the trace holds, and how many the client's requests caused.
+func (d *Diagram) ServerSpans() (have, want int) {
+	for _, segs := range d.Server {
+		have += len(segs)
+	}
+	if d.PlainServer {
+		return have, 0
+	}
+	return have, 2 * len(d.Tasks)
+}
+
+// EchoSlack is how far the server's echo may lie outside its response and
+// still count as inside: Jaeger's microseconds, rounded at both ends.
+// (Jaeger itself, with clock skew adjustment off, its default, warns of
+// any amount.)
+const EchoSlack = time.Millisecond
+
+// Verify is the timeline's checks (scenario.Timeline.Verify), and, where
+// the trace has the server's spans, that each echo, from its delay's start
+// to its write's end, lies inside its task's response: the server's clock
+// against the client's, across hosts.
+func (d *Diagram) Verify(exp scenario.Expectation) []scenario.Check {
+	checks := d.Timeline.Verify(exp)
+	have, want := d.ServerSpans()
+	switch {
+	case d.PlainServer:
+		checks = append(checks, scenario.Check{Name: "server spans", OK: true, Detail: "none: the server echoed the preamble, a plain echo server"})
+		return checks
+	case have < want:
+		checks = append(checks, scenario.Check{Name: "server spans", OK: false, Detail: fmt.Sprintf("%d of the %d delay and write spans the requests caused are in the trace", have, want)})
+		return checks
+	}
+	var outside []string
+	worst := time.Duration(0)
+	for i, t := range d.Tasks {
+		resp, ok := t.Segment(scenario.StageResponse)
+		segs := d.Server[i]
+		if !ok || len(segs) == 0 {
+			continue
+		}
+		echoStart, echoEnd := segs[0].Start, segs[len(segs)-1].End
+		out := max(resp.Start-echoStart, echoEnd-resp.End, 0)
+		worst = max(worst, out)
+		if out > EchoSlack {
+			outside = append(outside, fmt.Sprintf("%s by %v", t.Label(), out))
+		}
+	}
+	detail := fmt.Sprintf("every echo inside its response (allowed %v outside; largest %v)", EchoSlack, worst)
+	if len(outside) > 0 {
+		detail = fmt.Sprintf("echoes outside their response, beyond %v: %s (the two hosts' clocks differ?)", EchoSlack, strings.Join(outside, ", "))
+	}
+	checks = append(checks, scenario.Check{Name: "echo inside response", OK: len(outside) == 0, Detail: detail})
+	return checks
+}

@@ -31,7 +31,20 @@ type Task struct {
 	Locked     bool  // it owned its OS thread
 	Start, End time.Duration
 	Segments   []Segment // its stages, in the order they ran
+
+	// The network, as the task saw it (0: not measured): the dial's
+	// handshake, and its request's round trip (its response less the time
+	// the server says it waited, or TCP's smoothed RTT where the server
+	// says nothing).
+	Handshake, RoundTrip time.Duration
+	// ServerHold is how long the server says it held the request, from
+	// its accept to its reply, on its own clock (0: it did not say).
+	ServerHold time.Duration
 }
+
+// Network is the task's time on the network: its handshake and its
+// request's round trip.
+func (t Task) Network() time.Duration { return t.Handshake + t.RoundTrip }
 
 // Label is the task's label, "task1".
 func (t Task) Label() string { return TaskLabel(t.Index) }
@@ -102,23 +115,46 @@ func (tl *Timeline) StageTotal(s Stage) time.Duration {
 	return sum
 }
 
-// ServerDelay is how long the server held the requests, as the client saw
-// it: the shortest response (from the write to the echo's arrival), which
-// is the server's delay and a round trip.
-func (tl *Timeline) ServerDelay() (time.Duration, bool) {
-	var d time.Duration
-	found := false
+// Network is how much of the makespan the network took, as the tasks
+// measured it: in a serial run every task's handshake and round trip,
+// one after another; elsewhere the tasks wait for theirs together, and the
+// slowest counts.
+func (tl *Timeline) Network() time.Duration {
+	var sum, most time.Duration
 	for _, t := range tl.Tasks {
-		if s, ok := t.Segment(StageResponse); ok && (!found || s.Len() < d) {
-			d, found = s.Len(), true
+		sum += t.Network()
+		most = max(most, t.Network())
+	}
+	if tl.Scenario.Serial() {
+		return sum
+	}
+	return most
+}
+
+// ServerDelay is how long the server held the requests: the shortest hold
+// the server reported, on its own clock; where it reported none, the
+// shortest response less its round trip, as the client saw it.
+func (tl *Timeline) ServerDelay() (time.Duration, bool) {
+	var held, seen time.Duration
+	foundHeld, foundSeen := false, false
+	for _, t := range tl.Tasks {
+		if t.ServerHold > 0 && (!foundHeld || t.ServerHold < held) {
+			held, foundHeld = t.ServerHold, true
+		}
+		if s, ok := t.Segment(StageResponse); ok && (!foundSeen || s.Len()-t.RoundTrip < seen) {
+			seen, foundSeen = s.Len()-t.RoundTrip, true
 		}
 	}
-	return d, found
+	if foundHeld {
+		return held, true
+	}
+	return seen, foundSeen
 }
 
 // UnitMismatch says, in one line naming both units and the flag that fixes
 // it, whether the server held the requests for other than 8 of the run's
-// units, by more than tolerance (and 5ms); "" if it did not.
+// units, by more than tolerance (and 5ms); "" if it did not. The network's
+// round trip is not part of the hold (ServerDelay).
 func (tl *Timeline) UnitMismatch(tolerance float64) string {
 	d, ok := tl.ServerDelay()
 	want := ServerDelay(tl.Unit)

@@ -12,15 +12,30 @@ import (
 type Expectation struct {
 	Params
 	Tolerance float64 // allowed excess of the makespan, as a fraction of the expected one
+	// Network is the time the run spent on the network, as measured
+	// (Timeline.Network): the makespan is expected to be the formula's
+	// plus this.
+	Network time.Duration
+}
+
+// Makespan is the expected makespan: the formula's, plus the network's
+// time, and the formula.
+func (e Expectation) Makespan() (time.Duration, string) {
+	want, formula := e.Expected()
+	if e.Network > 0 {
+		return want + e.Network, formula + " + network"
+	}
+	return want, formula
 }
 
 // DefaultTolerance holds on a busy 2-core machine at u ≥ 50ms: measured
 // runs come within 1%, and a scenario's neighbour differs by 25% or more.
 const DefaultTolerance = 0.05
 
-// Expect is the expectation the run recorded for itself.
+// Expect is the expectation the run recorded for itself, with the
+// network's time it measured.
 func (tl *Timeline) Expect() Expectation {
-	return Expectation{Params: tl.Params, Tolerance: DefaultTolerance}
+	return Expectation{Params: tl.Params, Tolerance: DefaultTolerance, Network: tl.Network()}
 }
 
 // Check is one verified property.
@@ -91,11 +106,15 @@ func (v *verifier) add(name string, ok bool, format string, args ...any) {
 // length), and at most Tolerance above.
 func (v *verifier) makespan() {
 	e := v.exp
-	want, formula := e.Expected()
+	want, formula := e.Makespan()
 	over := float64(v.tl.Makespan-want) / float64(want)
+	network := ""
+	if e.Network > 0 {
+		network = fmt.Sprintf(", network %v", e.Network.Round(time.Microsecond))
+	}
 	v.add("makespan", v.tl.Makespan >= want-2*time.Millisecond && over <= e.Tolerance,
-		"%v, expected %v = %s for %s, %s, n=%d, P=%d (%+.1f%%, allowed %s)",
-		v.tl.Makespan.Round(time.Microsecond), want, formula, e.Scenario, e.Compute, e.N, e.Procs, 100*over, percent(e.Tolerance))
+		"%v, expected %v = %s for %s, %s, n=%d, P=%d%s (%+.1f%%, allowed %s)",
+		v.tl.Makespan.Round(time.Microsecond), want.Round(time.Microsecond), formula, e.Scenario, e.Compute, e.N, e.Procs, network, 100*over, percent(e.Tolerance))
 }
 
 // serverDelay: the server held the requests 8u, as the client's unit

@@ -92,7 +92,17 @@ func (s *Server) handle(ctx context.Context, conn net.Conn, accepted time.Time) 
 		return
 	}
 
-	n, sent, err := s.reply(ctx, g, r, payloadAt, end)
+	// A traced client is told how long the request was held, on this
+	// server's clock: its response less the wait is the network's round
+	// trip (wire.Reply).
+	var preamble []byte
+	if kind == tracing.PreambleTraced || kind == tracing.PreambleBadContext {
+		now := time.Now()
+		hold := now.Sub(accepted)
+		preamble = wire.Reply{Hold: hold, Wait: now.Sub(start)}.Encode()
+		echo.SetAttributes(tracing.KeyHoldMS.Float64(float64(hold) / float64(time.Millisecond)))
+	}
+	n, sent, err := s.reply(ctx, g, r, preamble, payloadAt, end)
 	echo.SetAttributes(tracing.KeyEchoBytes.Int64(n))
 	if err != nil {
 		tracing.Fail(echo, err)
@@ -173,19 +183,21 @@ func (s *Server) hold(ctx context.Context, g tracing.Goroutine, r *request, star
 	return err
 }
 
-// reply is the write span: it sends the held payload back, and returns
+// reply is the write span: it sends the held payload back, after the
+// reply preamble if there is one, and returns
 // the bytes written and when the last of them left: by the kernel's
 // transmit timestamp where it gives one, else the clock after the write.
 // The clock read after write returns would come later than the client's
 // arrival timestamp (docs/design.md, "Measured facts"), and the echo span
 // would end after its parent.
-func (s *Server) reply(ctx context.Context, g tracing.Goroutine, r *request, payloadAt int, end time.Time) (int64, time.Time, error) {
+func (s *Server) reply(ctx context.Context, g tracing.Goroutine, r *request, preamble []byte, payloadAt int, end time.Time) (int64, time.Time, error) {
 	_, span := g.Start(ctx, s.tracer, tracing.SpanWrite)
 	defer tracing.ExecRegion(ctx, tracing.SpanWrite)()
 	conn := r.conn
 	stamped := sockstamp.StampSends(conn)
 	conn.SetWriteDeadline(end)
-	n, err := conn.Write(r.buf[payloadAt:])
+	n, err := conn.Write(append(preamble, r.buf[payloadAt:]...))
+	n = max(0, n-len(preamble)) // the payload's bytes
 	sent, how := time.Now(), tracing.TimeClock
 	if t, ok := sockstamp.LastSent(conn); stamped && ok {
 		sent, how = t, tracing.TimeKernel

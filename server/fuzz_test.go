@@ -39,8 +39,8 @@ func (l *pipeListener) Addr() net.Addr { return &net.UnixAddr{Name: "pipe", Net:
 
 // FuzzServe: any bytes in, the payload out. With no delay the request is
 // what the server's first read took (at most 512 bytes over a pipe); the
-// server echoes its payload, the preamble, if any, taken off; it never
-// panics, hangs or echoes anything else.
+// server echoes its payload, the preamble, if any, taken off and replaced
+// by its reply preamble; it never panics, hangs or echoes anything else.
 func FuzzServe(f *testing.F) {
 	f.Add([]byte("task1"))
 	f.Add([]byte(wire.Magic + "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\ntask1"))
@@ -67,7 +67,8 @@ func FuzzServe(f *testing.F) {
 		}
 		req := in[:min(len(in), 512)]
 		want := req
-		if r := wire.Parse(req); r.Status == wire.Traced {
+		r := wire.Parse(req)
+		if r.Status == wire.Traced {
 			want = req[r.Len:]
 		}
 		c, s := net.Pipe()
@@ -79,9 +80,17 @@ func FuzzServe(f *testing.F) {
 			c.Write(in)
 		}()
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		got := make([]byte, len(want))
-		if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("echo of %q = %q, %v; want %q", in, got, err, want)
+		if r.Status == wire.Traced && len(want) > 0 {
+			// A traced request's echo follows the server's reply preamble.
+			readFull := func(p []byte) error { _, err := io.ReadFull(c, p); return err }
+			if e, err := wire.ReadEcho(readFull, req[:r.Len], want); err != nil || !e.ReplyOK {
+				t.Fatalf("echo of %q: %+v, %v; want the reply preamble, then %q", in, e, err, want)
+			}
+		} else if r.Status != wire.Traced {
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("echo of %q = %q, %v; want %q", in, got, err, want)
+			}
 		}
 		c.Close()
 		<-wrote

@@ -117,6 +117,17 @@ func TestPreambleEdgeCases(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, rec := traced(t, server.Config{Delay: delay})
 			got, _ := exchange(t, srv.Addr, []byte(tt.give))
+			// A traced client's echo comes after the server's reply
+			// preamble: its hold, and its wait since the first byte.
+			traced := tt.wantPreamble == tracing.PreambleTraced || tt.wantPreamble == tracing.PreambleBadContext
+			if r := wire.Parse(got); traced != (r.Status == wire.Traced) {
+				t.Errorf("reply preamble: %v, want one: %v (%.80q)", r.Status, traced, got)
+			} else if traced {
+				if r.Headers.Get("asynctrace-hold-ns") == "" || r.Headers.Get("asynctrace-wait-ns") == "" {
+					t.Errorf("reply preamble headers %v, want the hold and the wait", r.Headers)
+				}
+				got = got[r.Len:]
+			}
 			if !bytes.Equal(got, []byte(tt.want)) {
 				t.Errorf("echo = %.60q, want %.60q", got, tt.want)
 			}

@@ -148,3 +148,21 @@ func rawConn(conn net.Conn) syscall.RawConn {
 	}
 	return rc
 }
+
+// SmoothedRTT is the kernel's smoothed round-trip time of a TCP
+// connection (TCP_INFO's tcpi_rtt): the network's round trip as TCP
+// measured it, from the handshake and the acknowledgements since; ok is
+// false where it gives none.
+func SmoothedRTT(conn net.Conn) (rtt time.Duration, ok bool) {
+	rc := rawConn(conn)
+	if rc == nil {
+		return 0, false
+	}
+	rc.Control(func(fd uintptr) {
+		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err == nil {
+			rtt, ok = time.Duration(info.Rtt)*time.Microsecond, true
+		}
+	})
+	return rtt, ok
+}

@@ -118,7 +118,8 @@ const (
 	KeyThreadLanes     = attribute.Key("asynctrace.thread_lanes")
 	KeyPeakRSSBytes    = attribute.Key("asynctrace.peak_rss_bytes")
 	KeyRSSPerTaskBytes = attribute.Key("asynctrace.rss_per_task_bytes")
-	KeySpawnMS         = attribute.Key("asynctrace.spawn_ms") // creating and starting the tasks
+	KeySpawnMS         = attribute.Key("asynctrace.spawn_ms")   // creating and starting the tasks
+	KeyNetworkMS       = attribute.Key("asynctrace.network_ms") // the makespan's time on the network (Timeline.Network)
 	// On the root's "unit mismatch" event: the server's delay as measured,
 	// and the message that says how to fix it.
 	KeyServerDelayMS = attribute.Key("asynctrace.server_delay_ms")
@@ -143,11 +144,22 @@ const (
 
 	// response: where its end came from (TimeKernel or TimeClock).
 	KeyArrival = attribute.Key("asynctrace.arrival")
+	// The network, as the client measured it: on connect, the dial's
+	// handshake; on response, the request's round trip (the response less
+	// what the server says it waited, or TCP's smoothed RTT), and the hold
+	// the server reported.
+	KeyHandshakeMS  = attribute.Key("asynctrace.handshake_ms")
+	KeyRoundTripMS  = attribute.Key("asynctrace.round_trip_ms")
+	KeyServerHoldMS = attribute.Key("asynctrace.server_hold_ms")
 
 	// Server spans.
 	KeyPeerAddress = semconv.NetworkPeerAddressKey
 	KeyPeerPort    = semconv.NetworkPeerPortKey
 	KeyEchoBytes   = attribute.Key("asynctrace.echo.bytes")
+	// KeyHoldMS (on echo, for a traced client): how long the server held
+	// the request, from the accept to the reply, on its clock; what the
+	// unit check compares with 8u.
+	KeyHoldMS = attribute.Key("asynctrace.hold_ms")
 	// KeyPreamble says how the request began (see package wire).
 	KeyPreamble = attribute.Key("asynctrace.preamble")
 	// KeySent (on write) says where the time the reply left came from

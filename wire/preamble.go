@@ -23,6 +23,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"time"
 
 	"go.opentelemetry.io/otel/propagation"
 )
@@ -176,34 +178,113 @@ func printable(v []byte) bool {
 	return true
 }
 
+// Reply is what asynctrace's server tells a traced client before its
+// echo, in a preamble of its own: how long it held the request, on its own
+// clock. With it the client tells the network's round trip (its response
+// less Wait) from the server's hold, across hosts whose clocks differ.
+type Reply struct {
+	Hold time.Duration // from the accept to the reply: the server's delay
+	Wait time.Duration // from the request's first byte to the reply
+}
+
+// Header names of a Reply.
+const (
+	headerHold = "asynctrace-hold-ns"
+	headerWait = "asynctrace-wait-ns"
+)
+
+// Encode is the reply's preamble.
+func (r Reply) Encode() []byte {
+	b, _ := encode(propagation.MapCarrier{
+		headerHold: strconv.FormatInt(int64(r.Hold), 10),
+		headerWait: strconv.FormatInt(int64(r.Wait), 10),
+	})
+	return b
+}
+
+// parseReply reads a Reply from a preamble's headers.
+func parseReply(h propagation.MapCarrier) (Reply, bool) {
+	hold, err1 := strconv.ParseInt(h[headerHold], 10, 64)
+	wait, err2 := strconv.ParseInt(h[headerWait], 10, 64)
+	if err1 != nil || err2 != nil || hold < 0 || wait < 0 {
+		return Reply{}, false
+	}
+	return Reply{Hold: time.Duration(hold), Wait: time.Duration(wait)}, true
+}
+
+// Echo is what came back for a traced request.
+type Echo struct {
+	// PlainServer: the server echoed the request's preamble too, as a
+	// plain echo server (the article's, nc) does; no Reply, no server spans.
+	PlainServer bool
+	// Reply is asynctrace's server's account of its hold; ok false where
+	// the server sent none.
+	Reply   Reply
+	ReplyOK bool
+}
+
 // ReadEcho reads the echo of payload, which was sent after preamble, with
 // readFull (which fills its buffer, as io.ReadFull does). asynctrace's
-// server echoes the payload alone; a plain echo server (the article's, or
-// nc) echoes the preamble too, and then ReadEcho reads past it and says
-// so: echoedPreamble. A payload that begins as the preamble does and is
-// echoed alone is taken as asynctrace's echo: the payload is read first.
-func ReadEcho(readFull func([]byte) error, preamble, payload []byte) (echoedPreamble bool, err error) {
-	got := make([]byte, len(payload))
+// server sends a Reply preamble, then the payload; a plain echo server
+// sends the request's preamble back, then the payload: ReadEcho reads past
+// either, and says which it was. A payload echoed alone is taken as it is.
+func ReadEcho(readFull func([]byte) error, preamble, payload []byte) (Echo, error) {
+	var e Echo
+	got := make([]byte, min(len(payload), len(Magic)))
 	if err := readFull(got); err != nil {
-		return false, err
+		return e, err
 	}
-	if bytes.Equal(got, payload) {
-		return false, nil
+	if !bytes.HasPrefix([]byte(Magic), got) || bytes.Equal(got, payload) && !bytes.HasPrefix(payload, []byte(Magic)) {
+		// No preamble came back: the payload, or something else.
+		rest := make([]byte, len(payload)-len(got))
+		if err := readFull(rest); err != nil {
+			return e, err
+		}
+		if echo := append(got, rest...); !bytes.Equal(echo, payload) {
+			return e, fmt.Errorf("echoed %q, want %q", echo, payload)
+		}
+		return e, nil
 	}
-	// A plain echo server: got is where the preamble begins, and the
-	// payload follows it.
-	whole := append(append(make([]byte, 0, len(preamble)+len(payload)), preamble...), payload...)
-	if !bytes.HasPrefix(whole, got) {
-		return false, fmt.Errorf("echoed %q, want %q", got, payload)
+	// A preamble: read it to its blank line, a byte at a time (it ends
+	// where the payload begins).
+	pre := append(make([]byte, 0, 256), got...)
+	for {
+		if len(pre) < len(Magic) {
+			pre = append(pre, make([]byte, len(Magic)-len(pre))...)
+			if err := readFull(pre[len(got):]); err != nil {
+				return e, fmt.Errorf("the server's preamble: %w", err)
+			}
+			got = pre
+		}
+		res := Parse(pre)
+		if res.Status == Traced {
+			if bytes.Equal(pre, preamble) {
+				e.PlainServer = true
+			} else {
+				e.Reply, e.ReplyOK = parseReply(res.Headers)
+			}
+			break
+		}
+		if res.Status != NeedMore {
+			return e, fmt.Errorf("echoed %q, want %q", truncateQ(pre), payload)
+		}
+		b := []byte{0}
+		if err := readFull(b); err != nil {
+			return e, fmt.Errorf("the server's preamble: %w", err)
+		}
+		pre = append(pre, b[0])
 	}
-	rest := make([]byte, len(whole)-len(got))
-	if err := readFull(rest); err != nil {
-		return true, fmt.Errorf("the server echoed the preamble, then: %w", err)
+	echo := make([]byte, len(payload))
+	if err := readFull(echo); err != nil {
+		if e.PlainServer {
+			return e, fmt.Errorf("the server echoed the preamble, then: %w", err)
+		}
+		return e, err
 	}
-	if echo := append(got, rest...); !bytes.Equal(echo, whole) {
-		return true, fmt.Errorf("echoed %q, want %q", truncateQ(echo[len(preamble):]), payload)
+	if !bytes.Equal(echo, payload) {
+		return e, fmt.Errorf("echoed %q, want %q", truncateQ(echo), payload)
 	}
-	return true, nil
+	return e, nil
 }
 
 func truncateQ(b []byte) []byte {

@@ -240,8 +240,9 @@ func readPrinted(cfg config, stdin io.Reader) (*diagram.Diagram, error) {
 }
 
 // load gets the traces to draw and builds their models, waiting (up to
-// -wait) for Jaeger to have every client span of each. It returns the
-// complete ones, and an error for the rest.
+// -wait) for Jaeger to have every client span of each, and every server
+// span the client's requests caused. It returns the ones whose client
+// spans are complete, and an error for what is missing.
 func load(ctx context.Context, cfg config) ([]*diagram.Diagram, error) {
 	deadline := time.Now().Add(cfg.wait)
 	for {
@@ -317,6 +318,11 @@ func build(traces []jaeger.Trace) ([]*diagram.Diagram, error) {
 		if len(d.Tasks) < d.N || stages < want {
 			errs = append(errs, fmt.Errorf("trace %s is incomplete: %d of %d tasks, %d of %d stages", t.TraceID, len(d.Tasks), d.N, stages, want))
 			continue
+		}
+		// The server exports on its own: its spans may come later. Drawn
+		// and checked all the same once the wait is over.
+		if have, want := d.ServerSpans(); have < want {
+			errs = append(errs, fmt.Errorf("trace %s: %d of the server's %d delay and write spans so far", t.TraceID, have, want))
 		}
 		ds = append(ds, d)
 	}
