@@ -466,6 +466,9 @@ func (r *Runner) child(ctx context.Context, run *Run) (state State, errMsg strin
 		return Failed, err.Error(), nil, svg, trace
 	}
 	if err := cmd.Start(); err != nil {
+		if ctx.Err() != nil {
+			return Cancelled, "", nil, svg, TraceStatus{} // cancelled as it started
+		}
 		return Failed, "starting the run: " + err.Error(), nil, svg, trace
 	}
 	sc := bufio.NewScanner(stderr)

@@ -444,7 +444,7 @@ func TestQueuePlaceAndGroupCancel(t *testing.T) {
 	}
 	for _, v := range append(views, long...) {
 		if got := awaitState(t, p.runner, v.ID, 10*time.Second, Cancelled, Done, Failed); got.State != Cancelled {
-			t.Errorf("run %d: %s, want cancelled", v.ID, got.State)
+			t.Errorf("run %d: %s (%s), want cancelled", v.ID, got.State, got.Error)
 		}
 	}
 }

@@ -273,9 +273,15 @@ func (tr *Trace) checkEcho(t testing.TB, label string, resp *diagram.Span, want 
 	if !slices.Equal(kids, []string{tracing.SpanDelay, tracing.SpanWrite}) {
 		t.Errorf("%s/echo children %v, want delay and write", label, kids)
 	}
+	// The server holds a request 8u from its accept (hold_ms, on its
+	// clock); the echo, from the first byte, and the response, from the
+	// write, start a little after the accept, and last about as long.
 	w := scenario.ServerDelay(want.Unit)
+	if h, _ := a[string(tracing.KeyHoldMS)].(float64); time.Duration(h*float64(time.Millisecond)) < w-time.Microsecond {
+		t.Errorf("%s/echo: %s = %v, want at least 8u = %v", label, tracing.KeyHoldMS, a[string(tracing.KeyHoldMS)], w)
+	}
 	for _, s := range []*diagram.Span{echo, resp} {
-		if d := s.End.Sub(s.Start); d < w-want.Slack || want.EchoOver > 0 && d > w+want.EchoOver {
+		if d := s.End.Sub(s.Start); d < w-want.Unit/10-want.Slack || want.EchoOver > 0 && d > w+want.EchoOver {
 			t.Errorf("%s/%s lasts %v, want about 8u = %v", label, s.Name, d, w)
 		}
 	}
