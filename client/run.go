@@ -142,24 +142,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	r.peak.sample()
 	r.expected = res.Expected
-	var stopProgress, progressDone chan struct{}
-	if cfg.Progress != nil {
-		if r.cfg.ProgressEvery <= 0 {
-			r.cfg.ProgressEvery = time.Second
-		}
-		stopProgress, progressDone = make(chan struct{}), make(chan struct{})
-		go r.reportProgress(stopProgress, progressDone)
-	}
+	stopProgress := r.startProgress()
 
 	// The article's left half: the tasks, under one span from the run's
 	// start to the last task's end.
 	tctx, tasks := r.tracer.Start(ctx, tracing.SpanTasks, trace.WithTimestamp(r.start))
 	errs := r.tasks(tctx, p.N)
 	tasks.End(trace.WithTimestamp(r.lastTaskEnd()))
-	if stopProgress != nil {
-		close(stopProgress)
-		<-progressDone
-	}
+	stopProgress()
 
 	end := time.Now()
 	r.peak.sample()
@@ -167,26 +157,62 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if res.PeakRSS > rssBefore {
 		res.RSSPerTask = (res.PeakRSS - rssBefore) / int64(p.N)
 	}
-	res.Spawn = r.spawn
 	tl := r.timeline(p, end)
 	lanes := tl.ThreadLanes()
-	r.laneSpans(ctx, lanes, p.N)
+	r.laneSpans(ctx, lanes, p.N) // the article's right half
+	r.measured(&res, tl, len(lanes), end)
+	r.record(root, res, end)
+	for _, err := range errs {
+		if err != nil {
+			res.Errors = append(res.Errors, err.Error())
+		}
+	}
+	return res, errors.Join(errs...)
+}
 
+// startProgress calls Config.Progress every ProgressEvery from a
+// goroutine of its own, if asked to; the func it returns stops it, after
+// a last call.
+func (r *runner) startProgress() (stop func()) {
+	if r.cfg.Progress == nil {
+		return func() {}
+	}
+	if r.cfg.ProgressEvery <= 0 {
+		r.cfg.ProgressEvery = time.Second
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go r.reportProgress(quit, done)
+	return func() {
+		close(quit)
+		<-done
+	}
+}
+
+// measured fills in what the run measured: its timeline, checked against
+// the model, and the figures the summary gives.
+func (r *runner) measured(res *Result, tl *scenario.Timeline, lanes int, end time.Time) {
 	res.Timeline = tl
 	res.Checks = tl.Verify(tl.Expect())
-	if res.UnitMismatch = tl.UnitMismatch(scenario.DefaultTolerance); res.UnitMismatch != "" {
-		d, _ := tl.ServerDelay()
-		root.AddEvent(tracing.EventUnitMismatch, trace.WithTimestamp(end), trace.WithAttributes(
-			tracing.KeyServerDelayMS.Float64(ms(d)), tracing.KeyMessage.String(res.UnitMismatch)))
-	}
-	if res.PlainServer = r.plainServer.Load(); res.PlainServer {
-		root.AddEvent(tracing.EventPlainServer, trace.WithTimestamp(end))
-	}
+	res.UnitMismatch = tl.UnitMismatch(scenario.DefaultTolerance)
+	res.PlainServer = r.plainServer.Load()
 	res.Makespan = end.Sub(r.start)
 	res.Ready = tl.StageTotal(scenario.StageReady)
 	res.Network = tl.Network()
-	res.ThreadLanes = len(lanes)
+	res.ThreadLanes = lanes
+	res.Spawn = r.spawn
 	res.PeakOSThreads, res.PeakGoroutines = r.peak.get()
+}
+
+// record puts what the run measured on its root span, and ends it.
+func (r *runner) record(root trace.Span, res Result, end time.Time) {
+	if res.UnitMismatch != "" {
+		d, _ := res.Timeline.ServerDelay()
+		root.AddEvent(tracing.EventUnitMismatch, trace.WithTimestamp(end), trace.WithAttributes(
+			tracing.KeyServerDelayMS.Float64(ms(d)), tracing.KeyMessage.String(res.UnitMismatch)))
+	}
+	if res.PlainServer {
+		root.AddEvent(tracing.EventPlainServer, trace.WithTimestamp(end))
+	}
 	root.SetAttributes(
 		tracing.KeyMakespanMS.Float64(ms(res.Makespan)),
 		tracing.KeyReadyMS.Float64(ms(res.Ready)),
@@ -199,12 +225,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		tracing.KeySpawnMS.Float64(ms(res.Spawn)),
 	)
 	root.End(trace.WithTimestamp(end))
-	for _, err := range errs {
-		if err != nil {
-			res.Errors = append(res.Errors, err.Error())
-		}
-	}
-	return res, errors.Join(errs...)
 }
 
 // params fills in cfg's defaults and returns the run's parameters.

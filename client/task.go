@@ -212,15 +212,7 @@ func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 	ran, tid := time.Now(), tracing.OSThreadID()
 	s.regionEnd() // the region covers response and ready: until the goroutine ran again
 	if err != nil {
-		switch {
-		case ctx.Err() != nil:
-			err = context.Cause(ctx) // the caller cancelled the run, not the server
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
-			err = fmt.Errorf("the server closed the connection before echoing %q (is it stopping, or holding requests past -request-timeout?): %w", t.label, err)
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			err = fmt.Errorf("no echo by %v, twice the expected makespan: %w", t.r.responseDeadline.Sub(t.r.start).Round(time.Millisecond), err)
-		}
-		return fmt.Errorf("response: %w", err)
+		return fmt.Errorf("response: %w", t.readError(ctx, err))
 	}
 	how := tracing.TimeKernel
 	if !stamped || arrived.After(ran) {
@@ -243,6 +235,19 @@ func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 	_, ready := t.stage(g, scenario.StageReady, arrived)
 	ready.end(ran, tid, nil)
 	return nil
+}
+
+// readError says why the echo could not be read.
+func (t *task) readError(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return context.Cause(ctx) // the caller cancelled the run, not the server
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		return fmt.Errorf("the server closed the connection before echoing %q (is it stopping, or holding requests past -request-timeout?): %w", t.label, err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("no echo by %v, twice the expected makespan: %w", t.r.responseDeadline.Sub(t.r.start).Round(time.Millisecond), err)
+	}
+	return err
 }
 
 // compute blocks for 4u in the run's compute mode. The span ends at the
