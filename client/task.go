@@ -188,16 +188,12 @@ func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
 	defer stop()
 	conn.SetReadDeadline(t.r.responseDeadline)
-	var arrived time.Time
-	var stamped bool
-	readFull := func(p []byte) (err error) {
-		arrived, stamped, err = sockstamp.ReadFull(conn, p)
-		return err
-	}
 	// asynctrace's server says how long it held the request; a plain echo
 	// server (the article's) echoes the preamble too: read past it, and
 	// say so once per run (Result.PlainServer).
-	echo, err := wire.ReadEcho(readFull, req, []byte(t.label))
+	rd := sockstamp.NewReader(conn)
+	echo, err := wire.ReadEcho(rd, req, []byte(t.label))
+	arrived, stamped := rd.Arrived, rd.Stamped
 	if echo.PlainServer {
 		t.r.plainServer.Store(true)
 	}

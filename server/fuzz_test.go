@@ -82,8 +82,7 @@ func FuzzServe(f *testing.F) {
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if r.Status == wire.Traced && len(want) > 0 {
 			// A traced request's echo follows the server's reply preamble.
-			readFull := func(p []byte) error { _, err := io.ReadFull(c, p); return err }
-			if e, err := wire.ReadEcho(readFull, req[:r.Len], want); err != nil || !e.ReplyOK {
+			if e, err := wire.ReadEcho(c, req[:r.Len], want); err != nil || !e.ReplyOK {
 				t.Fatalf("echo of %q: %+v, %v; want the reply preamble, then %q", in, e, err, want)
 			}
 		} else if r.Status != wire.Traced {

@@ -58,43 +58,57 @@ func setsockopt(conn net.Conn, opt, value int) bool {
 	return err == nil
 }
 
-// ReadFull fills buf as io.ReadFull would, parking the goroutine in the
-// netpoller between reads (deadlines apply), and returns when its last
+// Reader reads a connection as io.Reader does, each read one recvmsg,
+// parking the goroutine in the netpoller between reads (deadlines apply),
+// and keeps the kernel's receive timestamp of the last bytes read.
+type Reader struct {
+	conn net.Conn
+	rc   syscall.RawConn // nil: no timestamps, plain reads
+	oob  []byte
+	// Arrived is when the last bytes read arrived, by the kernel's
+	// receive timestamp; Stamped is false where the kernel gave none.
+	Arrived time.Time
+	Stamped bool
+}
+
+// NewReader reads conn.
+func NewReader(conn net.Conn) *Reader {
+	return &Reader{conn: conn, rc: rawConn(conn), oob: make([]byte, unix.CmsgSpace(timespecSize))}
+}
+
+// Read is one read, io.Reader's way: io.EOF at the connection's end.
+func (r *Reader) Read(p []byte) (int, error) {
+	if r.rc == nil {
+		return r.conn.Read(p)
+	}
+	var n, oobn int
+	var rerr error
+	err := r.rc.Read(func(fd uintptr) bool {
+		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), p, r.oob, 0)
+		return rerr != unix.EAGAIN
+	})
+	if err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	if t, stamped := stamp(r.oob[:oobn], unix.SO_TIMESTAMPNS); stamped {
+		r.Arrived, r.Stamped = t, true
+	}
+	return n, nil
+}
+
+// ReadFull fills buf as io.ReadFull would, and returns when its last
 // bytes arrived by the kernel's receive timestamp; ok is false where the
 // kernel gave none.
 func ReadFull(conn net.Conn, buf []byte) (arrived time.Time, ok bool, err error) {
-	rc := rawConn(conn)
-	if rc == nil {
-		_, err = io.ReadFull(conn, buf)
-		return time.Time{}, false, err
-	}
-	oob := make([]byte, unix.CmsgSpace(timespecSize))
-	got := 0
-	for got < len(buf) {
-		var n, oobn int
-		var rerr error
-		err := rc.Read(func(fd uintptr) bool {
-			n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf[got:], oob, 0)
-			return rerr != unix.EAGAIN
-		})
-		if err == nil {
-			err = rerr
-		}
-		if err != nil {
-			return arrived, ok, err
-		}
-		if n == 0 {
-			if got == 0 {
-				return arrived, ok, io.EOF
-			}
-			return arrived, ok, io.ErrUnexpectedEOF
-		}
-		got += n
-		if t, stamped := stamp(oob[:oobn], unix.SO_TIMESTAMPNS); stamped {
-			arrived, ok = t, true
-		}
-	}
-	return arrived, ok, nil
+	r := NewReader(conn)
+	_, err = io.ReadFull(r, buf)
+	return r.Arrived, r.Stamped, err
 }
 
 // LastSent reads every transmit timestamp queued on conn's error queue and

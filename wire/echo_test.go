@@ -27,7 +27,7 @@ func TestReadEcho(t *testing.T) {
 		{name: "the plain echo in single bytes", payload: "task1", echo: whole("task1"), onebyte: true, wantPreamble: true},
 		{name: "a label that begins like the preamble, echoed alone", payload: "ASYNCTRACE/2", echo: "ASYNCTRACE/2"},
 		{name: "a label that begins like the preamble, behind it", payload: "ASYNCTRACE/2", echo: whole("ASYNCTRACE/2"), wantPreamble: true},
-		{name: "a part of the preamble, then the server closed", payload: "task1", echo: whole("task1")[:40], wantErr: "the server's preamble: EOF"},
+		{name: "a part of the preamble, then the server closed", payload: "task1", echo: whole("task1")[:40], wantErr: "the server's preamble: unexpected EOF"},
 		{name: "the preamble, then another payload", payload: "task1", echo: whole("task9"), wantPreamble: true, wantErr: `echoed "task9", want "task1"`},
 		{name: "something else", payload: "task1", echo: "hello", wantErr: `echoed "hello", want "task1"`},
 		{name: "nothing", payload: "task1", echo: "", wantErr: "EOF"},
@@ -36,8 +36,7 @@ func TestReadEcho(t *testing.T) {
 		if tt.onebyte {
 			r = iotest.OneByteReader(r)
 		}
-		read := func(p []byte) error { _, err := io.ReadFull(r, p); return err }
-		got, err := ReadEcho(read, preamble, []byte(tt.payload))
+		got, err := ReadEcho(r, preamble, []byte(tt.payload))
 		if got.PlainServer != tt.wantPreamble || got.ReplyOK != tt.wantReply {
 			t.Errorf("%s: %+v, want PlainServer %v, ReplyOK %v", tt.name, got, tt.wantPreamble, tt.wantReply)
 		}
@@ -59,7 +58,7 @@ func TestReadEcho(t *testing.T) {
 // The error of the read itself comes back as it is.
 func TestReadEchoReadError(t *testing.T) {
 	boom := errors.New("boom")
-	_, err := ReadEcho(func([]byte) error { return boom }, []byte(Magic), []byte("task1"))
+	_, err := ReadEcho(iotest.ErrReader(boom), []byte(Magic), []byte("task1"))
 	if !errors.Is(err, boom) {
 		t.Errorf("ReadEcho = %v, want %v", err, boom)
 	}

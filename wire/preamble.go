@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"time"
@@ -223,65 +224,65 @@ type Echo struct {
 	ReplyOK bool
 }
 
-// ReadEcho reads the echo of payload, which was sent after preamble, with
-// readFull (which fills its buffer, as io.ReadFull does). asynctrace's
-// server sends a Reply preamble, then the payload; a plain echo server
-// sends the request's preamble back, then the payload: ReadEcho reads past
-// either, and says which it was. A payload echoed alone is taken as it is.
-func ReadEcho(readFull func([]byte) error, preamble, payload []byte) (Echo, error) {
+// ReadEcho reads the echo of payload, which was sent after preamble, from
+// r. asynctrace's server sends a Reply preamble, then the payload; a plain
+// echo server sends the request's preamble back, then the payload:
+// ReadEcho reads past either, and says which it was. A payload echoed
+// alone is taken as it is (where the payload is itself the beginning of a
+// preamble's magic line, it cannot tell, and takes it alone). It reads
+// what comes, a read at a time: nothing comes after the echo until the
+// client closes.
+func ReadEcho(r io.Reader, preamble, payload []byte) (Echo, error) {
 	var e Echo
-	got := make([]byte, min(len(payload), len(Magic)))
-	if err := readFull(got); err != nil {
+	buf := make([]byte, 0, len(preamble)+len(payload))
+	// fill reads until buf holds n bytes.
+	fill := func(n int) error {
+		for len(buf) < n {
+			if len(buf) == cap(buf) {
+				buf = slices.Grow(buf, max(256, n-len(buf)))
+			}
+			m, err := r.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+m]
+			if err != nil && len(buf) < n {
+				if errors.Is(err, io.EOF) && len(buf) > 0 {
+					err = io.ErrUnexpectedEOF
+				}
+				return err
+			}
+		}
+		return nil
+	}
+	if err := fill(min(len(payload), len(Magic))); err != nil {
 		return e, err
 	}
-	if !bytes.HasPrefix([]byte(Magic), got) || bytes.Equal(got, payload) && !bytes.HasPrefix(payload, []byte(Magic)) {
-		// No preamble came back: the payload, or something else.
-		rest := make([]byte, len(payload)-len(got))
-		if err := readFull(rest); err != nil {
-			return e, err
-		}
-		if echo := append(got, rest...); !bytes.Equal(echo, payload) {
-			return e, fmt.Errorf("echoed %q, want %q", echo, payload)
-		}
-		return e, nil
-	}
-	// A preamble: read it to its blank line, a byte at a time (it ends
-	// where the payload begins).
-	pre := append(make([]byte, 0, 256), got...)
-	for {
-		if len(pre) < len(Magic) {
-			pre = append(pre, make([]byte, len(Magic)-len(pre))...)
-			if err := readFull(pre[len(got):]); err != nil {
+	at := 0 // where the payload begins
+	if k := min(len(buf), len(Magic)); bytes.Equal(buf[:k], []byte(Magic[:k])) && !(len(payload) < len(Magic) && bytes.Equal(buf, payload)) {
+		for {
+			res := ParseMax(buf, MaxPreamble)
+			if res.Status == Traced {
+				if bytes.Equal(buf[:res.Len], preamble) {
+					e.PlainServer = true
+				} else {
+					e.Reply, e.ReplyOK = parseReply(res.Headers)
+				}
+				at = res.Len
+				break
+			}
+			if res.Status != NeedMore {
+				return e, fmt.Errorf("echoed %q, want %q", truncateQ(buf), payload)
+			}
+			if err := fill(len(buf) + 1); err != nil {
 				return e, fmt.Errorf("the server's preamble: %w", err)
 			}
-			got = pre
 		}
-		res := Parse(pre)
-		if res.Status == Traced {
-			if bytes.Equal(pre, preamble) {
-				e.PlainServer = true
-			} else {
-				e.Reply, e.ReplyOK = parseReply(res.Headers)
-			}
-			break
-		}
-		if res.Status != NeedMore {
-			return e, fmt.Errorf("echoed %q, want %q", truncateQ(pre), payload)
-		}
-		b := []byte{0}
-		if err := readFull(b); err != nil {
-			return e, fmt.Errorf("the server's preamble: %w", err)
-		}
-		pre = append(pre, b[0])
 	}
-	echo := make([]byte, len(payload))
-	if err := readFull(echo); err != nil {
+	if err := fill(at + len(payload)); err != nil {
 		if e.PlainServer {
 			return e, fmt.Errorf("the server echoed the preamble, then: %w", err)
 		}
 		return e, err
 	}
-	if !bytes.Equal(echo, payload) {
+	if echo := buf[at:]; !bytes.Equal(echo, payload) {
 		return e, fmt.Errorf("echoed %q, want %q", truncateQ(echo), payload)
 	}
 	return e, nil

@@ -22,11 +22,12 @@ import (
 func main() { cli.Main("server", run) }
 
 type config struct {
-	addr      string
-	delay     time.Duration
-	grace     time.Duration
-	execTrace string        // write the Go execution trace here
-	limits    server.Config // the limits; Delay, TracerProvider and Log are set in run
+	addr                   string
+	delay                  time.Duration
+	grace                  time.Duration
+	execTrace              string        // write the Go execution trace here
+	cpuProfile, memProfile string        // write profiles here
+	limits                 server.Config // the limits; Delay, TracerProvider and Log are set in run
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -40,6 +41,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.limits.RequestTimeout, "request-timeout", server.DefaultRequestTimeout, "beyond the delay, how long a request may take to arrive and be echoed; past it the connection is reset")
 	fs.IntVar(&c.limits.HoldBuffer, "hold-buffer", server.DefaultHoldBuffer, "`bytes` held during the delay; the rest waits in the kernel and is streamed back after it")
 	fs.IntVar(&c.limits.MaxPreamble, "max-preamble", wire.MaxPreamble, "`bytes` of trace context preamble at most; a longer one is echoed as payload")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until the server stops (go tool pprof)")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write a heap profile to `file` as the server stops (go tool pprof)")
 	fs.StringVar(&c.execTrace, "exectrace", "", "write the server's Go execution trace to `file` until it stops (go tool trace FILE): a task per request, a region per span")
 	fs.IntVar(&c.limits.MaxConns, "max-conns", server.DefaultMaxConns, "connections served at once; past it, new ones are reset at once, counted and logged")
 	err := cli.Parse(fs, args, func() error {
@@ -107,6 +110,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}
 		defer func() { err = errors.Join(err, stopTrace()) }()
 	}
+	stopCPU, err := cli.StartCPUProfile(cfg.cpuProfile)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer func() { err = errors.Join(err, stopCPU(), cli.WriteHeapProfile(cfg.memProfile)) }()
 	fmt.Fprintf(stdout, "Server running on %s (delay %v)\n", ln.Addr(), cfg.delay)
 	sc := cfg.limits
 	sc.Delay, sc.TracerProvider, sc.Log = cfg.delay, tp, stdout
