@@ -197,7 +197,14 @@ func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 	if echo.PlainServer {
 		t.r.plainServer.Store(true)
 	}
-	rtt, rttOK := sockstamp.SmoothedRTT(conn)
+	// TCP's view of the round trip, only where the server says nothing:
+	// getsockopt is a system call, during which the runtime may hand the
+	// one P to another thread (docs/design.md, "Stages").
+	var rtt time.Duration
+	rttOK := false
+	if err == nil && !echo.ReplyOK {
+		rtt, rttOK = sockstamp.SmoothedRTT(conn)
+	}
 	// Close as the article's client does (shutdown(Both) right after the
 	// read), with everything the server sent read, so that the server's
 	// copy ends now, not after the compute; and before the ready span
