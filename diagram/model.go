@@ -84,35 +84,10 @@ func Build(traceID string, spans []Span) (*Diagram, error) {
 	at := func(t time.Time) time.Duration { return t.Sub(root.Start) }
 
 	for _, s := range tr.tasks() {
-		i, err := scenario.ParseTaskLabel(str(s, tracing.KeyTask))
-		if err != nil {
-			continue
+		if task, server, ok := tr.task(s, at); ok {
+			tl.Tasks = append(tl.Tasks, task)
+			d.Server = append(d.Server, server)
 		}
-		g, _ := s.Int(string(tracing.KeyThreadID))
-		locked, _ := s.Attrs[string(tracing.KeyLockedThread)].(bool)
-		task := scenario.Task{Index: i, Goroutine: g, Locked: locked, Start: at(s.Start), End: at(s.End)}
-		var server []scenario.Segment
-		for _, c := range tr.children[s.ID] {
-			if !slices.Contains(scenario.Stages, scenario.Stage(c.Name)) {
-				continue
-			}
-			tid, _ := c.Int(string(tracing.KeyOSThreadID))
-			tend, ok := c.Int(string(tracing.KeyOSThreadIDEnd))
-			if !ok {
-				tend = tid
-			}
-			task.Segments = append(task.Segments, scenario.Segment{Task: i, Stage: scenario.Stage(c.Name), Start: at(c.Start), End: at(c.End), Thread: tid, ThreadEnd: tend})
-			switch c.Name {
-			case tracing.SpanConnect:
-				task.Handshake = ms(num(c, tracing.KeyHandshakeMS))
-			case tracing.SpanResponse:
-				server = tr.serverSegments(c, i, at)
-				tr.network(&task, c)
-			}
-		}
-		slices.SortStableFunc(task.Segments, func(a, b scenario.Segment) int { return cmp.Compare(a.Start, b.Start) })
-		tl.Tasks = append(tl.Tasks, task)
-		d.Server = append(d.Server, server)
 	}
 	if len(tl.Tasks) == 0 {
 		return nil, errors.New("no task spans under the root")
@@ -160,6 +135,39 @@ func index(spans []Span) spanTree {
 		}
 	}
 	return tr
+}
+
+// task reads one task span: its stages in order, the network it saw, and
+// the server's delay and write under its response.
+func (tr spanTree) task(s *Span, at func(time.Time) time.Duration) (scenario.Task, []scenario.Segment, bool) {
+	i, err := scenario.ParseTaskLabel(str(s, tracing.KeyTask))
+	if err != nil {
+		return scenario.Task{}, nil, false
+	}
+	g, _ := s.Int(string(tracing.KeyThreadID))
+	locked, _ := s.Attrs[string(tracing.KeyLockedThread)].(bool)
+	task := scenario.Task{Index: i, Goroutine: g, Locked: locked, Start: at(s.Start), End: at(s.End)}
+	var server []scenario.Segment
+	for _, c := range tr.children[s.ID] {
+		if !slices.Contains(scenario.Stages, scenario.Stage(c.Name)) {
+			continue
+		}
+		tid, _ := c.Int(string(tracing.KeyOSThreadID))
+		tend, ok := c.Int(string(tracing.KeyOSThreadIDEnd))
+		if !ok {
+			tend = tid
+		}
+		task.Segments = append(task.Segments, scenario.Segment{Task: i, Stage: scenario.Stage(c.Name), Start: at(c.Start), End: at(c.End), Thread: tid, ThreadEnd: tend})
+		switch c.Name {
+		case tracing.SpanConnect:
+			task.Handshake = ms(num(c, tracing.KeyHandshakeMS))
+		case tracing.SpanResponse:
+			server = tr.serverSegments(c, i, at)
+			tr.network(&task, c)
+		}
+	}
+	slices.SortStableFunc(task.Segments, func(a, b scenario.Segment) int { return cmp.Compare(a.Start, b.Start) })
+	return task, server, true
 }
 
 // tasks are the task spans: under the root's tasks span, or, in traces

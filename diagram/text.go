@@ -107,13 +107,20 @@ func (d *Diagram) WriteText(w io.Writer, opt TextOptions) error {
 		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "%7s  end of the run\n", d.fmtUnits(d.Makespan))
+	d.textLegend(&b, opt.Color, key)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// textLegend writes what the characters mean, and the lanes' key.
+func (d *Diagram) textLegend(b *strings.Builder, color bool, key []string) {
 	var legend []string
 	for _, st := range scenario.Stages {
 		if st == scenario.StageReady && d.Note != "" {
 			continue // printed lines know no ready time
 		}
 		s := styles[st]
-		legend = append(legend, paint(string(s.char), s.color, opt.Color)+" "+s.label)
+		legend = append(legend, paint(string(s.char), s.color, color)+" "+s.label)
 	}
 	b.WriteString(strings.Join(legend, "  ") + "\n")
 	if d.hasMoves() {
@@ -122,8 +129,6 @@ func (d *Diagram) WriteText(w io.Writer, opt TextOptions) error {
 	for _, k := range key {
 		b.WriteString(k + "\n")
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // cell is one lane in one row: the stage that covers most of [from, to).
