@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 // the project's configuration (testdata/jaeger.yaml).
 type jaegerProc struct {
 	*proc
+	host                              string // the address it listens on
 	query, otlpGRPC, otlpHTTP, health int
 	ports                             []int
 }
@@ -38,8 +40,15 @@ func startJaeger(bin, dir string) (*jaegerProc, error) {
 // startJaegerOn starts Jaeger on the five ports given (query, OTLP gRPC,
 // OTLP HTTP, health, query gRPC): a restart reuses them.
 func startJaegerOn(bin string, ports []int) (*jaegerProc, error) {
-	j := &jaegerProc{query: ports[0], otlpGRPC: ports[1], otlpHTTP: ports[2], health: ports[3], ports: ports}
+	return startJaegerIn(bin, ports, "127.0.0.1", "")
+}
+
+// startJaegerIn starts Jaeger listening on host, inside the network
+// namespace ns if not "".
+func startJaegerIn(bin string, ports []int, host, ns string) (*jaegerProc, error) {
+	j := &jaegerProc{host: host, query: ports[0], otlpGRPC: ports[1], otlpHTTP: ports[2], health: ports[3], ports: ports}
 	env := append(os.Environ(),
+		"JAEGER_HOST="+host,
 		"JAEGER_QUERY_PORT="+strconv.Itoa(j.query),
 		"JAEGER_OTLP_GRPC_PORT="+strconv.Itoa(j.otlpGRPC),
 		"JAEGER_OTLP_HTTP_PORT="+strconv.Itoa(j.otlpHTTP),
@@ -47,13 +56,14 @@ func startJaegerOn(bin string, ports []int) (*jaegerProc, error) {
 		"JAEGER_QUERY_GRPC_PORT="+strconv.Itoa(ports[4]),
 		"JAEGER_UI_ASSETS="+uiAssets(),
 	)
-	p, err := start(bin, []string{"--config", filepath.Join(moduleRoot(), "e2e", "testdata", "jaeger.yaml")}, env)
+	name, args := inNetns(ns, bin, "--config", filepath.Join(moduleRoot(), "e2e", "testdata", "jaeger.yaml"))
+	p, err := start(name, args, env)
 	if err != nil {
 		return nil, err
 	}
 	j.proc = p
 	healthy := poll(60*time.Second, 100*time.Millisecond, p.done, func() bool {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/status", j.health))
+		resp, err := http.Get(fmt.Sprintf("http://%s/status", net.JoinHostPort(host, strconv.Itoa(j.health))))
 		if err != nil {
 			return false
 		}
@@ -99,7 +109,7 @@ func (j *jaegerProc) otlpPorts() map[uint32]int {
 }
 
 func (j *jaegerProc) client() jaeger.Client {
-	return jaeger.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", j.query)}
+	return jaeger.Client{BaseURL: "http://" + net.JoinHostPort(j.host, strconv.Itoa(j.query))}
 }
 
 // awaitTrace polls Jaeger until the trace holds every span named in want

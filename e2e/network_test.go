@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +21,13 @@ import (
 // the network would arrive. It stops with the test.
 func startDelayProxy(t *testing.T, target string, delay time.Duration) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startDelayProxyOn(t, "127.0.0.1", target, delay)
+}
+
+// startDelayProxyOn is startDelayProxy listening on host.
+func startDelayProxyOn(t *testing.T, host, target string, delay time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,4 +203,86 @@ func TestE2EVerifyWaitsForServerSpans(t *testing.T) {
 		t.Errorf("diagram -verify while the server's spans were on their way:\n%s", out)
 	}
 	t.Logf("verify passed after %v, waiting for the server's spans", time.Since(start).Round(100*time.Millisecond))
+}
+
+// inNetns is the command line that runs bin with args inside the network
+// namespace ns ("": here).
+func inNetns(ns, bin string, args ...string) (string, []string) {
+	if ns == "" {
+		return bin, args
+	}
+	return "ip", append([]string{"netns", "exec", ns, bin}, args...)
+}
+
+// netnsHost makes a network namespace of the test's own, joined to this
+// one by a veth pair: this side local (10.231.x.1), the namespace's side
+// remote (10.231.x.2). Removed when the test ends. It skips where the
+// machine does not allow it (not root, or no ip), saying so.
+func netnsHost(t *testing.T) (ns, local, remote string) {
+	t.Helper()
+	if _, err := exec.LookPath("ip"); err != nil || os.Geteuid() != 0 {
+		t.Skip("network namespaces need root and iproute2's ip")
+	}
+	x := os.Getpid()%200 + 20
+	ns = fmt.Sprintf("asynctrace-%d", os.Getpid())
+	here, there := fmt.Sprintf("at%dh", x), fmt.Sprintf("at%dn", x)
+	local, remote = fmt.Sprintf("10.231.%d.1", x), fmt.Sprintf("10.231.%d.2", x)
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	ip("netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() }) // takes the veth pair with it
+	ip("link", "add", here, "type", "veth", "peer", "name", there, "netns", ns)
+	ip("addr", "add", local+"/30", "dev", here)
+	ip("link", "set", here, "up")
+	ip("-n", ns, "addr", "add", remote+"/30", "dev", there)
+	ip("-n", ns, "link", "set", there, "up")
+	ip("-n", ns, "link", "set", "lo", "up")
+	return ns, local, remote
+}
+
+// Across hosts: the server and Jaeger in a network namespace of their own,
+// on the address of its veth interface; the client here, through the
+// test's forwarder (20 ms each way) on this side's address. Every
+// scenario passes its checks and -verify, no unit mismatch.
+func TestE2ENetworkNamespaces(t *testing.T) {
+	needJaeger(t)
+	ns, local, remote := netnsHost(t)
+	ports := make([]int, 6)
+	for i := range ports {
+		p, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = p
+	}
+	j, err := startJaegerIn(jaegerBin, ports[:5], remote, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.stop()
+	otlp := "OTEL_EXPORTER_OTLP_ENDPOINT=http://" + net.JoinHostPort(remote, strconv.Itoa(j.otlpGRPC))
+	srvAddr := net.JoinHostPort(remote, strconv.Itoa(ports[5]))
+	name, args := inNetns(ns, serverBin, "-addr", srvAddr, "-unit", unit.String())
+	startUntil(t, "server", name, args, append(os.Environ(), otlp, "OTEL_BSP_SCHEDULE_DELAY=500"), "Server running on "+srvAddr)
+	proxy := startDelayProxyOn(t, local, srvAddr, 20*time.Millisecond)
+	for _, sc := range scenario.All {
+		args := []string{"-addr", proxy, "-unit", unit.String(), "-scenario", string(sc), "-json"}
+		if sc == scenario.MultiThread {
+			args = append(args, "-procs", "3")
+		}
+		res := clientResult(t, runToEnd(t, clientBin, args, append(os.Environ(), otlp)))
+		if res.UnitMismatch != "" || !scenario.Passed(res.Checks) {
+			t.Errorf("%s across namespaces: unit mismatch %q, failed %v", sc, res.UnitMismatch, scenario.Failed(res.Checks))
+		}
+		out, ok := runDiagram(t, "-jaeger", j.client().BaseURL, "-trace", res.TraceID, "-verify", "-wait", "30s")
+		if !ok || !strings.Contains(out, "ok   echo inside response") {
+			t.Errorf("%s: diagram -verify across namespaces:\n%s", sc, out)
+		}
+		t.Logf("%s: client on %s, server and Jaeger on %s in %s: makespan %v, expected %v + network %v",
+			sc, local, remote, ns, res.Makespan.Round(time.Millisecond), res.Expected, res.Network.Round(time.Microsecond))
+	}
 }
