@@ -107,18 +107,8 @@ func TestBenchArticle(t *testing.T) {
 func runGo(t *testing.T, sc scenario.Scenario, addr string, u time.Duration, procs int) (client.Result, string) {
 	t.Helper()
 	svgs := t.TempDir()
-	p, err := start(clientBin, []string{"-addr", addr, "-unit", u.String(), "-scenario", string(sc), "-procs", strconv.Itoa(procs), "-json", "-svg", svgs},
+	p := runToEnd(t, clientBin, []string{"-addr", addr, "-unit", u.String(), "-scenario", string(sc), "-procs", strconv.Itoa(procs), "-json", "-svg", svgs},
 		append(os.Environ(), "OTEL_TRACES_EXPORTER=none"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !p.wait(5 * time.Minute) {
-		p.stop(time.Second)
-		t.Fatalf("%s did not finish", sc)
-	}
-	if p.err != nil {
-		t.Fatalf("%s: %v\n%s", sc, p.err, p.stderr.String())
-	}
 	return clientResult(t, p), filepath.Join(svgs, string(sc)+".svg")
 }
 
@@ -193,23 +183,6 @@ func TestBenchC10kPeers(t *testing.T) {
 		}
 	}
 	writeBetween(t, out, "<!-- peers:begin -->", "<!-- peers:end -->", strings.Join(lines, "\n"))
-}
-
-// runToEnd runs a command to its end, failing the test if it fails.
-func runToEnd(t *testing.T, bin string, args, env []string) *proc {
-	t.Helper()
-	p, err := start(bin, args, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !p.wait(5 * time.Minute) {
-		p.stop(time.Second)
-		t.Fatalf("%s did not finish", bin)
-	}
-	if p.err != nil {
-		t.Fatalf("%s %s: %v\n%.2000s", bin, strings.Join(args, " "), p.err, p.stderr.String())
-	}
-	return p
 }
 
 // sample is one run's makespan and peak RSS, as the program reported

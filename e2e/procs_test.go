@@ -130,6 +130,23 @@ func (p *proc) wait(d time.Duration) (exited bool) {
 	}
 }
 
+// runToEnd runs a command to its end, failing the test if it fails.
+func runToEnd(t *testing.T, bin string, args, env []string) *proc {
+	t.Helper()
+	p, err := start(bin, args, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.wait(5 * time.Minute) {
+		p.stop(time.Second)
+		t.Fatalf("%s did not finish", bin)
+	}
+	if p.err != nil {
+		t.Fatalf("%s %s: %v\n%.2000s", bin, strings.Join(args, " "), p.err, p.stderr.String())
+	}
+	return p
+}
+
 // poll calls check at once and then every period until it returns true,
 // or until d has passed or stop is closed; it reports whether check
 // returned true. It is how the tests wait for a state they can only look

@@ -83,18 +83,7 @@ var clientSVGs string
 func runClient(t *testing.T, service, addr string, otlp map[uint32]int) client.Result {
 	t.Helper()
 	args, env := composeCommand(t, service, map[string]string{"addr": addr, "unit": unit.String()}, otlp)
-	args = append(args, "-json", "-svg", clientSVGs)
-	p, err := start(clientBin, args, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !p.wait(2 * time.Minute) {
-		p.stop(time.Second)
-		t.Fatalf("%s did not finish in 2 minutes", service)
-	}
-	if p.err != nil {
-		t.Fatalf("%s %s: %v\n%s", clientBin, strings.Join(args, " "), p.err, p.stderr.String())
-	}
+	p := runToEnd(t, clientBin, append(args, "-json", "-svg", clientSVGs), env)
 	if strings.Contains(p.stderr.String(), "warning") {
 		t.Errorf("%s warned: %s", service, p.stderr.String())
 	}
