@@ -112,13 +112,16 @@ func runGo(t *testing.T, sc scenario.Scenario, addr string, u time.Duration, pro
 	return clientResult(t, p), filepath.Join(svgs, string(sc)+".svg")
 }
 
-// TestBenchC10kPeers is scripts/bench's C10k beside Tokio: 1,000 and
-// 10,000 tasks that mostly wait, at u = 200 ms, three rounds, each
-// running in turn asynctrace's client (multi-thread, -compute sleep, every
-// span exported to a Jaeger), the plain-Go floor (e2e/baseline, no
-// tracing) and the Tokio peer's client_many (tokio::time::sleep, no
-// tracing); the medians of makespan and peak RSS into docs/results.md
-// between its peers markers.
+// TestBenchC10kPeers is scripts/bench's C10k against the machine's floor
+// and against Tokio: for each row, three rounds, each running in turn
+// asynctrace's client (-compute sleep, every span exported to a Jaeger),
+// the same pattern in plain Go with no tracing (e2e/baseline: at
+// GOMAXPROCS 1 beside single-thread, a locked thread per task beside
+// os-threads) and, beside multi-thread, the Tokio peer's client_many
+// (tokio::time::sleep, no tracing); the medians of makespan and peak RSS
+// per task, their ratios to the floor's (the ratio of the medians, and the
+// spread of the rounds' own ratios), into docs/results.md between its
+// peers markers.
 func TestBenchC10kPeers(t *testing.T) {
 	out := os.Getenv("ASYNCTRACE_BENCH_OUT")
 	if out == "" {
@@ -140,49 +143,94 @@ func TestBenchC10kPeers(t *testing.T) {
 	floorAddr := "127.0.0.1:" + strconv.Itoa(port)
 	startUntil(t, "baseline server", baseline, []string{"-serve", floorAddr, "-unit", u.String()}, nil, "Server running on "+floorAddr)
 
+	type row struct {
+		sc        scenario.Scenario
+		n         int
+		extra     map[string]string // asynctrace's flags
+		floorArgs []string
+		floorEnv  []string
+		floor     string
+		tokio     bool
+	}
+	rows := []row{
+		{scenario.MultiThread, 1000, nil, nil, nil, "plain Go", true},
+		{scenario.MultiThread, 10000, nil, nil, nil, "plain Go", true},
+		{scenario.SingleThread, 10000, nil, nil, []string{"GOMAXPROCS=1"}, "plain Go, GOMAXPROCS 1", false},
+		{scenario.OSThreads, 10000, map[string]string{"max-threads": "12000"}, []string{"-locked"}, nil, "plain Go, a locked thread per task", false},
+	}
 	lines := []string{
-		fmt.Sprintf("Measured by `scripts/bench` on %s: %d cores, %s, %s, Tokio 1.24.2; u = 200 ms; each run the median of three rounds that take the three in turn.",
+		fmt.Sprintf("Measured by `scripts/bench` on %s: %d cores, %s, %s, Tokio 1.24.2; u = 200 ms, `-compute sleep`; each figure the median of three rounds that take the runs of a row in turn; a ratio is the medians', its spread the rounds' own ratios.",
 			time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpuModel(), runtime.Version()),
 		"",
-		"| tasks | runtime | makespan (formula 2.8 s) | peak RSS | per task |",
-		"|---|---|---|---|---|",
+		"| run | runtime | makespan (formula 2.8 s) | against the floor | peak RSS per task | against the floor |",
+		"|---|---|---|---|---|---|",
 	}
-	for _, n := range []int{1000, 10000} {
-		samples := map[string][]sample{}
-		names := []string{"asynctrace (Go, every span exported)", "plain Go, no tracing (`e2e/baseline`)", "Tokio, no tracing (`peers/tokio` `client_many`)"}
+	for _, r := range rows {
+		var ours, floor, tokio []sample
 		for range 3 {
 			// A server of its own each round for asynctrace and Tokio.
 			addr, srv := startServerWith(t, j.otlpPorts(), map[string]string{"unit": u.String()})
-			args, env := composeCommand(t, "client-multi-thread", map[string]string{"addr": addr, "unit": u.String(), "tasks": strconv.Itoa(n), "compute": "sleep", "procs": "0"}, j.otlpPorts())
-			p := runToEnd(t, clientBin, append(args, "-json"), env)
-			res := clientResult(t, p)
-			if len(res.Errors) > 0 {
-				t.Fatalf("asynctrace -tasks %d: %d failed", n, len(res.Errors))
+			set := map[string]string{"addr": addr, "unit": u.String(), "tasks": strconv.Itoa(r.n), "compute": "sleep", "procs": "0"}
+			for k, v := range r.extra {
+				set[k] = v
 			}
-			samples[names[0]] = append(samples[names[0]], sample{res.Makespan, res.PeakRSS})
-
-			p = runToEnd(t, baseline, []string{"-addr", floorAddr, "-unit", u.String(), "-tasks", strconv.Itoa(n)}, nil)
-			samples[names[1]] = append(samples[names[1]], jsonSample(t, p))
-
-			p = runToEnd(t, filepath.Join(dir, "client_many"), []string{"--addr", addr, "--unit", u.String(), "--tasks", strconv.Itoa(n)}, nil)
-			samples[names[2]] = append(samples[names[2]], jsonSample(t, p))
+			args, env := composeCommand(t, "client-"+string(r.sc), set, j.otlpPorts())
+			res := clientResult(t, runToEnd(t, clientBin, append(args, "-json"), env))
+			if len(res.Errors) > 0 {
+				t.Fatalf("%s -tasks %d: %d failed: %s", r.sc, r.n, len(res.Errors), res.Errors[0])
+			}
+			ours = append(ours, sample{res.Makespan, res.PeakRSS})
+			fargs := append([]string{"-addr", floorAddr, "-unit", u.String(), "-tasks", strconv.Itoa(r.n)}, r.floorArgs...)
+			floor = append(floor, jsonSample(t, runToEnd(t, baseline, fargs, append(os.Environ(), r.floorEnv...))))
+			if r.tokio {
+				tokio = append(tokio, jsonSample(t, runToEnd(t, filepath.Join(dir, "client_many"),
+					[]string{"--addr", addr, "--unit", u.String(), "--tasks", strconv.Itoa(r.n)}, nil)))
+			}
 			srv.stop(10 * time.Second)
 		}
-		for _, name := range names {
-			s := samples[name]
-			ms := make([]time.Duration, len(s))
-			rs := make([]int64, len(s))
-			for i := range s {
-				ms[i], rs[i] = s[i].makespan, s[i].rss
-			}
-			slices.Sort(ms)
-			slices.Sort(rs)
-			lines = append(lines, fmt.Sprintf("| %d | %s | %.3f s (%.3f–%.3f) | %.1f MiB | %.1f KiB |", n, name,
-				ms[1].Seconds(), ms[0].Seconds(), ms[2].Seconds(), float64(rs[1])/(1<<20), float64(rs[1])/float64(n)/(1<<10)))
-			t.Log(lines[len(lines)-1])
+		what := fmt.Sprintf("`%s -tasks %d`%s", r.sc, r.n, flagsNote(r.extra))
+		first := len(lines)
+		lines = append(lines, ratioRow(what, "asynctrace (every span exported)", r.n, ours, floor))
+		lines = append(lines, ratioRow(what, r.floor+", no tracing (`e2e/baseline`)", r.n, floor, floor))
+		if r.tokio {
+			lines = append(lines, ratioRow(what, "Tokio, the article's runtime, no tracing (`peers/tokio`)", r.n, tokio, floor))
+		}
+		for _, l := range lines[first:] {
+			t.Log(l)
 		}
 	}
 	writeBetween(t, out, "<!-- peers:begin -->", "<!-- peers:end -->", strings.Join(lines, "\n"))
+}
+
+// ratioRow is a row of the C10k table: the runs' medians, and their ratios
+// to the floor's, with the spread of the rounds' ratios.
+func ratioRow(what, who string, n int, runs, floor []sample) string {
+	med := func(s []sample, f func(sample) float64) float64 {
+		v := make([]float64, len(s))
+		for i := range s {
+			v[i] = f(s[i])
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	spread := func(f func(sample) float64) (lo, hi float64) {
+		for i := range runs {
+			r := f(runs[i]) / f(floor[i])
+			if i == 0 || r < lo {
+				lo = r
+			}
+			if i == 0 || r > hi {
+				hi = r
+			}
+		}
+		return lo, hi
+	}
+	mk := func(s sample) float64 { return s.makespan.Seconds() }
+	rss := func(s sample) float64 { return float64(s.rss) / float64(n) / (1 << 10) }
+	mlo, mhi := spread(mk)
+	rlo, rhi := spread(rss)
+	return fmt.Sprintf("| %s | %s | %.3f s | %.2f× (%.2f–%.2f) | %.1f KiB | %.2f× (%.2f–%.2f) |", what, who,
+		med(runs, mk), med(runs, mk)/med(floor, mk), mlo, mhi, med(runs, rss), med(runs, rss)/med(floor, rss), rlo, rhi)
 }
 
 // sample is one run's makespan and peak RSS, as the program reported
