@@ -54,14 +54,7 @@ func TestE2EC10k(t *testing.T) {
 	if res.SpansDropped != 0 {
 		t.Errorf("the client says %d spans were not exported", res.SpansDropped)
 	}
-	want := map[string][]string{tracing.ClientService: {tracing.ScenarioSpanName(scenario.MultiThread)}, tracing.ServerService: nil}
-	for range n {
-		for _, st := range scenario.Stages {
-			want[tracing.ClientService] = append(want[tracing.ClientService], string(st))
-		}
-		want[tracing.ServerService] = append(want[tracing.ServerService], tracing.SpanEcho, tracing.SpanDelay, tracing.SpanWrite)
-	}
-	tr := j.awaitTrace(t, res.TraceID, want)
+	tr := j.awaitTrace(t, res.TraceID, scenarioSpans(scenario.MultiThread, n))
 	tasks := 0
 	for _, s := range tr.Spans {
 		if s.OperationName == tracing.TaskSpanName(1, n) {

@@ -19,7 +19,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"asynctrace/scenario"
-	"asynctrace/tracing"
 )
 
 // startWeb runs the compose file's web command on a free loopback port,
@@ -227,15 +226,7 @@ func TestE2EWebPage(t *testing.T) {
 	if !strings.HasPrefix(href, jaegerd.client().BaseURL+"/trace/") || len(id) != 32 {
 		t.Fatalf("trace link %q", href)
 	}
-	want := map[string][]string{tracing.ClientService: {tracing.ScenarioSpanName(scenario.SingleThread)}, tracing.ServerService: nil}
-	for i := 1; i <= 3; i++ {
-		want[tracing.ClientService] = append(want[tracing.ClientService], tracing.TaskSpanName(i, 3))
-		for _, st := range scenario.Stages {
-			want[tracing.ClientService] = append(want[tracing.ClientService], string(st))
-		}
-		want[tracing.ServerService] = append(want[tracing.ServerService], tracing.SpanEcho, tracing.SpanDelay, tracing.SpanWrite)
-	}
-	tr := jaegerd.awaitTrace(t, id, want)
+	tr := jaegerd.awaitTrace(t, id, scenarioSpans(scenario.SingleThread, 3))
 	if !strings.Contains(note, fmt.Sprintf("%d spans", len(tr.Spans))) {
 		t.Errorf("the page says %q; Jaeger holds %d spans", note, len(tr.Spans))
 	}
