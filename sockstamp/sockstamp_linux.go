@@ -102,15 +102,6 @@ func (r *Reader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// ReadFull fills buf as io.ReadFull would, and returns when its last
-// bytes arrived by the kernel's receive timestamp; ok is false where the
-// kernel gave none.
-func ReadFull(conn net.Conn, buf []byte) (arrived time.Time, ok bool, err error) {
-	r := NewReader(conn)
-	_, err = io.ReadFull(r, buf)
-	return r.Arrived, r.Stamped, err
-}
-
 // LastSent reads every transmit timestamp queued on conn's error queue and
 // returns the latest. The kernel queues it as it sends, so on loopback and
 // veth it is there once write has returned.

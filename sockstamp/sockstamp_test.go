@@ -1,6 +1,7 @@
 package sockstamp
 
 import (
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -70,7 +71,7 @@ func exchangeStamped(t *testing.T) bool {
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	buf := make([]byte, 5)
-	arrived, ok, err := ReadFull(c, buf)
+	arrived, ok, err := readFull(c, buf)
 	read := time.Now()
 	if err != nil || string(buf) != "task1" {
 		t.Fatalf("ReadFull = %q, %v", buf, err)
@@ -91,11 +92,19 @@ func exchangeStamped(t *testing.T) bool {
 	return true
 }
 
+// readFull fills buf through a Reader, as the client's reads do, and
+// says when its last bytes arrived.
+func readFull(conn net.Conn, buf []byte) (arrived time.Time, ok bool, err error) {
+	r := NewReader(conn)
+	_, err = io.ReadFull(r, buf)
+	return r.Arrived, r.Stamped, err
+}
+
 // EOF before the buffer is full is an error, as with io.ReadFull.
 func TestReadFullShort(t *testing.T) {
 	a, b := net.Pipe() // not a syscall.Conn: the plain path
 	go func() { a.Write([]byte("ta")); a.Close() }()
-	if _, ok, err := ReadFull(b, make([]byte, 5)); err == nil || ok {
+	if _, ok, err := readFull(b, make([]byte, 5)); err == nil || ok {
 		t.Errorf("ReadFull of 2 bytes into 5 = stamped %v, %v; want an error", ok, err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -115,7 +124,7 @@ func TestReadFullShort(t *testing.T) {
 	}
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, _, err := ReadFull(c, make([]byte, 5)); err == nil || err.Error() != "unexpected EOF" {
+	if _, _, err := readFull(c, make([]byte, 5)); err == nil || err.Error() != "unexpected EOF" {
 		t.Errorf("ReadFull of 2 bytes then EOF = %v, want unexpected EOF", err)
 	}
 }
