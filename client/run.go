@@ -140,7 +140,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if sc := root.SpanContext(); sc.IsValid() {
 		res.TraceID = sc.TraceID().String()
 	}
-	r.peak.sample()
+	r.peak.start()
 	r.expected = res.Expected
 	stopProgress := r.startProgress()
 
@@ -152,7 +152,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	stopProgress()
 
 	end := time.Now()
-	r.peak.sample()
+	r.peak.stop()
 	_, res.PeakRSS = readRSS()
 	if res.PeakRSS > rssBefore {
 		res.RSSPerTask = (res.PeakRSS - rssBefore) / int64(p.N)
@@ -306,6 +306,7 @@ func (r *runner) tasks(ctx context.Context, n int) []error {
 			})
 		}
 		r.spawn = time.Since(t0)
+		r.peak.sample() // every task's goroutine exists now
 	}
 	wg.Wait()
 	return errs

@@ -25,8 +25,12 @@ type task struct {
 	i     int // 1-based
 	label string
 	ctx   context.Context // carries the task span (and the SDK's execution trace task)
-	span  trace.Span
-	rec   *taskRecord
+	// cancel ends ctx, the task's own: its waits, dial and read watch a
+	// channel and a lock of their own, not the run's, which 10,000 locked
+	// threads would queue on (docs/results.md).
+	cancel context.CancelFunc
+	span   trace.Span
+	rec    *taskRecord
 }
 
 // taskRecord is what a task measured, for the thread lanes and the
@@ -50,6 +54,7 @@ type stageRecord struct {
 // newTask creates task i: its span starts now, before its goroutine runs.
 func (r *runner) newTask(ctx context.Context, i int) *task {
 	label := scenario.TaskLabel(i)
+	ctx, cancel := context.WithCancel(ctx)
 	start := time.Now()
 	ctx, span := r.tracer.Start(ctx, tracing.TaskSpanName(i, len(r.records)), trace.WithTimestamp(start), trace.WithAttributes(
 		tracing.KeyTask.String(label),
@@ -59,7 +64,7 @@ func (r *runner) newTask(ctx context.Context, i int) *task {
 	rec.start = start
 	rec.stages = make([]stageRecord, 0, len(scenario.Stages)) // stageSpan points into it
 	tracing.ExecLogIDs(ctx, span.SpanContext())
-	return &task{r: r, i: i, label: label, ctx: ctx, span: span, rec: rec}
+	return &task{r: r, i: i, label: label, ctx: ctx, cancel: cancel, span: span, rec: rec}
 }
 
 // run runs the task on the calling goroutine: connect, response, ready,
@@ -68,6 +73,7 @@ func (t *task) run() (err error) {
 	g := tracing.ThisGoroutine()
 	span := g.Adopt(t.span)
 	t.rec.goroutine = g.ID
+	defer t.cancel()
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("%s: %w", t.label, err)
@@ -272,7 +278,6 @@ func (t *task) compute(g tracing.Goroutine) error {
 func (t *task) event(g tracing.Goroutine, name string) {
 	tid := tracing.OSThreadID()
 	t.span.AddEvent(name, trace.WithAttributes(g.Attrs(tid)...))
-	t.r.peak.sample()
 	t.r.counts.event(name)
 	if t.r.lines != nil {
 		t.r.lines.printf("OS thread %d goroutine %d - %s %s: %v\n", tid, g.ID, t.label, name, time.Since(t.r.start))

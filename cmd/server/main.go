@@ -42,7 +42,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.limits.HoldBuffer, "hold-buffer", server.DefaultHoldBuffer, "`bytes` held during the delay; the rest waits in the kernel and is streamed back after it")
 	fs.IntVar(&c.limits.MaxPreamble, "max-preamble", wire.MaxPreamble, "`bytes` of trace context preamble at most; a longer one is echoed as payload")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until the server stops (go tool pprof)")
-	fs.StringVar(&c.memProfile, "memprofile", "", "write a heap profile to `file` as the server stops (go tool pprof)")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write a heap profile to `file` as the server stops (go tool pprof): the heap after the collection that found the most of it live")
 	fs.StringVar(&c.execTrace, "exectrace", "", "write the server's Go execution trace to `file` until it stops (go tool trace FILE): a task per request, a region per span")
 	fs.IntVar(&c.limits.MaxConns, "max-conns", server.DefaultMaxConns, "connections served at once; past it, new ones are reset at once, counted and logged")
 	err := cli.Parse(fs, args, func() error {
@@ -115,7 +115,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		ln.Close()
 		return err
 	}
-	defer func() { err = errors.Join(err, stopCPU(), cli.WriteHeapProfile(cfg.memProfile)) }()
+	stopHeap := cli.PeakHeapProfile(cfg.memProfile)
+	defer func() { err = errors.Join(err, stopCPU(), stopHeap()) }()
 	fmt.Fprintf(stdout, "Server running on %s (delay %v)\n", ln.Addr(), cfg.delay)
 	sc := cfg.limits
 	sc.Delay, sc.TracerProvider, sc.Log = cfg.delay, tp, stdout

@@ -4,13 +4,16 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"runtime/metrics"
 	"runtime/pprof"
+	"time"
 )
 
 // Command is a command's body: main calls it once, tests call it directly.
@@ -97,19 +100,60 @@ func StartCPUProfile(path string) (stop func() error, err error) {
 	}, nil
 }
 
-// WriteHeapProfile writes the heap profile (go tool pprof: in use now, and
-// allocated since the start) to path; "" writes nothing.
-func WriteHeapProfile(path string) error {
+// PeakHeapProfile keeps the heap profile (go tool pprof) taken after the
+// garbage collection that found the most live heap, until the func it
+// returns writes it to path; "" profiles nothing. A heap profile says what
+// was live at the last collection: taken at the end of a run, it misses
+// what the run held at its peak (spans waiting for export, tasks in
+// flight). It looks every 10ms, so a collection within 10ms of a larger one
+// may be missed: the profile is of a collection at about the peak.
+func PeakHeapProfile(path string) (stop func() error) {
 	if path == "" {
-		return nil
+		return func() error { return nil }
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
+	var h heapPeak
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				h.look()
+			case <-quit:
+				h.look()
+				return
+			}
+		}
+	}()
+	return func() error {
+		close(quit)
+		<-done
+		return os.WriteFile(path, h.profile.Bytes(), 0o644)
 	}
-	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-		f.Close()
-		return fmt.Errorf("heap profile: %w", err)
+}
+
+// heapPeak is the heap profile of the collection that found the most live
+// heap so far.
+type heapPeak struct {
+	profile     bytes.Buffer
+	live, cycle uint64 // of that collection; the last one looked at
+}
+
+// look takes the heap profile if a collection has run since the last look
+// and found more live heap than any before, or if it has none yet.
+func (h *heapPeak) look() {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	cycle, live := s[0].Value.Uint64(), s[1].Value.Uint64()
+	if cycle == h.cycle && h.profile.Len() > 0 {
+		return
 	}
-	return f.Close()
+	h.cycle = cycle
+	if live > h.live || h.profile.Len() == 0 {
+		h.live = live
+		h.profile.Reset()
+		pprof.Lookup("heap").WriteTo(&h.profile, 0)
+	}
 }

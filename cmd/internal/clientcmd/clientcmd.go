@@ -49,7 +49,7 @@ type config struct {
 	verbose    bool   // every line, whatever the number of tasks
 	execTrace  string // write the Go execution trace here
 	cpuProfile string // write a CPU profile of the runs here
-	memProfile string // write a heap profile here as the last run's tasks end
+	memProfile string // write the heap profile at its peak here
 	progress   time.Duration
 }
 
@@ -69,7 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.svgCompact, "svg-compact", false, "with -svg, also write SCENARIO-compact.svg: narrow lanes, no text in them, the same time scale, for figures side by side")
 	fs.DurationVar(&c.progress, "progress-every", 0, "above 48 tasks, print the progress line this often (default: 200ms on a terminal, 1s otherwise)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the runs to `file` (go tool pprof)")
-	fs.StringVar(&c.memProfile, "memprofile", "", "write a heap profile to `file` (go tool pprof) as the last run's tasks end, before its spans are flushed")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write a heap profile to `file` (go tool pprof): the heap after the collection that found the most of it live, spans waiting for export included")
 	fs.StringVar(&c.execTrace, "exectrace", "", "write the runs' Go execution trace to `file` (go tool trace FILE): a task per asynctrace task, a region per stage")
 	fs.IntVar(&c.maxThreads, "max-threads", 0, "Go's limit on OS threads (runtime/debug.SetMaxThreads); 0: Go's default, 10000. os-threads needs one per task")
 	fs.StringVar(&c.jaegerUI, "jaeger-ui", jaeger.DefaultURL(), "base `URL` of trace links, empty for none; $"+jaeger.URLEnv+" sets the default")
@@ -152,7 +152,8 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, stopCPU()) }()
+	stopHeap := cli.PeakHeapProfile(cfg.memProfile)
+	defer func() { err = errors.Join(err, stopCPU(), stopHeap()) }()
 	if cfg.execTrace != "" {
 		stopTrace, err := tracing.StartExecTrace(cfg.execTrace)
 		if err != nil {
@@ -233,10 +234,6 @@ func (s *session) run(ctx context.Context, sc scenario.Scenario) (failure string
 	ended0, exported0 := s.spans.Counts()
 	res, runErr := client.Run(ctx, rc)
 	pw.end()
-	// The heap as the tasks end: the spans not yet exported are in it.
-	if err := cli.WriteHeapProfile(cfg.memProfile); err != nil {
-		return "", err
-	}
 	// Export the run's spans before saying how many were lost.
 	fctx, cancel := context.WithTimeout(context.Background(), flushTimeout(rc.Tasks))
 	s.tp.ForceFlush(fctx)
