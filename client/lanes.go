@@ -50,6 +50,7 @@ func (r *runner) laneSpans(ctx context.Context, lanes []scenario.Lane, n int) {
 	for _, l := range lanes {
 		first, last = min(first, l.Start), max(last, l.End)
 	}
+	root := trace.SpanContextFromContext(ctx)
 	ctx, threads := r.tracer.Start(ctx, tracing.SpanThreads, trace.WithTimestamp(start.Add(first)))
 	for k, l := range lanes {
 		lctx, lane := r.tracer.Start(ctx, tracing.ThreadLaneSpanName(k+1, n),
@@ -58,7 +59,7 @@ func (r *runner) laneSpans(ctx context.Context, lanes []scenario.Lane, n int) {
 		for _, seg := range l.Segments {
 			_, span := r.tracer.Start(lctx, tracing.LaneStageSpanName(seg.Task, seg.Stage, n),
 				trace.WithTimestamp(start.Add(seg.Start)),
-				trace.WithLinks(trace.Link{SpanContext: r.stageSpan(seg.Task, seg.Stage)}),
+				trace.WithLinks(trace.Link{SpanContext: r.stageSpan(root, seg.Task, seg.Stage)}),
 				trace.WithAttributes(
 					tracing.KeyTask.String(scenario.TaskLabel(seg.Task)),
 					tracing.KeyStage.String(string(seg.Stage)),
@@ -82,11 +83,12 @@ func (r *runner) lastTaskEnd() time.Time {
 	return end
 }
 
-// stageSpan is the span context of task i's stage s.
-func (r *runner) stageSpan(i int, s scenario.Stage) trace.SpanContext {
+// stageSpan is the span context of task i's stage s, a span of the trace
+// of root.
+func (r *runner) stageSpan(root trace.SpanContext, i int, s scenario.Stage) trace.SpanContext {
 	for _, rec := range r.records[i-1].stages {
 		if rec.stage == s {
-			return rec.span
+			return root.WithSpanID(rec.span)
 		}
 	}
 	return trace.SpanContext{}

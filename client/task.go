@@ -48,7 +48,7 @@ type stageRecord struct {
 	stage             scenario.Stage
 	start, end        time.Time
 	thread, threadEnd int
-	span              trace.SpanContext
+	span              trace.SpanID // in the run's trace
 }
 
 // newTask creates task i: its span starts now, before its goroutine runs.
@@ -56,10 +56,8 @@ func (r *runner) newTask(ctx context.Context, i int) *task {
 	label := scenario.TaskLabel(i)
 	ctx, cancel := context.WithCancel(ctx)
 	start := time.Now()
-	ctx, span := r.tracer.Start(ctx, tracing.TaskSpanName(i, len(r.records)), trace.WithTimestamp(start), trace.WithAttributes(
-		tracing.KeyTask.String(label),
-		tracing.KeyLockedThread.Bool(r.cfg.Scenario.Locked()),
-	))
+	// Its attributes come with its goroutine's (task.run), in one go.
+	ctx, span := r.tracer.Start(ctx, tracing.TaskSpanName(i, len(r.records)), trace.WithTimestamp(start))
 	rec := &r.records[i-1]
 	rec.start = start
 	rec.stages = make([]stageRecord, 0, len(scenario.Stages)) // stageSpan points into it
@@ -71,7 +69,7 @@ func (r *runner) newTask(ctx context.Context, i int) *task {
 // compute, each a child span of the task's span.
 func (t *task) run() (err error) {
 	g := tracing.ThisGoroutine()
-	span := g.Adopt(t.span)
+	span := g.Adopt(t.span, tracing.KeyTask.String(t.label), tracing.KeyLockedThread.Bool(t.r.cfg.Scenario.Locked()))
 	t.rec.goroutine = g.ID
 	defer t.cancel()
 	defer func() {
@@ -111,7 +109,7 @@ func (t *task) stage(g tracing.Goroutine, s scenario.Stage, start time.Time, opt
 		start = time.Now()
 	}
 	ctx, span := g.Start(t.ctx, t.r.tracer, string(s), append(opts, trace.WithTimestamp(start))...)
-	t.rec.stages = append(t.rec.stages, stageRecord{stage: s, start: start, thread: span.OSThread(), span: span.SpanContext()})
+	t.rec.stages = append(t.rec.stages, stageRecord{stage: s, start: start, thread: span.OSThread(), span: span.SpanContext().SpanID()})
 	return ctx, &stageSpan{Span: span, rec: &t.rec.stages[len(t.rec.stages)-1], endRegion: endRegion}
 }
 
@@ -277,7 +275,7 @@ func (t *task) compute(g tracing.Goroutine) error {
 // its line.
 func (t *task) event(g tracing.Goroutine, name string) {
 	tid := tracing.OSThreadID()
-	t.span.AddEvent(name, trace.WithAttributes(g.Attrs(tid)...))
+	t.span.AddEvent(name, trace.WithAttributes(tracing.KeyOSThreadID.Int(tid)))
 	t.r.counts.event(name)
 	if t.r.lines != nil {
 		t.r.lines.printf("OS thread %d goroutine %d - %s %s: %v\n", tid, g.ID, t.label, name, time.Since(t.r.start))

@@ -149,7 +149,7 @@ func (s *Server) startEcho(ctx context.Context, g tracing.Goroutine, r *request,
 	ctx, echo := g.Start(parent, s.tracer, tracing.SpanEcho,
 		trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithTimestamp(start),
-		trace.WithAttributes(append(peerAttrs(r.conn.RemoteAddr()), tracing.KeyPreamble.String(kind))...))
+		trace.WithAttributes(append(append(peerAttrs(r.conn.RemoteAddr()), g.IDs()...), tracing.KeyPreamble.String(kind))...))
 	switch kind {
 	case tracing.PreambleBadContext:
 		echo.AddEvent(tracing.EventInvalidContext, trace.WithAttributes(

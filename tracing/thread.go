@@ -17,15 +17,20 @@ import (
 // read once per goroutine (a goroutine cannot change its id) and the value
 // is passed along. Its OS thread can change at any time, and is read (gettid,
 // about 0.1µs) at the start and end of every span.
+//
+// The goroutine is an attribute of the span of the work it owns (a task,
+// an echo: Adopt, IDs); the spans it starts under that one (the stages)
+// carry only the OS thread, the one thing that differs between them: a
+// stage's goroutine is its parent's.
 type Goroutine struct {
 	ID   int64
 	name string
-	// start holds the thread attributes of the goroutine's spans, built
-	// once: the id and name never change, the OS thread (attrs[2]) is
-	// written at each span's start, on this goroutine, and copied by the
-	// SDK during Start. Nil in a zero Goroutine.
-	attrs []attribute.KeyValue
-	start trace.SpanStartOption
+	// thread holds the attribute of the goroutine's stage spans, built
+	// once: the OS thread, written in place at each span's start, on this
+	// goroutine, and copied by the SDK during Start. Nil in a zero
+	// Goroutine.
+	thread []attribute.KeyValue
+	start  []trace.SpanStartOption // its option: Start's variadic slice, built once too
 }
 
 // ThisGoroutine returns the calling goroutine. Call it on the goroutine that
@@ -33,8 +38,8 @@ type Goroutine struct {
 func ThisGoroutine() Goroutine {
 	id := goroutineID()
 	g := Goroutine{ID: id, name: "goroutine " + strconv.FormatInt(id, 10)}
-	g.attrs = g.Attrs(0)
-	g.start = trace.WithAttributes(g.attrs...)
+	g.thread = []attribute.KeyValue{KeyOSThreadID.Int(0)}
+	g.start = []trace.SpanStartOption{trace.WithAttributes(g.thread...)}
 	return g
 }
 
@@ -53,14 +58,10 @@ func goroutineID() int64 {
 	return id
 }
 
-// Attrs are the thread attributes of the trace contract for this goroutine
-// on OS thread osThread (OSThreadID).
-func (g Goroutine) Attrs(osThread int) []attribute.KeyValue {
-	return []attribute.KeyValue{
-		KeyThreadID.Int64(g.ID),
-		KeyThreadName.String(g.name),
-		KeyOSThreadID.Int(osThread),
-	}
+// IDs are the goroutine's attributes of the trace contract: thread.id and
+// thread.name.
+func (g Goroutine) IDs() []attribute.KeyValue {
+	return []attribute.KeyValue{KeyThreadID.Int64(g.ID), KeyThreadName.String(g.name)}
 }
 
 // Span is a span started by a Goroutine: it records the OS thread at its
@@ -70,31 +71,31 @@ type Span struct {
 	osThread int
 }
 
-// Start starts a span carrying the thread attributes of g, which must be the
-// calling goroutine.
+// Start starts a span of g's work, which must be the calling goroutine's,
+// carrying the OS thread it starts on. A span g owns gets g's IDs too,
+// in opts.
 func (g Goroutine) Start(ctx context.Context, tracer trace.Tracer, name string, opts ...trace.SpanStartOption) (context.Context, Span) {
 	tid := OSThreadID()
-	attrs := g.start
-	if attrs == nil {
-		attrs = trace.WithAttributes(g.Attrs(tid)...)
+	start := g.start
+	if start == nil {
+		start = []trace.SpanStartOption{trace.WithAttributes(KeyOSThreadID.Int(tid))}
 	} else {
-		g.attrs[2] = KeyOSThreadID.Int(tid)
+		g.thread[0] = KeyOSThreadID.Int(tid)
 	}
-	var span trace.Span
-	if len(opts) == 0 {
-		ctx, span = tracer.Start(ctx, name, attrs) // no slice to grow: most stages
-	} else {
-		ctx, span = tracer.Start(ctx, name, append(opts, attrs)...)
+	if len(opts) > 0 {
+		start = append(opts, start...)
 	}
+	ctx, span := tracer.Start(ctx, name, start...)
 	return ctx, Span{Span: span, osThread: tid}
 }
 
 // Adopt makes span, started elsewhere (a task's span starts when the task
-// is created, before its goroutine runs), a span of g: it gets g's thread
-// attributes, with the calling OS thread as its start thread. Call it on g.
-func (g Goroutine) Adopt(span trace.Span) Span {
+// is created, before its goroutine runs), the span of g's work: it gets
+// g's IDs, and the calling OS thread as its start thread, with attrs, in
+// one go (the SDK grows a span's attributes at each call). Call it on g.
+func (g Goroutine) Adopt(span trace.Span, attrs ...attribute.KeyValue) Span {
 	tid := OSThreadID()
-	span.SetAttributes(g.Attrs(tid)...)
+	span.SetAttributes(append(attrs, KeyThreadID.Int64(g.ID), KeyThreadName.String(g.name), KeyOSThreadID.Int(tid))...)
 	return Span{Span: span, osThread: tid}
 }
 

@@ -99,7 +99,7 @@ func TestCheckBroken(t *testing.T) {
 					return
 				}
 			}
-		}, "want positive integers"},
+		}, "want a positive integer"},
 		{"a lane span without its link", func(spans []diagram.Span) {
 			for i := range spans {
 				if len(spans[i].Links) > 0 {
