@@ -1,9 +1,12 @@
 package client
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,8 +76,22 @@ func (r Result) WriteSummary(w io.Writer, traceURL string) {
 		fmt.Fprintln(w, "  note: the server echoed the trace context preamble too: a plain echo server (the article's?), not asynctrace's, so the trace has no server spans")
 	}
 	if len(r.Errors) > 0 {
-		fmt.Fprintf(w, "  %d of %d tasks failed: %s\n", len(r.Errors), r.Tasks, strings.Join(r.Errors, "; "))
+		fmt.Fprintf(w, "  %d of %d tasks failed: %s; the first: %s\n", len(r.Errors), r.Tasks, r.failureCounts(), r.Errors[0])
 	}
+}
+
+// failureCounts is "2 connect: refused (…), 1 response: …", the most
+// frequent cause first.
+func (r Result) failureCounts() string {
+	causes := slices.Collect(maps.Keys(r.Failures))
+	slices.SortFunc(causes, func(a, b string) int {
+		return cmp.Or(cmp.Compare(r.Failures[b], r.Failures[a]), cmp.Compare(a, b))
+	})
+	parts := make([]string, len(causes))
+	for i, c := range causes {
+		parts[i] = fmt.Sprintf("%d %s", r.Failures[c], c)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // LargeTraceHint says how to read the trace of a run of n tasks in

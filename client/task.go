@@ -147,13 +147,13 @@ func (t *task) connect(g tracing.Goroutine) (_ net.Conn, err error) {
 	defer func() { s.endNow(err) }()
 
 	if err := wait(ctx, scenario.ConnectUnits*t.r.cfg.Unit); err != nil {
-		return nil, fmt.Errorf("connect: %w", err)
+		return nil, stageError{scenario.StageConnect, err}
 	}
 	d := net.Dialer{Control: sockstamp.StampArrivals}
 	dialed := time.Now()
 	conn, err := d.DialContext(ctx, "tcp", t.r.cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("connect: %w", err)
+		return nil, stageError{scenario.StageConnect, err}
 	}
 	// The handshake's round trip: the network's part of connecting.
 	t.rec.handshake = time.Since(dialed)
@@ -181,10 +181,10 @@ func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 
 	req, err := wire.Preamble(ctx)
 	if err != nil {
-		return fmt.Errorf("response: %w", err)
+		return stageError{scenario.StageResponse, err}
 	}
 	if _, err := conn.Write(append(req[:len(req):len(req)], t.label...)); err != nil {
-		return fmt.Errorf("response: write: %w", err)
+		return stageError{scenario.StageResponse, fmt.Errorf("write: %w", err)}
 	}
 	t.event(g, tracing.EventWritten)
 
@@ -219,7 +219,7 @@ func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 	ran, tid := time.Now(), tracing.OSThreadID()
 	s.regionEnd() // the region covers response and ready: until the goroutine ran again
 	if err != nil {
-		return fmt.Errorf("response: %w", t.readError(ctx, err))
+		return stageError{scenario.StageResponse, t.readError(ctx, err)}
 	}
 	how := tracing.TimeKernel
 	if !stamped || arrived.After(ran) {
@@ -265,7 +265,7 @@ func (t *task) compute(g tracing.Goroutine) error {
 	end, tid, err := block(ctx, t.r.cfg.Compute, scenario.ComputeUnits*t.r.cfg.Unit)
 	s.regionEnd()
 	if err != nil {
-		err = fmt.Errorf("compute: %w", err)
+		err = stageError{scenario.StageCompute, err}
 	}
 	s.end(end, tid, err)
 	return err

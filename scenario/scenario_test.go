@@ -320,3 +320,63 @@ func TestCheckString(t *testing.T) {
 		t.Errorf("percent(0.001) = %q, want +0.1%%", got)
 	}
 }
+
+// burst is a multi-thread run of n tasks whose dials returned spread over
+// spread, each task otherwise the article's: the burst of a large run.
+func burst(n int, spread time.Duration) *Timeline {
+	p := Params{Scenario: MultiThread, Compute: Sleep, N: n, Procs: 2, CPUs: 2, Unit: u}
+	tl := &Timeline{Params: p}
+	for i := 1; i <= n; i++ {
+		late := spread * time.Duration(i-1) / time.Duration(n-1)
+		seg := func(s Stage, from, to time.Duration) Segment {
+			return Segment{Task: i, Stage: s, Start: from, End: to, Thread: 100, ThreadEnd: 100}
+		}
+		t := Task{Index: i, Handshake: late, End: 14*u + late, Segments: []Segment{
+			seg(StageConnect, 0, 2*u+late),
+			seg(StageResponse, 2*u+late, 10*u+late),
+			seg(StageReady, 10*u+late, 10*u+late),
+			seg(StageCompute, 10*u+late, 14*u+late),
+		}}
+		tl.Tasks = append(tl.Tasks, t)
+		tl.Makespan = max(tl.Makespan, t.End)
+	}
+	return tl
+}
+
+// At scale, a check the burst of dials fails names it; the network the
+// makespan counts is the last task's.
+func TestVerifyAtScale(t *testing.T) {
+	tl := burst(100, 5*u)
+	if got := tl.Network(); got != 5*u {
+		t.Errorf("network %v, want the last task's, %v", got, 5*u)
+	}
+	for _, c := range tl.Verify(tl.Expect()) {
+		if c.Name != "computes in parallel" {
+			continue
+		}
+		if c.OK || !strings.Contains(c.Detail, "the burst of 100 connections on 2 CPUs: the dials returned over 5s") {
+			t.Errorf("%v, want it failed, naming the burst", c)
+		}
+		return
+	}
+	t.Error("no computes in parallel check")
+}
+
+// A small run names no burst: a check it fails is asynctrace's to explain.
+func TestVerifySmallNamesNoBurst(t *testing.T) {
+	tl := burst(3, 5*u)
+	for _, c := range tl.Verify(tl.Expect()) {
+		if strings.Contains(c.Detail, "burst") {
+			t.Errorf("%v names a burst in a run of 3 tasks", c)
+		}
+	}
+}
+
+func TestBreakdown(t *testing.T) {
+	tl := burst(100, 5*u)
+	v := &verifier{tl: tl, exp: tl.Expect()}
+	want := "task100 began at 0s, connect 2u + 5s, response 8u + 0s, ready 0s, compute 4u + 0s"
+	if got := v.breakdown(tl.Last()); got != want {
+		t.Errorf("breakdown %q, want %q", got, want)
+	}
+}

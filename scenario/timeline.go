@@ -118,17 +118,53 @@ func (tl *Timeline) StageTotal(s Stage) time.Duration {
 // Network is how much of the makespan the network took, as the tasks
 // measured it: in a serial run every task's handshake and round trip,
 // one after another; elsewhere the tasks wait for theirs together, and the
-// slowest counts.
+// makespan is the last task's: its network counts. (The slowest network
+// of all need not: at 10,000 tasks the slowest dial, a second in the
+// burst, belongs to a task that then ended well before the last.)
 func (tl *Timeline) Network() time.Duration {
-	var sum, most time.Duration
-	for _, t := range tl.Tasks {
-		sum += t.Network()
-		most = max(most, t.Network())
+	if len(tl.Tasks) == 0 {
+		return 0
 	}
 	if tl.Scenario.Serial() {
+		var sum time.Duration
+		for _, t := range tl.Tasks {
+			sum += t.Network()
+		}
 		return sum
 	}
-	return most
+	return tl.Last().Network()
+}
+
+// Last is the task that ended last (the first of them, in a tie): the one
+// that makes the makespan.
+func (tl *Timeline) Last() Task {
+	last := tl.Tasks[0]
+	for _, t := range tl.Tasks[1:] {
+		if t.End > last.End {
+			last = t
+		}
+	}
+	return last
+}
+
+// Spread is when the tasks' stage s began or ended (end), the first and
+// the last of them; false if no task went through s.
+func (tl *Timeline) Spread(s Stage, end bool) (first, last time.Duration, ok bool) {
+	for _, t := range tl.Tasks {
+		g, found := t.Segment(s)
+		if !found {
+			continue
+		}
+		at := g.Start
+		if end {
+			at = g.End
+		}
+		if !ok {
+			first, last, ok = at, at, true
+		}
+		first, last = min(first, at), max(last, at)
+	}
+	return first, last, ok
 }
 
 // ServerDelay is how long the server held the requests: the shortest hold

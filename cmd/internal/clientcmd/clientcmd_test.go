@@ -148,7 +148,8 @@ func TestRunHuman(t *testing.T) {
 	}
 }
 
-// A server that is not there: one line per failed task, a non-zero exit.
+// A server that is not there: one line per failed task, the summary's
+// count by cause, a non-zero exit.
 func TestRunUnreachable(t *testing.T) {
 	t.Setenv("OTEL_TRACES_EXPORTER", "none")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -157,10 +158,13 @@ func TestRunUnreachable(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	var stderr bytes.Buffer
-	err = Command(context.Background(), []string{"-addr", addr, "-unit", "1ms", "-scenario", "multi-thread"}, io.Discard, &stderr)
+	var stdout, stderr bytes.Buffer
+	err = Command(context.Background(), []string{"-addr", addr, "-unit", "1ms", "-scenario", "multi-thread"}, &stdout, &stderr)
 	if err == nil {
 		t.Fatal("run against a closed port: nil error")
+	}
+	if want := "3 of 3 tasks failed: 3 connect: refused (ECONNREFUSED"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("summary:\n%s\nwant %q", stdout.String(), want)
 	}
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	if len(lines) != 3 {
