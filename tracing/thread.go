@@ -95,7 +95,7 @@ func (g Goroutine) Start(ctx context.Context, tracer trace.Tracer, name string, 
 // one go (the SDK grows a span's attributes at each call). Call it on g.
 func (g Goroutine) Adopt(span trace.Span, attrs ...attribute.KeyValue) Span {
 	tid := OSThreadID()
-	span.SetAttributes(append(attrs, KeyThreadID.Int64(g.ID), KeyThreadName.String(g.name), KeyOSThreadID.Int(tid))...)
+	span.SetAttributes(append(append(attrs, g.IDs()...), KeyOSThreadID.Int(tid))...)
 	return Span{Span: span, osThread: tid}
 }
 
