@@ -66,14 +66,18 @@ func TestBenchScale(t *testing.T) {
 		}
 		res := clientResult(t, p)
 		srv.stop(10 * time.Second)
-		// Spans expected: the client's (root, tasks, 4 stages each, the
-		// lanes and what they hold) and the server's 3 a task.
+		// Spans expected: the client's (root, the tasks group and its
+		// tasks, 4 stages each; where there are lanes, the threads group,
+		// the lanes and what they hold) and the server's 3 a task.
 		lanes := res.ThreadLanes
-		held := 0
+		groups, held := 1, 0
+		if lanes > 0 {
+			groups++
+		}
 		if scenario.Scenario(res.Scenario).Locked() {
 			held = 4 * r.tasks
 		}
-		want := 1 + r.tasks + 4*r.tasks + lanes + held + 3*r.tasks
+		want := 1 + groups + r.tasks + 4*r.tasks + lanes + held + 3*r.tasks
 		got := 0
 		// A trace of megabytes: polled once a second.
 		poll(2*time.Minute, time.Second, nil, func() bool {
