@@ -9,44 +9,17 @@ import (
 // peakEvery is how often a run samples its OS threads and goroutines.
 const peakEvery = 10 * time.Millisecond
 
-// peak tracks the most OS threads and goroutines seen during a run: sampled
-// by a goroutine of its own every peakEvery, and by the run at its start,
-// once its tasks are spawned, and at its end. Reading them takes a runtime
-// lock: at every task event, 40,000 reads from 10,000 locked threads queued
-// on it, and starting os-threads' tasks took seconds (docs/results.md). The
-// sampler does not run while a hold keeps the only P; the OS threads a run
-// creates stay until it ends (an idle thread is kept, not destroyed), so the
-// sample at the end still counts them.
+// peak tracks the most OS threads and goroutines seen during a run:
+// sampled every peakEvery (Run, with every) and at the run's start, once
+// its tasks are spawned, and at its end. Reading them takes a runtime
+// lock: at every task event, 40,000 reads from 10,000 locked threads
+// queued on it, and starting os-threads' tasks took seconds
+// (docs/results.md). The sampler does not run while a hold keeps the only
+// P; the OS threads a run creates stay until it ends (an idle thread is
+// kept, not destroyed), so the sample at the end still counts them.
 type peak struct {
 	mu                  sync.Mutex
 	threads, goroutines int
-	quit, done          chan struct{}
-}
-
-// start samples now and every peakEvery until stop.
-func (p *peak) start() {
-	p.sample()
-	p.quit, p.done = make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(p.done)
-		t := time.NewTicker(peakEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				p.sample()
-			case <-p.quit:
-				return
-			}
-		}
-	}()
-}
-
-// stop ends the sampling with a last sample.
-func (p *peak) stop() {
-	close(p.quit)
-	<-p.done
-	p.sample()
 }
 
 func (p *peak) sample() {

@@ -59,21 +59,29 @@ func (r *runner) progress() Progress {
 	}
 }
 
-// reportProgress calls cfg.Progress every cfg.ProgressEvery until stop is
-// closed, then once more with the final counts. A ticker's goroutine,
-// which does not run while a hold keeps the only P: the report comes late
-// then, as the lines would.
-func (r *runner) reportProgress(stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
-	t := time.NewTicker(r.cfg.ProgressEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			r.cfg.Progress(r.progress())
-		case <-stop:
-			r.cfg.Progress(r.progress())
-			return
+// every calls f every d from a goroutine of its own until the func it
+// returns is called, which calls f once more and returns when f has run
+// for the last time. The progress line and the peak sampler use it. Its
+// goroutine does not run while a hold keeps the only P: f comes late
+// then, as the article's lines would.
+func every(d time.Duration, f func()) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				f()
+			case <-quit:
+				f()
+				return
+			}
 		}
+	}()
+	return func() {
+		close(quit)
+		<-done
 	}
 }

@@ -142,7 +142,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if sc := root.SpanContext(); sc.IsValid() {
 		res.TraceID = sc.TraceID().String()
 	}
-	r.peak.start()
+	r.peak.sample()
+	stopPeak := every(peakEvery, r.peak.sample)
 	r.expected = res.Expected
 	stopProgress := r.startProgress()
 
@@ -157,7 +158,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	tasks.End(trace.WithTimestamp(end))
 	stopProgress()
 
-	r.peak.stop()
+	stopPeak() // a last sample
 	_, res.PeakRSS = readRSS()
 	if res.PeakRSS > rssBefore {
 		res.RSSPerTask = (res.PeakRSS - rssBefore) / int64(p.N)
@@ -189,12 +190,7 @@ func (r *runner) startProgress() (stop func()) {
 	if r.cfg.ProgressEvery <= 0 {
 		r.cfg.ProgressEvery = time.Second
 	}
-	quit, done := make(chan struct{}), make(chan struct{})
-	go r.reportProgress(quit, done)
-	return func() {
-		close(quit)
-		<-done
-	}
+	return every(r.cfg.ProgressEvery, func() { r.cfg.Progress(r.progress()) })
 }
 
 // measured fills in what the run measured: its timeline, checked against
