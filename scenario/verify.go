@@ -245,9 +245,11 @@ func (v *verifier) computes() {
 	v.add("computes at once", n <= limit, "at most %d at once, want at most %d", n, limit)
 	if limit >= e.N && !e.Scenario.Serial() && e.N > 1 {
 		detail := fmt.Sprintf("%d of %d computes under way at one moment, want all", n, e.N)
-		if c0, c1, ok := v.tl.Spread(StageCompute, false); ok && n < e.N && c1-c0 >= ComputeUnits*e.Unit && v.burst() != "" {
-			detail += fmt.Sprintf("; they began over %v, longer than a compute (%v), so not all could be: %s",
-				(c1 - c0).Round(time.Millisecond), ComputeUnits*e.Unit, v.burst())
+		if c0, c1, ok := v.tl.Spread(StageCompute, false); ok && n < e.N && c1-c0 >= ComputeUnits*e.Unit {
+			if b := v.burst(); b != "" {
+				detail += fmt.Sprintf("; they began over %v, longer than a compute (%v), so not all could be: %s",
+					(c1 - c0).Round(time.Millisecond), ComputeUnits*e.Unit, b)
+			}
 		}
 		v.add("computes in parallel", n == e.N, "%s", detail)
 	}
