@@ -378,11 +378,13 @@ func TestEchoUntilClientCloses(t *testing.T) {
 func TestDelayFromAccept(t *testing.T) {
 	srv := echotest.Start(t, server.Config{Delay: 4 * delay})
 	for _, late := range []time.Duration{delay, 5 * delay} {
+		// From before the dial: the accept, where the delay starts, can
+		// come before Dial returns.
+		connected := time.Now()
 		conn, err := net.Dial("tcp", srv.Addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		connected := time.Now()
 		conn.SetDeadline(connected.Add(10 * time.Second))
 		t.Cleanup(func() { conn.Close() })
 		timer := time.NewTimer(late)
