@@ -7,6 +7,7 @@ import (
 
 // Params are the knobs of one run: what the expected makespan depends on.
 type Params struct {
+	Runtime  Runtime // who ran the tasks; "" is Go
 	Scenario Scenario
 	Compute  Compute
 	N        int           // tasks, n
@@ -23,9 +24,19 @@ func (p Params) Expected() (time.Duration, string) {
 	if p.Scenario.Serial() {
 		return time.Duration(n) * (c + w + q), "n(c+w+p)"
 	}
+	if p.pooled() {
+		// rayon: a pool thread takes a whole task, connect to compute,
+		// and the next only after it.
+		return time.Duration(ceilDiv(n, max(1, p.Procs))) * (c + w + q), "⌈n/P⌉·(c+w+p)"
+	}
 	b, formula := p.atOnce()
 	return c + w + time.Duration(ceilDiv(n, b))*q, formula
 }
+
+// pooled says the tasks are a pool's: rayon's threads each run whole
+// tasks, one after another (Tokio's os-threads), where Go gives every task
+// an OS thread of its own.
+func (p Params) pooled() bool { return p.Runtime == Tokio && p.Scenario == OSThreads }
 
 // atOnce is how many computes run at once when every reply arrives
 // together, and the makespan formula that follows.
@@ -63,8 +74,8 @@ const SysmonRetake = 10 * time.Millisecond
 // wait; CPU work is time-sliced, so its waits are not predicted.
 func (p Params) ExpectedReady() (want, over time.Duration, ok bool) {
 	switch {
-	case p.Scenario.Serial():
-		return 0, 0, true
+	case p.Scenario.Serial(), p.pooled():
+		return 0, 0, true // a task's thread is waiting for its reply
 	case p.Compute == CPU:
 		return 0, 0, false
 	}
@@ -96,7 +107,7 @@ func (p Params) ReadyGiven(arrivals []time.Duration) (time.Duration, bool) {
 	if _, _, ok := p.ExpectedReady(); !ok {
 		return 0, false
 	}
-	if p.Scenario.Serial() {
+	if p.Scenario.Serial() || p.pooled() {
 		return 0, true
 	}
 	b, _ := p.atOnce()

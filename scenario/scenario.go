@@ -72,6 +72,28 @@ func (s Scenario) DefaultProcs(n, cpus int) int {
 // timed most of its tasks out.
 const MaxOSThreadProcs = 64
 
+// Runtime is what ran a run's tasks: Go's scheduler (asynctrace's own
+// client), or the article's Rust programs on Tokio and rayon (peers/tokio).
+type Runtime string
+
+const (
+	Go    Runtime = "go"
+	Tokio Runtime = "tokio"
+)
+
+// Runtimes lists them, Go first.
+var Runtimes = []Runtime{Go, Tokio}
+
+// ParseRuntime accepts a runtime's name.
+func ParseRuntime(s string) (Runtime, error) {
+	for _, r := range Runtimes {
+		if string(r) == s {
+			return r, nil
+		}
+	}
+	return "", fmt.Errorf("unknown runtime %q (want one of %s)", s, Names(Runtimes))
+}
+
 // Compute is how a task's compute stage blocks. The article's computation
 // is std::thread::sleep inside async code: it blocks the OS thread, and so
 // the executor, without using the CPU. Go gives four different answers to

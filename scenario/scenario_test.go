@@ -380,3 +380,24 @@ func TestBreakdown(t *testing.T) {
 		t.Errorf("breakdown %q, want %q", got, want)
 	}
 }
+
+func TestTokioFormulas(t *testing.T) {
+	for _, tt := range []struct {
+		give Params
+		want time.Duration
+	}{
+		{Params{Runtime: Tokio, Scenario: MultiThread, Compute: Hold, N: 3, Procs: 2, CPUs: 2, Unit: time.Second}, 18 * time.Second},
+		{Params{Runtime: Tokio, Scenario: MultiThread, Compute: Hold, N: 3, Procs: 3, CPUs: 2, Unit: time.Second}, 14 * time.Second},
+		{Params{Runtime: Tokio, Scenario: OSThreads, Compute: Hold, N: 3, Procs: 2, CPUs: 2, Unit: time.Second}, 28 * time.Second},
+		{Params{Runtime: Tokio, Scenario: OSThreads, Compute: Hold, N: 3, Procs: 3, CPUs: 2, Unit: time.Second}, 14 * time.Second},
+		{Params{Runtime: Tokio, Scenario: SingleThread, Compute: Hold, N: 3, Procs: 1, CPUs: 2, Unit: time.Second}, 22 * time.Second},
+	} {
+		if got, f := tt.give.Expected(); got != tt.want {
+			t.Errorf("%+v: Expected() = %v (%s), want %v", tt.give, got, f, tt.want)
+		}
+	}
+	p := Params{Runtime: Tokio, Scenario: OSThreads, Compute: Hold, N: 3, Procs: 2, CPUs: 2, Unit: time.Second}
+	if want, _, ok := p.ExpectedReady(); !ok || want != 0 {
+		t.Errorf("rayon's ExpectedReady() = %v, %v; want 0, true: a pool thread waits for its own reply", want, ok)
+	}
+}
