@@ -42,8 +42,9 @@ import (
 // before, or ends after, its parent.
 // Service names, used unless OTEL_SERVICE_NAME says otherwise.
 const (
-	ClientService = "async-client"
-	ServerService = "echo-server"
+	ClientService      = "async-client"
+	TokioClientService = "tokio-client" // the article's programs' runs (client -runtime tokio)
+	ServerService      = "echo-server"
 )
 
 // Span names. The stage spans are named after their stage.
@@ -104,6 +105,8 @@ func LaneStageSpanName(task int, s scenario.Stage, n int) string {
 // Attribute keys.
 const (
 	// Root span.
+	KeyRuntime         = attribute.Key("asynctrace.runtime")         // go or tokio
+	KeyRuntimeVersion  = attribute.Key("asynctrace.runtime.version") // runtime.Version(), or Tokio's
 	KeyScenario        = attribute.Key("asynctrace.scenario")
 	KeyTasks           = attribute.Key("asynctrace.tasks")
 	KeyGOMAXPROCS      = attribute.Key("asynctrace.gomaxprocs")
