@@ -70,6 +70,7 @@ func Build(traceID string, spans []Span) (*Diagram, error) {
 	root := tr.root
 	tl := &scenario.Timeline{
 		Params: scenario.Params{
+			Runtime:  scenario.Runtime(str(root, tracing.KeyRuntime)),
 			Scenario: scenario.Scenario(str(root, tracing.KeyScenario)),
 			Compute:  scenario.Compute(str(root, tracing.KeyCompute)),
 			N:        int(num(root, tracing.KeyTasks)),
