@@ -182,9 +182,11 @@ pub async fn task(label: String, start: Instant, o: std::sync::Arc<Options>) -> 
 
 /// The run begins: now, noted by the recorder if there is one, with the
 /// threads the program's runtime or pool runs its tasks on.
-pub fn begin(program: &str, o: &Options, threads: usize) -> Instant {
+/// at_once: the program creates all its tasks now (else one after
+/// another).
+pub fn begin(program: &str, o: &Options, threads: usize, at_once: bool) -> Instant {
     if let Some(r) = &o.recorder {
-        r.begin(program, o, threads, record::Point::now());
+        r.begin(program, o, threads, record::Point::now(), at_once);
     }
     Instant::now()
 }

@@ -84,17 +84,23 @@ pub struct Recorder {
     trace_id: String,
     lines: Mutex<Vec<String>>,
     head: Mutex<Option<String>>,
+    /// When each task was created: all at the run's start where the
+    /// program creates them at once, else as each begins.
+    created: Mutex<Vec<Option<Point>>>,
 }
 
 impl Recorder {
     /// A recorder that will write to path, with a trace id of its own.
     pub fn new(path: String) -> Recorder {
-        Recorder { path, trace_id: random_hex(16), lines: Mutex::new(Vec::new()), head: Mutex::new(None) }
+        Recorder { path, trace_id: random_hex(16), lines: Mutex::new(Vec::new()), head: Mutex::new(None), created: Mutex::new(Vec::new()) }
     }
 
     /// Notes the run: which program, how many tasks, the unit, the threads
-    /// its runtime (or pool) has, and its start.
-    pub fn begin(&self, program: &str, o: &Options, threads: usize, start: Point) {
+    /// its runtime (or pool) has, and its start; with at_once, every task
+    /// is created now, in order, as asynctrace's client creates its tasks
+    /// before any runs.
+    pub fn begin(&self, program: &str, o: &Options, threads: usize, start: Point, at_once: bool) {
+        *self.created.lock().unwrap() = (0..o.tasks).map(|_| at_once.then(Point::now)).collect();
         *self.head.lock().unwrap() = Some(format!(
             "{{\"record\":\"run\",\"version\":{VERSION},\"program\":\"{program}\",\"runtime\":\"tokio\",\"runtime_version\":\"{TOKIO_VERSION}\",\"tasks\":{},\"unit_ns\":{},\"threads\":{threads},\"trace_id\":\"{}\",\"start_ns\":{},\"thread\":{}}}",
             o.tasks,
@@ -124,8 +130,25 @@ impl Recorder {
         ));
     }
 
-    /// A task's end, with its error if it failed.
-    pub fn done(&self, task: usize, start: Point, err: Option<&str>) {
+    /// When task i was created: now, unless it already was.
+    fn create(&self, task: usize) -> Point {
+        let mut c = self.created.lock().unwrap();
+        match c.get(task - 1).copied().flatten() {
+            Some(p) => p,
+            None => {
+                let p = Point::now();
+                if let Some(slot) = c.get_mut(task - 1) {
+                    *slot = Some(p);
+                }
+                p
+            }
+        }
+    }
+
+    /// A task's end, with its error if it failed; it began when it was
+    /// created.
+    pub fn done(&self, task: usize, err: Option<&str>) {
+        let start = self.create(task);
         let p = Point::now();
         let err = err.map_or(String::new(), |e| format!(",\"error\":\"{}\"", json_escape(e)));
         self.push(format!(
@@ -295,7 +318,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// well.
 pub async fn task(i: usize, label: String, start: Instant, o: Arc<Options>, compute: Compute) -> Result<()> {
     let rec = o.recorder.as_ref().expect("a recording run");
-    let begun = Point::now();
+    rec.create(i);
     let r: Result<()> = async {
         if compute == Compute::Block {
             line(&label, "started", start);
@@ -351,14 +374,14 @@ pub async fn task(i: usize, label: String, start: Instant, o: Arc<Options>, comp
         Ok(())
     }
     .await;
-    rec.done(i, begun, r.as_ref().err().map(|e| e.to_string()).as_deref());
+    rec.done(i, r.as_ref().err().map(|e| e.to_string()).as_deref());
     r
 }
 
 /// The article's blocking task, recorded as `task` is.
 pub fn task_blocking(i: usize, label: &str, start: Instant, o: &Options) -> Result<()> {
     let rec = o.recorder.as_ref().expect("a recording run");
-    let begun = Point::now();
+    rec.create(i);
     let r = (|| -> Result<()> {
         line(label, "started", start);
         rec.event(i, "started");
@@ -401,6 +424,6 @@ pub fn task_blocking(i: usize, label: &str, start: Instant, o: &Options) -> Resu
         rec.event(i, "finished");
         Ok(())
     })();
-    rec.done(i, begun, r.as_ref().err().map(|e| e.to_string()).as_deref());
+    rec.done(i, r.as_ref().err().map(|e| e.to_string()).as_deref());
     r
 }

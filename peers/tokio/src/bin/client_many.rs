@@ -47,7 +47,7 @@ fn main() {
     }
     let rt = b.enable_all().build().expect("a Tokio runtime");
     let (makespan, errors) = rt.block_on(async {
-        let start = begin("client_many", &o, workers(o.threads));
+        let start = begin("client_many", &o, workers(o.threads), true);
         let handles: Vec<_> = o
             .labels()
             .into_iter()

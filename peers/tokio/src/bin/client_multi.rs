@@ -16,7 +16,7 @@ fn main() {
     }
     let rt = b.enable_all().build().expect("a Tokio runtime");
     let results = rt.block_on(async {
-        let start = begin("client_multi", &o, workers(o.threads));
+        let start = begin("client_multi", &o, workers(o.threads), true);
         let mut futs: FuturesUnordered<_> = o.labels().into_iter().enumerate().map(|(i, l)| tokio::spawn(run_task(i + 1, l, start, o.clone()))).collect();
         let mut results = Vec::new();
         while let Some(r) = futs.next().await {

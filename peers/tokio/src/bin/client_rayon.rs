@@ -10,7 +10,7 @@ fn main() {
     if let Some(n) = o.threads {
         rayon::ThreadPoolBuilder::new().num_threads(n).build_global().expect("rayon's thread pool");
     }
-    let start = begin("client_rayon", &o, rayon::current_num_threads());
+    let start = begin("client_rayon", &o, rayon::current_num_threads(), true);
     let results = o.labels().par_iter().enumerate().map(|(i, l)| run_task_blocking(i + 1, l, start, &o)).collect();
     finish("client_rayon", &o, results);
 }

@@ -11,7 +11,7 @@ fn main() {
     let o = Arc::new(Options::from_args("client_single", "Asynchronous requests, one OS thread (FuturesUnordered, a current-thread runtime).", None, 3));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a Tokio runtime");
     let results = rt.block_on(async {
-        let start = begin("client_single", &o, 1);
+        let start = begin("client_single", &o, 1, true);
         let mut futs: FuturesUnordered<_> = o.labels().into_iter().enumerate().map(|(i, l)| run_task(i + 1, l, start, o.clone())).collect();
         let mut results = Vec::new();
         while let Some(r) = futs.next().await {
