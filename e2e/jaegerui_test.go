@@ -146,14 +146,19 @@ func expectedRows(v *tracetest.Trace) []string {
 // scenarioSpans is every span a scenario's trace of n tasks must have in
 // Jaeger, by service, before it is read.
 func scenarioSpans(sc scenario.Scenario, n int) map[string][]string {
+	return scenarioSpansOf(tracing.ClientService, sc, n)
+}
+
+// scenarioSpansOf is scenarioSpans for the client service named.
+func scenarioSpansOf(clientService string, sc scenario.Scenario, n int) map[string][]string {
 	want := map[string][]string{
-		tracing.ClientService: {tracing.ScenarioSpanName(sc), tracing.SpanTasks},
+		clientService:         {tracing.ScenarioSpanName(sc), tracing.SpanTasks},
 		tracing.ServerService: {},
 	}
 	for i := 1; i <= n; i++ {
-		want[tracing.ClientService] = append(want[tracing.ClientService], tracing.TaskSpanName(i, n))
+		want[clientService] = append(want[clientService], tracing.TaskSpanName(i, n))
 		for _, st := range scenario.Stages {
-			want[tracing.ClientService] = append(want[tracing.ClientService], string(st))
+			want[clientService] = append(want[clientService], string(st))
 		}
 		want[tracing.ServerService] = append(want[tracing.ServerService], tracing.SpanEcho, tracing.SpanDelay, tracing.SpanWrite)
 	}

@@ -6,6 +6,7 @@
 package tracetest
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"testing"
@@ -20,6 +21,10 @@ import (
 
 // Want is what the run was asked to be.
 type Want struct {
+	// Runtime ran the tasks: Go's (the default), whose spans carry the
+	// goroutine, or Tokio's (the article's programs), whose carry only the
+	// OS thread, from service tokio-client.
+	Runtime  scenario.Runtime
 	Scenario scenario.Scenario
 	Tasks    int
 	Compute  scenario.Compute // the lane rule depends on it
@@ -32,6 +37,25 @@ type Want struct {
 	// checks only that they last at least 8u (in-process under one P with
 	// hold, a compute also holds up the server's goroutines).
 	EchoOver time.Duration
+}
+
+// clientService is the service of the run's client spans.
+func (w Want) clientService() string {
+	if w.Runtime == scenario.Tokio {
+		return tracing.TokioClientService
+	}
+	return tracing.ClientService
+}
+
+// checkIDs: the ids of whoever ran a task's work: the goroutine and its
+// OS thread in Go's runs, the OS thread in Tokio's.
+func (w Want) checkIDs(t testing.TB, what string, s *diagram.Span) {
+	t.Helper()
+	if w.Runtime == scenario.Tokio {
+		checkOSThread(t, what, s)
+		return
+	}
+	checkThreadAttrs(t, what, s)
 }
 
 // Trace is a checked trace, indexed for a test's own checks.
@@ -110,7 +134,7 @@ func Check(t testing.TB, spans []diagram.Span, want Want) *Trace {
 		tr.checkTask(t, i, want)
 	}
 	tr.checkLanes(t, want)
-	tr.checkCounts(t, want.Tasks)
+	tr.checkCounts(t, want)
 	return tr
 }
 
@@ -125,6 +149,9 @@ func (tr *Trace) checkRoot(t testing.TB, want Want) {
 		if _, ok := a[string(k)]; !ok {
 			t.Errorf("root has no attribute %s", k)
 		}
+	}
+	if rt := cmp.Or(want.Runtime, scenario.Go); a[string(tracing.KeyRuntime)] != string(rt) || tr.Root.Service != want.clientService() {
+		t.Errorf("root: %s = %v from %s, want %s from %s", tracing.KeyRuntime, a[string(tracing.KeyRuntime)], tr.Root.Service, rt, want.clientService())
 	}
 	if a[string(tracing.KeyScenario)] != string(want.Scenario) || a[string(tracing.KeyTasks)] != int64(want.Tasks) {
 		t.Errorf("root: %s = %v, %s = %v; want %s, %d", tracing.KeyScenario, a[string(tracing.KeyScenario)],
@@ -207,7 +234,7 @@ func (tr *Trace) checkTask(t testing.TB, i int, want Want) {
 		t.Errorf("%s: %s = %v, %s = %v", label, tracing.KeyTask, task.Attrs[string(tracing.KeyTask)],
 			tracing.KeyLockedThread, task.Attrs[string(tracing.KeyLockedThread)])
 	}
-	checkThreadAttrs(t, label, task)
+	want.checkIDs(t, label, task)
 	for _, ev := range []string{tracing.EventStarted, tracing.EventWritten, tracing.EventRead, tracing.EventFinished} {
 		if !slices.Contains(task.Events, ev) {
 			t.Errorf("%s has no event %q", label, ev)
@@ -337,15 +364,16 @@ func (tr *Trace) checkHeld(t testing.TB, lane *diagram.Span, tid int64, s *diagr
 }
 
 // checkCounts: every span the contract promises, and no more.
-func (tr *Trace) checkCounts(t testing.TB, n int) {
+func (tr *Trace) checkCounts(t testing.TB, w Want) {
 	t.Helper()
+	n := w.Tasks
 	held := 0
 	for _, l := range tr.Lanes {
 		held += len(tr.Held[l.ID])
 	}
-	if got, want := tr.Count[tracing.ClientService], 1+len(tr.Groups)+n+len(scenario.Stages)*n+len(tr.Lanes)+held; got != want {
+	if got, want := tr.Count[w.clientService()], 1+len(tr.Groups)+n+len(scenario.Stages)*n+len(tr.Lanes)+held; got != want {
 		t.Errorf("%d spans from %s, want %d (1 root + %d groups + %d tasks + %d stages + %d lanes holding %d stages)",
-			got, tracing.ClientService, want, len(tr.Groups), n, len(scenario.Stages)*n, len(tr.Lanes), held)
+			got, w.clientService(), want, len(tr.Groups), n, len(scenario.Stages)*n, len(tr.Lanes), held)
 	}
 	if got, want := tr.Count[tracing.ServerService], 3*n; got != want {
 		t.Errorf("%d spans from %s, want %d", got, tracing.ServerService, want)
