@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"asynctrace/client"
@@ -43,8 +45,17 @@ var knobNames = []string{"scenario", "tasks", "unit", "procs", "compute"}
 type FieldErrors map[string]string
 
 func (e FieldErrors) Error() string {
+	// The knobs in the form's order, then the parameters that are none.
+	keys := slices.Clone(knobNames)
+	var others []string
+	for k := range e {
+		if !slices.Contains(knobNames, k) {
+			others = append(others, k)
+		}
+	}
+	slices.Sort(others)
 	s := ""
-	for _, k := range knobNames {
+	for _, k := range append(keys, others...) {
 		if m, ok := e[k]; ok {
 			if s != "" {
 				s += "; "
@@ -57,10 +68,16 @@ func (e FieldErrors) Error() string {
 
 // ParseKnobs reads the knobs from v (a query or a form): missing ones take
 // DefaultKnobs' values; every present one must be exactly one value of its
-// kind within its bounds. Nothing else in v is read.
+// kind within its bounds. A parameter that is no knob is an error too,
+// named: a misspelt knob must not run the default.
 func ParseKnobs(v url.Values) (Knobs, error) {
 	k := DefaultKnobs
 	errs := FieldErrors{}
+	for name := range v {
+		if !slices.Contains(knobNames, name) {
+			errs[clip(name)] = "not a knob: the knobs are " + strings.Join(knobNames, ", ")
+		}
+	}
 	get := func(name string) (string, bool) {
 		vals, ok := v[name]
 		if !ok || len(vals) == 1 && vals[0] == "" {
