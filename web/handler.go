@@ -38,7 +38,7 @@ type Info struct {
 	Scenarios   []string          `json:"scenarios"`
 	Computes    []string          `json:"computes"`
 	Defaults    map[string]string `json:"defaults"`
-	Jaeger      TraceStatus       `json:"jaeger"` // Note says why runs will have no link
+	Jaeger      TraceStatus       `json:"jaeger"` // state "none": runs will have no link, the note says why
 }
 
 // Handler serves the page and its API:

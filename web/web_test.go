@@ -28,6 +28,9 @@ import (
 var webExe string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(fakeChildEnv) != "" && os.Getenv(ChildEnv) == "client" {
+		os.Exit(fakeChild())
+	}
 	os.Exit(testMain(m))
 }
 
@@ -67,7 +70,9 @@ func newPage(t *testing.T, cfg RunnerConfig, allowedHosts ...string) *page {
 	servers := &Servers{}
 	cfg.Exe = cmp.Or(cfg.Exe, webExe)
 	cfg.Servers = servers
-	cfg.Traces = Traces{UI: "http://127.0.0.1:1", OTLP: "127.0.0.1:1", Exporting: false}
+	if cfg.Traces.OTLP == "" {
+		cfg.Traces = Traces{UI: "http://127.0.0.1:1", OTLP: "127.0.0.1:1", Exporting: false}
+	}
 	r := NewRunner(cfg)
 	p := &page{Server: httptest.NewServer(Handler(r, allowedHosts...)), runner: r, servers: servers}
 	t.Cleanup(func() {
