@@ -557,6 +557,12 @@ func (r *Runner) child(ctx context.Context, run *Run) (state State, errMsg strin
 		return Cancelled, "", res, svg, trace
 	case werr != nil:
 		msg := "the client's process ended: " + werr.Error()
+		var ee *exec.ExitError
+		if errors.As(werr, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				msg = fmt.Sprintf("the client's process was stopped by a signal (%v) before it ended its run", ws.Signal())
+			}
+		}
 		if len(last) > 0 {
 			msg = strings.Join(last, "; ")
 		}
