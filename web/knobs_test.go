@@ -106,7 +106,7 @@ func TestKnobsCheck(t *testing.T) {
 func TestKnobsArgs(t *testing.T) {
 	k := Knobs{Scenario: scenario.MultiThread, Tasks: 3, Unit: 50 * time.Millisecond, Procs: 3, Compute: scenario.Hold}
 	got := strings.Join(k.args("127.0.0.1:9", "/d"), " ")
-	want := "-addr 127.0.0.1:9 -scenario multi-thread -tasks 3 -unit 50ms -procs 3 -json -svg /d -svg-compact -jaeger-ui  -compute hold -v"
+	want := "-addr 127.0.0.1:9 -scenario multi-thread -tasks 3 -unit 50ms -procs 3 -compute hold -json -svg /d -svg-compact -jaeger-ui  -v"
 	if got != want {
 		t.Errorf("args:\n %s\nwant\n %s", got, want)
 	}

@@ -227,21 +227,6 @@ func (r *Run) View() View {
 	return v
 }
 
-// userArgs are the flags a person would give the client for this run.
-func (k Knobs) userArgs() []string {
-	a := []string{"-scenario", string(k.Scenario), "-tasks", fmt.Sprint(k.Tasks), "-unit", k.Unit.String()}
-	if k.Procs != 0 {
-		a = append(a, "-procs", fmt.Sprint(k.Procs))
-	}
-	if k.Compute != "" {
-		a = append(a, "-compute", string(k.Compute))
-	}
-	if m := k.maxThreads(); m > 0 {
-		a = append(a, "-max-threads", fmt.Sprint(m))
-	}
-	return a
-}
-
 // RunnerConfig configures a Runner.
 type RunnerConfig struct {
 	// Exe is the program each run executes with ChildEnv=client: cmd/web
