@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,7 +25,7 @@ import (
 
 // startWeb runs the compose file's web command on a free loopback port,
 // exporting to the OTLP ports given, its links to this Jaeger's UI.
-func startWeb(t *testing.T, otlp map[uint32]int) string {
+func startWeb(t *testing.T, otlp map[uint32]int) (base string, p *proc) {
 	t.Helper()
 	port, err := freePort()
 	if err != nil {
@@ -35,8 +37,65 @@ func startWeb(t *testing.T, otlp map[uint32]int) string {
 		ui = jaegerd.client().BaseURL
 	}
 	args, env := composeCommand(t, "web", map[string]string{"addr": addr, "jaeger-ui": ui, "jaeger-api": ui}, otlp)
-	startUntil(t, "web", webBin, args, env, "open http://"+addr)
-	return "http://" + addr
+	p = startUntil(t, "web", webBin, args, env, "open http://"+addr)
+	return "http://" + addr, p
+}
+
+// until waits, up to d, for a JavaScript expression to be true on the
+// page.
+func until(t *testing.T, ctx context.Context, js string, d time.Duration) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(d))); err != nil {
+		t.Fatalf("waiting %v for %s: %v", d, js, err)
+	}
+}
+
+// children are the ids of the processes whose parent is pid.
+func children(t *testing.T, pid int) []int {
+	t.Helper()
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // ended meanwhile
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			id, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// exceptions records the page's uncaught exceptions and unhandled
+// promise rejections, as DevTools reports them, until ctx ends.
+func exceptions(ctx context.Context) func() []string {
+	var mu sync.Mutex
+	var seen []string
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() {
+				mu.Lock()
+				seen = append(seen, m.Text)
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
 }
 
 // browser is a headless Debian chromium, driven over the DevTools
@@ -145,7 +204,8 @@ func near(c interface{ RGBA() (r, g, b, a uint32) }, hex string) bool {
 func TestE2EWebPage(t *testing.T) {
 	needJaeger(t)
 	ctx := browser(t, 1280, 800)
-	base := startWeb(t, jaegerd.otlpPorts())
+	base, _ := startWeb(t, jaegerd.otlpPorts())
+	thrown := exceptions(ctx)
 	const u = 50 * time.Millisecond
 
 	// Record what the lines box held each time it changed, and the run's
@@ -264,6 +324,9 @@ func TestE2EWebPage(t *testing.T) {
 		t.Errorf("sync's plot %.0f px, single-thread's %.0f px: ratio %.2f, want about 42/22", heights["sync"], heights["single-thread"], r)
 	}
 	shot(t, ctx, "web-compare.png", "comparison")
+	if ex := thrown(); len(ex) > 0 {
+		t.Errorf("the page threw: %q", ex)
+	}
 }
 
 // Without Jaeger the same run works, and the page says there is no trace
@@ -279,9 +342,26 @@ func TestE2EWebPageNoJaeger(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
 		t.Fatal(err)
 	}
-	base := startWeb(t, map[uint32]int{4317: port, 4318: port})
+	base, _ := startWeb(t, map[uint32]int{4317: port, 4318: port})
+	thrown := exceptions(ctx)
+	// A link with run=1 fills the knobs and asks; the run starts on the
+	// click.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/?scenario=single-thread&tasks=3&unit=20ms&run=1"),
+		chromedp.WaitVisible(chromedp.ID("confirm-run")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, `document.getElementById("expect").textContent !== ""`, 10*time.Second)
+	ask := run(t, ctx, chromedp.Text(chromedp.ID("confirm-text")))
+	if !strings.Contains(ask, "single-thread, 3 tasks, u = 20ms") {
+		t.Errorf("the confirmation says %q, want the knobs", ask)
+	}
+	if runs := run(t, ctx, chromedp.Evaluate[[]any](`fetch("/api/runs").then(r => r.json())`, chromedp.EvalAwaitPromise)); len(runs) != 0 {
+		t.Errorf("%d runs before the click on a run=1 link, want none", len(runs))
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("confirm-run")),
 		chromedp.WaitVisible(chromedp.CSS("#figure svg")),
 	); err != nil {
 		t.Fatal(err)
@@ -305,4 +385,66 @@ func TestE2EWebPageNoJaeger(t *testing.T) {
 		t.Errorf("the page is %.0f px wide on a 390 px screen: %v", wide, over)
 	}
 	shot(t, ctx, "web-phone.png", "")
+	if ex := thrown(); len(ex) > 0 {
+		t.Errorf("the page threw: %q", ex)
+	}
+}
+
+// A run whose process dies (the OOM killer, say) fails: the page says so
+// and why, shows no trace link, and stops looking; and every error the
+// page meets it says, without an unhandled rejection.
+func TestE2EWebPageFailedRun(t *testing.T) {
+	port, err := freePort() // no Jaeger
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := browser(t, 1280, 800)
+	base, web := startWeb(t, map[uint32]int{4317: port, 4318: port})
+	thrown := exceptions(ctx)
+	// A link with run=1, as another page could make: it asks first.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/?scenario=sync&tasks=3&unit=1s&run=1"), // 42 s
+		chromedp.WaitEnabled(chromedp.ID("confirm-run")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	shot(t, ctx, "web-confirm.png", "knobs")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirm-run"))); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, `document.getElementById("run-state").textContent === "running" && document.getElementById("lines").textContent.includes("task1 started")`, 30*time.Second)
+	kids := children(t, web.cmd.Process.Pid)
+	if len(kids) != 1 {
+		t.Fatalf("cmd/web has %d children, want the run's one: %v", len(kids), kids)
+	}
+	if err := syscall.Kill(kids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, `!document.getElementById("run-failed").hidden && document.getElementById("trace").dataset.polling === "no"`, 30*time.Second)
+	state := run(t, ctx, chromedp.Text(chromedp.ID("run-state")))
+	why := run(t, ctx, chromedp.Text(chromedp.ID("run-failed")))
+	if !strings.EqualFold(state, "failed") || !strings.Contains(why, "The run failed") || !strings.Contains(why, "signal (killed)") {
+		t.Errorf("state %q, %q; want failed, saying the process was killed", state, why)
+	}
+	trace := run(t, ctx, chromedp.Evaluate[map[string]string](`({state: document.getElementById("trace").dataset.state, links: String(document.querySelectorAll("#trace-link").length), note: document.getElementById("trace-note").textContent})`))
+	if trace["state"] != "none" || trace["links"] != "0" || trace["note"] == "" {
+		t.Errorf("trace %v; want none, no link, a note saying why", trace)
+	}
+	shot(t, ctx, "web-failed.png", "")
+
+	// An error the server answers is said on the page: cancelling the
+	// ended run.
+	if err := chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("cancel").hidden = false; true`),
+		chromedp.Click(chromedp.ID("cancel")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, `!document.getElementById("page-error").hidden`, 10*time.Second)
+	if msg := run(t, ctx, chromedp.Text(chromedp.ID("page-error"))); !strings.Contains(msg, "ended") {
+		t.Errorf("page error %q, want the server's: the run has ended", msg)
+	}
+	if ex := thrown(); len(ex) > 0 {
+		t.Errorf("the page threw: %q", ex)
+	}
 }

@@ -38,7 +38,7 @@ type Info struct {
 	Scenarios   []string          `json:"scenarios"`
 	Computes    []string          `json:"computes"`
 	Defaults    map[string]string `json:"defaults"`
-	Jaeger      TraceStatus       `json:"jaeger"` // Note says why runs will have no link
+	Jaeger      TraceStatus       `json:"jaeger"` // state "none": runs will have no link, the note says why
 }
 
 // Handler serves the page and its API:
@@ -55,16 +55,32 @@ type Info struct {
 //	POST /api/runs/{id}/cancel    cancel it
 //	GET  /api/groups/{group}      the runs of a Compare
 //	POST /api/groups/{group}/cancel  cancel those not ended
-func Handler(r *Runner) http.Handler {
+//
+// It serves only requests whose Host is an IP address, localhost, or one
+// of allowedHosts (guard.go says what else guards it). Every error is
+// JSON: {"error": "…"}, with "fields" (the knobs, by name) or "unknown"
+// (parameters it does not take) where they apply.
+func Handler(r *Runner, allowedHosts ...string) http.Handler {
 	mux := http.NewServeMux()
 	sub, _ := fs.Sub(static, "static")
-	files := http.FileServerFS(sub)
-	mux.Handle("GET /static/", http.StripPrefix("/static/", files))
+	mux.HandleFunc("GET /static/{file...}", func(w http.ResponseWriter, req *http.Request) {
+		name := req.PathValue("file")
+		if fi, err := fs.Stat(sub, name); err != nil || !fi.Mode().IsRegular() {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("%s: no such file", clip(req.URL.Path)))
+			return
+		}
+		http.ServeFileFS(w, req, sub, name)
+	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, req *http.Request) {
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'")
+		// The page's own parameters (the knobs, id, group, run) are app.js's
+		// to read, and to say which it does not know.
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 		http.ServeFileFS(w, req, sub, "index.html")
 	})
 	mux.HandleFunc("GET /api/info", func(w http.ResponseWriter, req *http.Request) {
+		if !onlyParams(w, req) {
+			return
+		}
 		_, st := r.cfg.Traces.Before()
 		writeJSON(w, http.StatusOK, Info{
 			CPUs: runtime.NumCPU(), MaxTasks: MaxTasks, MinUnitMS: ms(MinUnit), MaxUnitMS: ms(MaxUnit), MaxProcs: MaxProcs,
@@ -73,6 +89,9 @@ func Handler(r *Runner) http.Handler {
 		})
 	})
 	mux.HandleFunc("GET /api/check", func(w http.ResponseWriter, req *http.Request) {
+		if !onlyParams(w, req, knobNames...) {
+			return
+		}
 		checkKnobs(w, req, r.limits)
 	})
 	mux.HandleFunc("POST /api/runs", func(w http.ResponseWriter, req *http.Request) {
@@ -82,12 +101,21 @@ func Handler(r *Runner) http.Handler {
 		submit(w, req, r, true)
 	})
 	mux.HandleFunc("GET /api/runs", func(w http.ResponseWriter, req *http.Request) {
+		if !onlyParams(w, req) {
+			return
+		}
 		writeJSON(w, http.StatusOK, views(r, r.Runs()))
 	})
 	mux.HandleFunc("GET /api/runs/{id}", withRun(r, func(w http.ResponseWriter, req *http.Request, run *Run) {
+		if !onlyParams(w, req) {
+			return
+		}
 		writeJSON(w, http.StatusOK, view(r, run))
 	}))
 	mux.HandleFunc("GET /api/runs/{id}/svg", withRun(r, func(w http.ResponseWriter, req *http.Request, run *Run) {
+		if !onlyParams(w, req, "compact") {
+			return
+		}
 		svg := run.SVG(req.URL.Query().Get("compact") == "1")
 		if svg == nil {
 			writeError(w, http.StatusNotFound, "the run has no figure (yet)")
@@ -104,9 +132,15 @@ func Handler(r *Runner) http.Handler {
 		writeJSON(w, http.StatusOK, view(r, run))
 	}))
 	mux.HandleFunc("GET /api/runs/{id}/events", withRun(r, func(w http.ResponseWriter, req *http.Request, run *Run) {
+		if !onlyParams(w, req) {
+			return
+		}
 		events(w, req, r, run)
 	}))
 	mux.HandleFunc("GET /api/groups/{group}", withGroup(r, func(w http.ResponseWriter, req *http.Request, runs []*Run) {
+		if !onlyParams(w, req) {
+			return
+		}
 		writeJSON(w, http.StatusOK, views(r, runs))
 	}))
 	mux.HandleFunc("POST /api/groups/{group}/cancel", withGroup(r, func(w http.ResponseWriter, req *http.Request, runs []*Run) {
@@ -120,9 +154,9 @@ func Handler(r *Runner) http.Handler {
 	// refused.
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeError(w, http.StatusForbidden, "cross-site request refused")
+		writeError(w, http.StatusForbidden, "cross-site request refused: runs start from this page only")
 	}))
-	return cop.Handler(mux)
+	return secure(hostGuard(allowedHosts, cop.Handler(jsonErrors(mux))))
 }
 
 // checkKnobs answers whether the knobs in the query make a run the page
@@ -155,12 +189,11 @@ func checkKnobs(w http.ResponseWriter, req *http.Request, l client.Limits) {
 
 // submit queues a run, or a Compare, from a POSTed form.
 func submit(w http.ResponseWriter, req *http.Request, r *Runner, compare bool) {
-	req.Body = http.MaxBytesReader(w, req.Body, 16<<10)
-	if err := req.ParseForm(); err != nil {
-		writeError(w, http.StatusBadRequest, "unreadable form: "+err.Error())
+	form, ok := formBody(w, req)
+	if !ok {
 		return
 	}
-	k, err := ParseKnobs(req.PostForm)
+	k, err := ParseKnobs(form)
 	if err != nil {
 		writeFieldErrors(w, err)
 		return

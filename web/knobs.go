@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"asynctrace/client"
@@ -43,8 +45,17 @@ var knobNames = []string{"scenario", "tasks", "unit", "procs", "compute"}
 type FieldErrors map[string]string
 
 func (e FieldErrors) Error() string {
+	// The knobs in the form's order, then the parameters that are none.
+	keys := slices.Clone(knobNames)
+	var others []string
+	for k := range e {
+		if !slices.Contains(knobNames, k) {
+			others = append(others, k)
+		}
+	}
+	slices.Sort(others)
 	s := ""
-	for _, k := range knobNames {
+	for _, k := range append(keys, others...) {
 		if m, ok := e[k]; ok {
 			if s != "" {
 				s += "; "
@@ -57,10 +68,16 @@ func (e FieldErrors) Error() string {
 
 // ParseKnobs reads the knobs from v (a query or a form): missing ones take
 // DefaultKnobs' values; every present one must be exactly one value of its
-// kind within its bounds. Nothing else in v is read.
+// kind within its bounds. A parameter that is no knob is an error too,
+// named: a misspelt knob must not run the default.
 func ParseKnobs(v url.Values) (Knobs, error) {
 	k := DefaultKnobs
 	errs := FieldErrors{}
+	for name := range v {
+		if !slices.Contains(knobNames, name) {
+			errs[clip(name)] = "not a knob: the knobs are " + strings.Join(knobNames, ", ")
+		}
+	}
 	get := func(name string) (string, bool) {
 		vals, ok := v[name]
 		if !ok || len(vals) == 1 && vals[0] == "" {
@@ -154,7 +171,9 @@ func (k Knobs) params() scenario.Params {
 }
 
 // goMaxThreads is Go's limit on a program's OS threads, unless
-// runtime/debug.SetMaxThreads changes it.
+// runtime/debug.SetMaxThreads changes it: the limit a child starts with.
+// (Package client has no constant for it; it reads the limit of its own
+// process, client.ReadLimits.)
 const goMaxThreads = 10000
 
 // maxThreads is the child's -max-threads, 0 where Go's limit will do:
@@ -181,27 +200,33 @@ func (k Knobs) Query() url.Values {
 	return v
 }
 
-// args are the child's command line: the client's flags, each from a
-// parsed and checked knob, never a string from the request.
-func (k Knobs) args(addr, svgDir string) []string {
-	a := []string{
-		"-addr", addr,
-		"-scenario", string(k.Scenario),
-		"-tasks", strconv.Itoa(k.Tasks),
-		"-unit", k.Unit.String(),
-		"-procs", strconv.Itoa(k.Procs),
-		"-json", "-svg", svgDir, "-svg-compact", "-jaeger-ui", "",
+// userArgs are the client's flags for the knobs, as a person would give
+// them (the defaults left out): the one place the page spells the
+// client's knob flags, for the command it shows and the child's.
+func (k Knobs) userArgs() []string {
+	a := []string{"-scenario", string(k.Scenario), "-tasks", strconv.Itoa(k.Tasks), "-unit", k.Unit.String()}
+	if k.Procs != 0 {
+		a = append(a, "-procs", strconv.Itoa(k.Procs))
 	}
 	if k.Compute != "" {
 		a = append(a, "-compute", string(k.Compute))
 	}
+	if m := k.maxThreads(); m > 0 {
+		a = append(a, "-max-threads", strconv.Itoa(m))
+	}
+	return a
+}
+
+// args are the child's command line: the knobs' flags (userArgs), each
+// from a parsed and checked knob, never a string from the request; and
+// what the page reads of the run.
+func (k Knobs) args(addr, svgDir string) []string {
+	a := append([]string{"-addr", addr}, k.userArgs()...)
+	a = append(a, "-json", "-svg", svgDir, "-svg-compact", "-jaeger-ui", "")
 	if k.Tasks <= client.LineTasks {
 		a = append(a, "-v") // the article's lines, on stderr
 	} else {
 		a = append(a, "-progress-every", "250ms") // the page shows each
-	}
-	if m := k.maxThreads(); m > 0 {
-		a = append(a, "-max-threads", strconv.Itoa(m))
 	}
 	return a
 }

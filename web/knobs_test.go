@@ -17,7 +17,7 @@ func TestParseKnobs(t *testing.T) {
 	if err != nil || k != DefaultKnobs {
 		t.Errorf("no parameters: %+v, %v; want the defaults %+v", k, err, DefaultKnobs)
 	}
-	k, err = ParseKnobs(mustQuery(t, "scenario=os-threads&tasks=10000&unit=200ms&procs=64&compute=sleep&run=1&id=7&addr=10.0.0.1:1"))
+	k, err = ParseKnobs(mustQuery(t, "scenario=os-threads&tasks=10000&unit=200ms&procs=64&compute=sleep"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +51,13 @@ func TestParseKnobs(t *testing.T) {
 		{"compute=fast", "compute"},
 		{"compute=hold%0A-v", "compute"},
 		{"compute=--help", "compute"},
+		// A parameter that is no knob: misspelt, or a flag of the client's
+		// the page sets itself.
+		{"task=5000", "task"},
+		{"scenario=sync&Tasks=3", "Tasks"},
+		{"addr=10.0.0.1:1", "addr"},
+		{"run=1", "run"},
+		{strings.Repeat("x", 100) + "=1", strings.Repeat("x", 40) + "…"},
 	} {
 		_, err := ParseKnobs(mustQuery(t, tt.query))
 		var fe FieldErrors
@@ -99,7 +106,7 @@ func TestKnobsCheck(t *testing.T) {
 func TestKnobsArgs(t *testing.T) {
 	k := Knobs{Scenario: scenario.MultiThread, Tasks: 3, Unit: 50 * time.Millisecond, Procs: 3, Compute: scenario.Hold}
 	got := strings.Join(k.args("127.0.0.1:9", "/d"), " ")
-	want := "-addr 127.0.0.1:9 -scenario multi-thread -tasks 3 -unit 50ms -procs 3 -json -svg /d -svg-compact -jaeger-ui  -compute hold -v"
+	want := "-addr 127.0.0.1:9 -scenario multi-thread -tasks 3 -unit 50ms -procs 3 -compute hold -json -svg /d -svg-compact -jaeger-ui  -v"
 	if got != want {
 		t.Errorf("args:\n %s\nwant\n %s", got, want)
 	}

@@ -2,10 +2,12 @@ package web
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -26,6 +28,9 @@ import (
 var webExe string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(fakeChildEnv) != "" && os.Getenv(ChildEnv) == "client" {
+		os.Exit(fakeChild())
+	}
 	os.Exit(testMain(m))
 }
 
@@ -59,14 +64,17 @@ type page struct {
 
 // newPage serves the page on a loopback port with its own echo servers;
 // no spans are exported.
-func newPage(t *testing.T, cfg RunnerConfig) *page {
+func newPage(t *testing.T, cfg RunnerConfig, allowedHosts ...string) *page {
 	t.Helper()
 	t.Setenv("OTEL_TRACES_EXPORTER", "none")
 	servers := &Servers{}
-	cfg.Exe, cfg.Servers = webExe, servers
-	cfg.Traces = Traces{UI: "http://127.0.0.1:1", OTLP: "127.0.0.1:1", Exporting: false}
+	cfg.Exe = cmp.Or(cfg.Exe, webExe)
+	cfg.Servers = servers
+	if cfg.Traces.OTLP == "" {
+		cfg.Traces = Traces{UI: "http://127.0.0.1:1", OTLP: "127.0.0.1:1", Exporting: false}
+	}
 	r := NewRunner(cfg)
-	p := &page{Server: httptest.NewServer(Handler(r)), runner: r, servers: servers}
+	p := &page{Server: httptest.NewServer(Handler(r, allowedHosts...)), runner: r, servers: servers}
 	t.Cleanup(func() {
 		p.Close()
 		r.Close()
@@ -125,7 +133,7 @@ func awaitState(t *testing.T, r *Runner, id int, d time.Duration, states ...Stat
 // streamed as server-sent events, then its result, checks and figures.
 func TestRunThroughAPI(t *testing.T) {
 	p := newPage(t, RunnerConfig{})
-	code, views, _ := p.submit(t, "/api/runs", "scenario=single-thread&tasks=3&unit=20ms&addr=10.9.9.9:1")
+	code, views, _ := p.submit(t, "/api/runs", "scenario=single-thread&tasks=3&unit=20ms")
 	if code != http.StatusAccepted || len(views) != 1 {
 		t.Fatalf("POST /api/runs: %d %v", code, views)
 	}
@@ -337,55 +345,125 @@ func TestCompare(t *testing.T) {
 	}
 }
 
-// What a hostile page or client sends is refused, and nothing runs.
-func TestHostileRequests(t *testing.T) {
-	p := newPage(t, RunnerConfig{MaxQueue: 2})
-	post := func(path, body string, header map[string]string) int {
-		req, _ := http.NewRequest("POST", p.URL+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+// answer is a response's status, headers and JSON body.
+type answer struct {
+	code   int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+// do sends a request, with Host host if not empty, and reads the answer.
+func (p *page) do(t *testing.T, method, path, host, contentType, body string, header map[string]string) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, p.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
 	}
+	if host != "" {
+		req.Host = host
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	a := answer{code: resp.StatusCode, header: resp.Header, raw: string(b)}
+	json.Unmarshal(b, &a.body)
+	return a
+}
+
+// What a hostile page or client sends is refused, in JSON, saying what is
+// refused, and nothing runs.
+func TestHostileRequests(t *testing.T) {
+	p := newPage(t, RunnerConfig{MaxQueue: 2}, "asynctrace.lan")
+	port := p.Listener.Addr().(*net.TCPAddr).Port
+	evil := fmt.Sprintf("evil.example:%d", port)
+	const form = "application/x-www-form-urlencoded"
 	for _, tt := range []struct {
-		name, body string
-		header     map[string]string
-		want       int
+		name, method, path, host, ctype, body string
+		header                                map[string]string
+		want                                  int
+		says                                  string // in the JSON error
 	}{
-		{"another site's page", "scenario=sync", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
-		{"another origin", "scenario=sync", map[string]string{"Origin": "http://evil.example"}, 403},
-		{"a huge body", "scenario=sync&x=" + strings.Repeat("a", 20<<10), nil, 400},
-		{"a flag in a value", "scenario=sync&tasks=1+-max-threads+1", nil, 400},
-		{"a huge number", "tasks=1000000000000", nil, 400},
-		{"hours of sync", "scenario=sync&tasks=10000&unit=2s", nil, 400},
-		{"more than the queue holds", "tasks=1&unit=1ms", nil, 429}, // Compare: 5 runs > 2
+		{"a rebinding page's POST", "POST", "/api/runs", evil, form, "scenario=sync&tasks=1&unit=1ms", map[string]string{"Origin": "http://" + evil}, 403, "evil.example"},
+		{"a rebinding page's Compare", "POST", "/api/compare", evil, form, "tasks=1&unit=1ms", nil, 403, "-allowed-hosts"},
+		{"a rebinding page reading", "GET", "/api/runs", evil, "", "", nil, 403, "not one this page serves"},
+		{"a rebinding page's page", "GET", "/", "EVIL.example.", "", "", nil, 403, "not one this page serves"},
+		{"a name not given", "GET", "/api/info", "asynctrace.lan.evil.example", "", "", nil, 403, "not one this page serves"},
+		{"no host", "GET", "/api/info", " ", "", "", nil, 403, "not one this page serves"},
+		{"another site's page", "POST", "/api/runs", "", form, "scenario=sync", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403, "cross-site"},
+		{"another origin", "POST", "/api/runs", "", form, "scenario=sync", map[string]string{"Origin": "http://evil.example"}, 403, "cross-site"},
+		{"a misspelt knob", "POST", "/api/runs", "", form, "scenario=sync&task=5000", nil, 400, "task: not a knob"},
+		{"a parameter in the URL", "POST", "/api/runs?tasks=5000", "", form, "scenario=sync", nil, 400, `"tasks"`},
+		{"a JSON body", "POST", "/api/runs", "", "application/json", `{"scenario":"sync","tasks":5000}`, nil, 415, "application/json"},
+		{"a text body", "POST", "/api/compare", "", "text/plain", "scenario=sync", nil, 415, "text/plain"},
+		{"no type", "POST", "/api/runs", "", "", "scenario=sync", nil, 415, "none"},
+		{"a huge body", "POST", "/api/runs", "", form, "scenario=sync&x=" + strings.Repeat("a", 20<<10), nil, 400, "form"},
+		{"a flag in a value", "POST", "/api/runs", "", form, "scenario=sync&tasks=1+-max-threads+1", nil, 400, "tasks"},
+		{"a huge number", "POST", "/api/runs", "", form, "tasks=1000000000000", nil, 400, "tasks"},
+		{"hours of sync", "POST", "/api/runs", "", form, "scenario=sync&tasks=10000&unit=2s", nil, 400, "expected to take"},
+		{"more than the queue holds", "POST", "/api/compare", "", form, "tasks=1&unit=1ms", nil, 429, "too many runs"}, // 5 runs > 2
+		{"a method not taken", "PUT", "/api/runs", "", form, "scenario=sync", nil, 405, "PUT /api/runs"},
+		{"GET of a POST path", "GET", "/api/runs/1/cancel", "", "", "", nil, 405, "POST"},
+		{"no such API path", "GET", "/api/nothing", "", "", "", nil, 404, "/api/nothing"},
+		{"no such file", "GET", "/static/nothing.js", "", "", "", nil, 404, "no such file"},
+		{"the files' directory", "GET", "/static/", "", "", "", nil, 404, "no such file"},
+		{"an unknown parameter", "GET", "/api/runs?all=1", "", "", "", nil, 400, `"all"`},
+		{"an unknown check parameter", "GET", "/api/check?scenario=sync&task=5000", "", "", "", nil, 400, `"task"`},
 	} {
-		path := "/api/runs"
-		if tt.want == 429 {
-			path = "/api/compare"
+		a := p.do(t, tt.method, tt.path, tt.host, tt.ctype, tt.body, tt.header)
+		msg, _ := a.body["error"].(string)
+		if a.code != tt.want || !strings.HasPrefix(a.header.Get("Content-Type"), "application/json") || !strings.Contains(msg, tt.says) {
+			t.Errorf("%s: %d %s %q, want %d, JSON saying %q", tt.name, a.code, a.header.Get("Content-Type"), a.raw, tt.want, tt.says)
 		}
-		if got := post(path, tt.body, tt.header); got != tt.want {
-			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		if tt.want == 405 && a.header.Get("Allow") == "" {
+			t.Errorf("%s: 405 with no Allow", tt.name)
 		}
 	}
 	if runs := p.runner.Runs(); len(runs) != 0 {
 		t.Errorf("%d runs queued by refused requests", len(runs))
 	}
-	resp, err := http.Get(p.URL + "/api/check?" + url.Values{"scenario": {"sync"}, "tasks": {"abc"}}.Encode())
-	if err != nil {
-		t.Fatal(err)
+
+	// The page's own names, any port.
+	for _, host := range []string{"", "localhost", "localhost:8080", "LOCALHOST.", "127.0.0.1:1", "[::1]:8080", "10.1.2.3", "asynctrace.lan:8080", "AsyncTrace.LAN"} {
+		if a := p.do(t, "GET", "/api/info", host, "", "", nil); a.code != 200 {
+			t.Errorf("Host %q: %d %s", host, a.code, a.raw)
+		}
 	}
-	var a map[string]any
-	json.NewDecoder(resp.Body).Decode(&a)
-	resp.Body.Close()
-	if a["ok"] != false || a["fields"] == nil {
-		t.Errorf("check of a bad knob: %v", a)
+
+	a := p.do(t, "GET", "/api/check?"+url.Values{"scenario": {"sync"}, "tasks": {"abc"}}.Encode(), "", "", "", nil)
+	if a.body["ok"] != false || a.body["fields"] == nil {
+		t.Errorf("check of a bad knob: %v", a.body)
+	}
+}
+
+// No response can be framed by another site, or read as another type.
+func TestFramingHeaders(t *testing.T) {
+	p := newPage(t, RunnerConfig{})
+	_, views, _ := p.submit(t, "/api/runs", "scenario=sync&tasks=1&unit=1ms")
+	awaitState(t, p.runner, views[0].ID, 30*time.Second, Done, Failed)
+	for _, path := range []string{"/", "/?run=1", "/static/app.js", "/static/style.css", "/api/info", "/api/runs", "/api/runs/1", "/api/runs/1/svg",
+		"/api/runs/1/events", "/api/nothing", "/nothing", "/static/nothing"} {
+		for _, host := range []string{"", "evil.example"} {
+			a := p.do(t, "GET", path, host, "", "", nil)
+			csp := a.header.Get("Content-Security-Policy")
+			if !strings.Contains(csp, "frame-ancestors 'none'") || a.header.Get("X-Frame-Options") != "DENY" || a.header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("GET %s (Host %q): %d, CSP %q, X-Frame-Options %q, X-Content-Type-Options %q", path, host, a.code,
+					csp, a.header.Get("X-Frame-Options"), a.header.Get("X-Content-Type-Options"))
+			}
+		}
+	}
+	// A link with run=1 is a page like any other: the server starts nothing.
+	if runs := p.runner.Runs(); len(runs) != 1 {
+		t.Errorf("%d runs after GET /?run=1, want the one POSTed", len(runs))
 	}
 }
 

@@ -37,9 +37,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`; 0.0.0.0:8080 to be reached from other machines (runs are processes on this one)")
 	ui := fs.String("jaeger-ui", jaeger.DefaultURL(), "Jaeger UI's base `URL` for the trace links, as the browser reaches it; empty for none; $"+jaeger.URLEnv+" sets the default")
 	api := fs.String("jaeger-api", "", "Jaeger query API's base `URL`, as this program reaches it (default: -jaeger-ui)")
+	hostList := fs.String("allowed-hosts", os.Getenv(web.HostsEnv), "host `names` the page answers to besides IP addresses and localhost, comma-separated (the names a browser opens it by, e.g. on another machine); $"+web.HostsEnv+" sets the default")
+	var hosts []string
 	if err := cli.Parse(fs, args, func() error {
 		if _, _, err := net.SplitHostPort(*addr); err != nil {
 			return fmt.Errorf("-addr %q: %v", *addr, err)
+		}
+		var err error
+		if hosts, err = web.ParseHosts(*hostList); err != nil {
+			return fmt.Errorf("-allowed-hosts: %v", err)
 		}
 		return nil
 	}); err != nil {
@@ -76,7 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		runner.Close()
 		return err
 	}
-	srv := &http.Server{Handler: web.Handler(runner), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: web.Handler(runner, hosts...), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	host := ln.Addr().String()
@@ -84,6 +90,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		host = net.JoinHostPort("localhost", p)
 	}
 	fmt.Fprintf(stdout, "asynctrace web: open http://%s to run the article's scenarios\n", host)
+	if len(hosts) > 0 {
+		fmt.Fprintf(stdout, "It answers at IP addresses, localhost and %s\n", strings.Join(hosts, ", "))
+	}
 	if _, st := traces.Before(); st.Note != "" {
 		fmt.Fprintln(stdout, st.Note)
 	} else {

@@ -2,9 +2,12 @@
 "use strict";
 
 const KNOBS = ["scenario", "tasks", "unit", "procs", "compute"];
+// The page's own URL parameters, besides the knobs.
+const VIEW_PARAMS = ["id", "group", "run"];
 
 // One line a knob value, from the article (and the design doc for Go's
-// compute modes).
+// compute modes). The lists themselves (which scenarios, which modes,
+// the bounds) come from /api/info.
 const SCENARIO_HELP = {
   "sync": "Synchronous requests: one OS thread does each task's steps in turn, blocking on every wait. The article: 3 × (2 + 8 + 4) = 42 s.",
   "sequential": "Async code, but each task awaited before the next starts: nothing overlaps, as slow as sync (42 s).",
@@ -22,6 +25,17 @@ const COMPUTE_HELP = {
 
 const $ = (id) => document.getElementById(id);
 
+// Errors the page cannot put beside a knob are said in one place, at the
+// top; each async entry point ends in .catch(report), so that none is
+// lost as an unhandled rejection.
+function report(e) {
+  if (e && e.shown) return;
+  const pe = $("page-error");
+  pe.textContent = e && e.message ? e.message : String(e);
+  pe.hidden = false;
+}
+const safe = (f) => (...args) => { f(...args).catch(report); };
+
 // Every request goes through api: when the page's server does not answer
 // (stopped, or the network gone), the page says so instead of waiting
 // for ever, and the caller's work stops there; the next answer clears it.
@@ -30,13 +44,34 @@ async function api(path, opts) {
   try {
     r = await fetch(path, opts);
   } catch (e) {
-    const ne = $("net-error");
-    ne.textContent = `The page's server did not answer (${e.message}): is asynctrace web still running? Reload to try again.`;
-    ne.hidden = false;
+    report(new Error(`The page's server did not answer (${e.message}): is asynctrace web still running? Reload to try again.`));
+    e.shown = true;
     throw e;
   }
-  $("net-error").hidden = true;
+  $("page-error").hidden = true;
   return r;
+}
+// readJSON reads an answer's JSON; every error the server sends is JSON
+// ({"error": ...}), but a proxy's may not be.
+async function readJSON(r) {
+  const text = await r.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { error: `${r.status} ${r.statusText}: ${text.slice(0, 200)}` };
+  }
+}
+// getJSON is a GET whose answer must be good: else it throws the
+// server's error.
+async function getJSON(path) {
+  const r = await api(path);
+  const a = await readJSON(r);
+  if (!r.ok) {
+    const e = new Error(a.error || `${path}: ${r.status} ${r.statusText}`);
+    e.status = r.status;
+    throw e;
+  }
+  return a;
 }
 let info = null;
 let current = null;       // the run shown: {id, es}
@@ -68,12 +103,33 @@ function formKnobs() {
   if (!q.get("compute")) q.delete("compute");
   return q;
 }
+// setForm fills the form from the URL's parameters, and returns what it
+// could not put in a list: "scenario: bogus".
 function setForm(params) {
+  const bad = [];
   for (const k of KNOBS) {
     const v = params.get(k);
-    $(k).value = v !== null ? v : (info && info.defaults[k] !== undefined ? info.defaults[k] : "");
+    const input = $(k);
+    input.value = v !== null ? v : (info && info.defaults[k] !== undefined ? info.defaults[k] : "");
+    if (v !== null && input.tagName === "SELECT" && input.value !== v) {
+      bad.push(`${k}: "${v}" is none of ${[...input.options].map((o) => o.value).filter((x) => x).join(", ")}`);
+      input.value = info.defaults[k] !== undefined ? info.defaults[k] : "";
+    }
   }
   helpTexts();
+  return bad;
+}
+// fillLists builds the form's lists and bounds from /api/info.
+function fillLists() {
+  const opts = (sel, values, labels) => {
+    sel.textContent = "";
+    for (const v of values) sel.append(el("option", { value: v, text: labels[v] || v }));
+  };
+  opts($("scenario"), info.scenarios, {});
+  opts($("compute"), ["", ...info.computes], { "": "the scenario's default" });
+  $("tasks").max = info.max_tasks;
+  $("procs").max = info.max_procs;
+  $("tasks-max").textContent = info.max_tasks.toLocaleString("en");
 }
 function helpTexts() {
   $("scenario-help").textContent = SCENARIO_HELP[$("scenario").value] || "";
@@ -95,7 +151,7 @@ async function checkForm() {
   $("share").href = "/?" + q.toString();
   const seq = ++checkSeq;
   const r = await api("/api/check?" + q.toString());
-  const a = await r.json();
+  const a = await readJSON(r);
   if (seq !== checkSeq) return;
   showFieldErrors(a.fields || {});
   if (a.ok) {
@@ -107,6 +163,7 @@ async function checkForm() {
     if (!a.fields || Object.keys(a.fields).length === 0) $("form-error").textContent = a.error || "";
   }
   $("run").disabled = !a.ok;
+  $("confirm-run").disabled = !a.ok;
 }
 function showFieldErrors(fields) {
   for (const k of KNOBS) {
@@ -124,7 +181,7 @@ function parseDuration(s) {
 // Starting runs.
 async function post(path, body) {
   const r = await api(path, { method: "POST", body, headers: { "Content-Type": "application/x-www-form-urlencoded" } });
-  const a = await r.json();
+  const a = await readJSON(r);
   if (!r.ok) {
     showFieldErrors(a.fields || {});
     $("form-error").textContent = a.error || r.statusText;
@@ -134,20 +191,22 @@ async function post(path, body) {
   return a;
 }
 async function startRun() {
+  $("confirm").hidden = true;
   const views = await post("/api/runs", formKnobs().toString());
   if (!views) return;
   history.pushState(null, "", pageURL({ id: views[0].id }));
   showRun(views[0].id);
-  refreshHistory();
+  await refreshHistory();
 }
 async function startCompare() {
+  $("confirm").hidden = true;
   const q = formKnobs();
   q.delete("scenario");
   const views = await post("/api/compare", q.toString());
   if (!views) return;
   history.pushState(null, "", pageURL({ group: views[0].group }));
   showCompare(views[0].group);
-  refreshHistory();
+  await refreshHistory();
 }
 
 // One run: its lines streamed, then its figure and facts.
@@ -183,17 +242,18 @@ function showRun(id) {
   es.addEventListener("state", (e) => { if (current === c) updateRun(c, JSON.parse(e.data)); });
   es.addEventListener("end", () => {
     es.close();
-    if (current === c) finishRun(c);
+    if (current === c) finishRun(c).catch(report);
   });
-  es.onerror = async () => {
+  es.onerror = safe(async () => {
     // A run the page no longer keeps, or a server gone: say so once.
     const r = await api(`/api/runs/${id}`);
     if (!r.ok && current === c) {
       es.close();
+      clearInterval(c.clock);
       $("run-state").textContent = "unknown";
-      $("run-title").textContent = `Run ${id}: ${(await r.json()).error}`;
+      $("run-title").textContent = `Run ${id}: ${(await readJSON(r)).error}`;
     }
-  };
+  });
   c.clock = setInterval(() => tick(c), 100);
 }
 function updateRun(c, v) {
@@ -220,26 +280,35 @@ function tick(c) {
 }
 async function finishRun(c) {
   clearInterval(c.clock);
-  const r = await api(`/api/runs/${c.id}`);
-  if (!r.ok || current !== c) return;
-  const v = await r.json();
+  const v = await getJSON(`/api/runs/${c.id}`);
+  if (current !== c) return;
   updateRun(c, v);
+  renderFacts(v);
+  refreshHistory().catch(report);
+  pollTrace(c);
   if (v.has_svg) {
-    const svg = await (await api(`/api/runs/${c.id}/svg`)).text();
+    const r = await api(`/api/runs/${c.id}/svg`);
+    if (!r.ok) throw new Error(`Run ${c.id}'s figure: ${(await readJSON(r)).error}`);
+    const svg = await r.text();
     if (current !== c) return;
     $("figure").innerHTML = svg;
   }
-  renderFacts(v);
-  refreshHistory();
-  pollTrace(c);
 }
 function renderFacts(v) {
   const dl = $("summary");
   dl.textContent = "";
   const add = (k, val, id) => { dl.append(el("dt", { text: k }), el("dd", id ? { text: val, id } : { text: val })); };
   const res = v.result;
-  if (v.error) add("error", v.error, "run-error");
-  if (res) {
+  const failed = $("run-failed");
+  failed.hidden = v.state !== "failed";
+  failed.textContent = v.state === "failed" ? `The run failed: ${v.error || "its process ended without saying why"}.` : "";
+  if (v.error && v.state !== "failed") add(v.state, v.error, "run-error");
+  if (v.failed_tasks) {
+    const causes = Object.entries(res && res.failures || {}).map(([cause, n]) => `${n} × ${cause}`).join("; ");
+    add("failed tasks", `${v.failed_tasks.toLocaleString("en")} of ${v.knobs.tasks.toLocaleString("en")}` + (causes ? `: ${causes}` : ""), "failed-tasks");
+    for (const [i, e] of (res && res.errors || []).entries()) add(i === 0 ? "the first" : "", e);
+  }
+  if (res && res.makespan_ms > 0) {
     const ratio = res.makespan_ms / res.expected_ms;
     add("makespan", `${fmtS(res.makespan_ms)} = ${fmtU(res.makespan_ms, res.unit_ms)}`, "makespan");
     add("expected", `${fmtS(res.expected_ms)} = ${fmtU(res.expected_ms, res.unit_ms)} (${res.formula}); measured ${(ratio * 100).toFixed(1)}% of it`, "expected");
@@ -251,19 +320,21 @@ function renderFacts(v) {
     add("peak memory", `${fmtBytes(res.peak_rss_bytes)} (${fmtBytes(res.rss_per_task_bytes)} a task)`);
     if (res.spawn_ms > 1) add("tasks started in", fmtS(res.spawn_ms));
     if (res.unit_mismatch) add("unit", res.unit_mismatch);
-    if (res.errors && res.errors.length) add("failed tasks", `${res.errors.length}: ${res.errors[0]}`);
   }
   const ul = $("checks");
   ul.textContent = "";
   for (const ch of v.checks || []) {
     ul.append(el("li", { class: ch.ok ? "ok" : "fail", text: `${ch.name}: ${ch.detail}` }));
   }
-  if (!(v.checks || []).length) ul.append(el("li", { text: "none: the run did not finish." }));
+  if (!(v.checks || []).length) ul.append(el("li", { text: v.state === "done" ? "none." : `none: the run ${v.state === "failed" ? "failed" : "did not finish"}.` }));
   renderTrace(v.trace);
 }
+// The trace's state is data (none, waiting, ready, failed): the page
+// decides on it, and shows the note as it is.
 function renderTrace(t) {
   const p = $("trace");
   p.textContent = "";
+  p.dataset.state = t.state || "";
   if (t.url) {
     p.append("Trace: ", el("a", { href: t.url, id: "trace-link", target: "_blank", rel: "noopener", text: t.id }), " in Jaeger. ");
   } else if (t.id) {
@@ -271,18 +342,20 @@ function renderTrace(t) {
   }
   p.append(el("span", { id: "trace-note", text: t.note || "" }));
 }
+// pollTrace reads the run again while the page is reading Jaeger for its
+// trace; #trace's data-polling says whether a look is due.
 function pollTrace(c) {
-  const v = c.view;
-  if (!v || !v.trace || !v.trace.url) return;
-  const note = v.trace.note || "";
-  if (!note.startsWith("Waiting") && !note.includes("so far")) return;
-  c.poll = setTimeout(async () => {
-    const r = await api(`/api/runs/${c.id}`);
-    if (!r.ok || current !== c) return;
-    c.view = await r.json();
-    renderTrace(c.view.trace);
+  c.poll = null;
+  const waiting = c.view && c.view.trace && c.view.trace.state === "waiting";
+  $("trace").dataset.polling = waiting ? "yes" : "no";
+  if (!waiting) return;
+  c.poll = setTimeout(safe(async () => {
+    const v = await getJSON(`/api/runs/${c.id}`);
+    if (current !== c) return;
+    c.view = v;
+    renderTrace(v.trace);
     pollTrace(c);
-  }, 700);
+  }), 700);
 }
 
 // Compare: five runs, their figures side by side on one time axis.
@@ -295,19 +368,19 @@ function showCompare(group) {
   const poll = async () => {
     const r = await api(`/api/groups/${group}`);
     if (comparing !== cmp) return;
+    const views = await readJSON(r);
     if (!r.ok) {
-      $("compare-status").textContent = (await r.json()).error;
+      $("compare-status").textContent = views.error;
       return;
     }
-    const views = await r.json();
     await drawCompare(cmp, views);
     if (views.some((v) => v.state === "queued" || v.state === "running")) {
-      cmp.timer = setTimeout(poll, 400);
+      cmp.timer = setTimeout(safe(poll), 400);
     } else {
-      refreshHistory();
+      await refreshHistory();
     }
   };
-  poll();
+  poll().catch(report);
 }
 async function drawCompare(cmp, views) {
   const box = $("figures");
@@ -329,14 +402,18 @@ async function drawCompare(cmp, views) {
     const cap = fig.querySelector("figcaption");
     cap.textContent = "";
     cap.append(el("a", { href: `/?${v.query}&id=${v.id}`, text: v.knobs.scenario }));
-    if (v.result) {
+    if (v.state === "failed") {
+      cap.append(" ", el("span", { class: "failure", text: "failed" }), `: ${v.error}`);
+    } else if (v.result) {
       cap.append(` ${fmtU(v.result.makespan_ms, v.unit_ms)} (formula ${fmtU(v.result.expected_ms, v.unit_ms)})`);
     } else {
       cap.append(` ${v.state}`);
     }
     if (v.has_svg && !cmp.drawn[v.id]) {
       cmp.drawn[v.id] = true;
-      const svg = await (await api(`/api/runs/${v.id}/svg?compact=1`)).text();
+      const r = await api(`/api/runs/${v.id}/svg?compact=1`);
+      if (!r.ok) throw new Error(`${v.knobs.scenario}'s figure: ${(await readJSON(r)).error}`);
+      const svg = await r.text();
       if (comparing !== cmp) return;
       fig.querySelector(".svgbox").innerHTML = svg;
     }
@@ -364,9 +441,7 @@ function scaleCompare() {
 // History.
 async function refreshHistory() {
   clearTimeout(historyTimer);
-  const r = await api("/api/runs");
-  if (!r.ok) return;
-  const views = await r.json();
+  const views = await getJSON("/api/runs");
   const tb = $("history-rows");
   tb.textContent = "";
   for (const v of views) {
@@ -384,7 +459,7 @@ async function refreshHistory() {
       el("td", { text: fmtS(v.expected_ms) }));
     tb.append(tr);
   }
-  if (views.some((v) => v.state === "queued" || v.state === "running")) historyTimer = setTimeout(refreshHistory, 2000);
+  if (views.some((v) => v.state === "queued" || v.state === "running")) historyTimer = setTimeout(safe(refreshHistory), 2000);
 }
 function openFromHistory(e) {
   const tr = e.target.closest("tr[data-href]");
@@ -394,16 +469,25 @@ function openFromHistory(e) {
   route();
 }
 
-// The URL is the page's state: the knobs, and id=N or group=N; run=1
-// starts the knobs' run on opening.
+// The URL is the page's state: the knobs, and id=N or group=N. run=1
+// fills the form and asks: a run starts only on a click on this page,
+// never on opening a link another page made.
 function route() {
   const q = new URLSearchParams(location.search);
-  setForm(q);
-  checkForm();
+  const bad = setForm(q);
+  const unknown = [...new Set(q.keys())].filter((k) => !KNOBS.includes(k) && !VIEW_PARAMS.includes(k));
+  if (unknown.length) {
+    bad.push(`parameter${unknown.length > 1 ? "s" : ""} this page does not know: ${unknown.join(", ")} (the knobs are ${KNOBS.join(", ")})`);
+  }
+  // The link's mistakes stay said until the form is checked again.
+  checkForm().then(() => {
+    if (bad.length) $("form-error").textContent = `The link has ${bad.join("; ")}. Check the form before running.`;
+  }).catch(report);
+  $("confirm").hidden = true;
   if (q.get("run") === "1") {
     q.delete("run");
     history.replaceState(null, "", "/?" + q.toString());
-    startRun();
+    if (!bad.length) askRun();
   } else if (q.get("group")) {
     showCompare(+q.get("group"));
   } else if (q.get("id")) {
@@ -414,8 +498,9 @@ function route() {
 }
 
 async function main() {
-  info = await (await api("/api/info")).json();
-  $("jaeger").textContent = info.jaeger.note ? info.jaeger.note : "Jaeger answers: every run's trace is linked when it ends.";
+  info = await getJSON("/api/info");
+  fillLists();
+  $("jaeger").textContent = info.jaeger.state === "none" ? info.jaeger.note : "Jaeger answers: every run's trace is linked when it ends.";
   // The URL follows each keystroke; the server checks the knobs once the
   // typing pauses.
   let checkTimer = null;
@@ -424,23 +509,35 @@ async function main() {
       history.replaceState(null, "", "/?" + formKnobs().toString() + keepView());
       helpTexts();
       clearTimeout(checkTimer);
-      checkTimer = setTimeout(checkForm, 250);
+      checkTimer = setTimeout(safe(checkForm), 250);
     });
   }
-  $("knobs").addEventListener("submit", (e) => { e.preventDefault(); startRun(); });
-  $("compare").addEventListener("click", startCompare);
-  $("cancel").addEventListener("click", async () => {
-    if (current) await api(`/api/runs/${current.id}/cancel`, { method: "POST" });
-  });
-  $("compare-cancel").addEventListener("click", async () => {
-    if (comparing) await api(`/api/groups/${comparing.group}/cancel`, { method: "POST" });
-  });
+  $("knobs").addEventListener("submit", (e) => { e.preventDefault(); startRun().catch(report); });
+  $("compare").addEventListener("click", safe(startCompare));
+  $("confirm-run").addEventListener("click", safe(startRun));
+  $("confirm-dismiss").addEventListener("click", () => { $("confirm").hidden = true; });
+  const cancel = async (path) => {
+    const r = await api(path, { method: "POST" });
+    if (!r.ok) report(new Error((await readJSON(r)).error));
+  };
+  $("cancel").addEventListener("click", safe(async () => { if (current) await cancel(`/api/runs/${current.id}/cancel`); }));
+  $("compare-cancel").addEventListener("click", safe(async () => { if (comparing) await cancel(`/api/groups/${comparing.group}/cancel`); }));
   $("history-rows").addEventListener("click", openFromHistory);
   $("history-rows").addEventListener("keydown", openFromHistory);
   window.addEventListener("popstate", route);
   window.addEventListener("resize", () => { if (comparing) scaleCompare(); });
   route();
-  refreshHistory();
+  await refreshHistory();
+}
+// askRun shows what a run=1 link asks to run, and waits for the click.
+function askRun() {
+  closeViews();
+  const k = formKnobs();
+  const desc = `${k.get("scenario")}, ${k.get("tasks")} task${k.get("tasks") === "1" ? "" : "s"}, u = ${k.get("unit")}` +
+    (k.get("procs") && k.get("procs") !== "0" ? `, GOMAXPROCS ${k.get("procs")}` : "") + (k.get("compute") ? `, compute ${k.get("compute")}` : "");
+  $("confirm-text").textContent = `This link asks to run ${desc}. Nothing runs until you click “Run it”; the run is a process on this machine.`;
+  $("confirm").hidden = false;
+  $("confirm-run").focus();
 }
 function keepView() {
   const q = new URLSearchParams(location.search);
@@ -448,4 +545,4 @@ function keepView() {
   return "";
 }
 
-main();
+main().catch(report);
