@@ -175,3 +175,66 @@ func TestWaitsApportion(t *testing.T) {
 		t.Errorf("task3's holders %+v, unexplained %v; want %+v, 0", got, w.Unexplained, want)
 	}
 }
+
+func TestVerifyReadyExplained(t *testing.T) {
+	// pause delays the single-thread stair by d: nothing ran meanwhile
+	// (a stop-the-world, a busy machine), yet the ready time in all is
+	// within the ready check's allowance.
+	pause := func(d time.Duration) *Timeline {
+		tl := article(SingleThread, 1)
+		for i := range tl.Tasks {
+			segs := tl.Tasks[i].Segments
+			segs[2].End += d
+			segs[3].Start += d
+			segs[3].End += d
+			tl.Tasks[i].End += d
+		}
+		tl.Makespan += d
+		return tl
+	}
+	tokio := article(SingleThread, 1)
+	tokio.Runtime = Tokio
+	tokioElsewhere := article(SingleThread, 1)
+	tokioElsewhere.Runtime = Tokio
+	tokioElsewhere.Tasks[2].Segments[2].ThreadEnd = 999 // resumed on a worker nothing blocked
+	tests := []struct {
+		name       string
+		give       *Timeline
+		wantOK     bool
+		wantDetail string
+	}{
+		{"the article's stair", article(SingleThread, 1), true, "12s of 12s ready in all explained by the computes holding every P"},
+		{"multi-thread, no waits", article(MultiThread, 3), true, "0s of 0s ready"},
+		{"a pause of 0.25u before the stair", pause(u / 4), false, "task1 waited 250ms, 250ms of it unexplained (allowed 113ms)"},
+		{"tokio, one worker", tokio, true, "the worker that later ran the task"},
+		{"tokio, resumed on another worker", tokioElsewhere, false, "task3 waited 8s, 8s of it unexplained"},
+	}
+	for _, tt := range tests {
+		var got *Check
+		checks := tt.give.Verify(tt.give.Expect())
+		for i := range checks {
+			if checks[i].Name == "ready explained" {
+				got = &checks[i]
+			}
+		}
+		if got == nil {
+			t.Errorf("%s: no ready explained check in %v", tt.name, checks)
+			continue
+		}
+		if got.OK != tt.wantOK || !strings.Contains(got.Detail, tt.wantDetail) {
+			t.Errorf("%s: %v, want ok %v, saying %q", tt.name, got, tt.wantOK, tt.wantDetail)
+		}
+		if tt.name == "a pause of 0.25u before the stair" {
+			if f := failed(checks); f != "ready explained" {
+				t.Errorf("%s: failed %q, want only ready explained", tt.name, f)
+			}
+		}
+	}
+	// Not a hold run: no such check.
+	tl := article(OSThreads, 3)
+	for _, c := range tl.Verify(tl.Expect()) {
+		if c.Name == "ready explained" {
+			t.Errorf("os-threads with syscall computes: %v", c)
+		}
+	}
+}
