@@ -206,8 +206,8 @@ func (r waitRule) explain(ready Segment) Wait {
 // the holders in the order they began: "task2 waited 8.0u: task3's
 // compute 4.0u, task1's compute 4.0u". A holder that shared every instant
 // with one that ended sooner is named as holding another P; a hand-off by
-// sysmon, and an unexplained part of MinWait or more, are named with
-// their lengths.
+// sysmon, and an unexplained part that shows at the line's precision, are
+// named with their lengths.
 func (w Wait) Explain(unit time.Duration) string {
 	var held, handoffs, others []string
 	for _, h := range w.Holders {
@@ -240,7 +240,14 @@ func (w Wait) Explain(unit time.Duration) string {
 			parts[len(parts)-1] += ", " + while
 		}
 	}
-	if w.Unexplained >= MinWait || len(parts) == 0 {
+	// The unexplained part is named where it shows at the line's
+	// precision: a tenth of a unit, or MinWait in a wait too short for
+	// units.
+	least := MinWait
+	if unit > 0 && w.Ready.Len() >= unit/20 {
+		least = max(MinWait, unit/20)
+	}
+	if w.Unexplained >= least || len(parts) == 0 {
 		parts = append(parts, "unexplained "+fmtWait(w.Unexplained, unit))
 	}
 	return fmt.Sprintf("%s waited %s: %s", TaskLabel(w.Task), fmtWait(w.Ready.Len(), unit), strings.Join(parts, "; "))
