@@ -306,7 +306,7 @@ func (v *verifier) readyExplained() {
 	var bad []string
 	var ready, unexplained, worst time.Duration
 	worstTask := 0
-	for _, w := range newWaitRule(e.Params, v.tl.Tasks).unexplained(v.tl.Tasks) {
+	for _, w := range newWaitRule(e.Params, v.tl.Tasks).totals(v.tl.Tasks) {
 		ready += w.Ready.Len()
 		unexplained += w.Unexplained
 		if w.Unexplained > worst {

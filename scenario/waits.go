@@ -74,8 +74,9 @@ const MinWait = time.Millisecond
 //     segment's ThreadEnd); the computes blocking that worker during the
 //     wait explain it. Tokio's single-thread runtime has one worker.
 //
-// Its cost grows with the holds each wait overlaps: a run of thousands of
-// tasks under one P has waits overlapping thousands of computes each.
+// Its cost grows with the holders each wait overlaps: in a run of
+// thousands of tasks under few Ps, a wait overlaps thousands of computes
+// (10,000 tasks at P = 2: 40 s). Above LaneTasks tasks, take WaitTotals.
 func (tl *Timeline) Waits() []Wait {
 	r := newWaitRule(tl.Params, tl.Tasks)
 	var out []Wait
@@ -101,6 +102,7 @@ type holding struct {
 type waitRule struct {
 	need      int
 	perThread bool
+	handoff   bool // every holding is a syscall's P until sysmon hands it over
 	pools     map[int64][]holding
 }
 
@@ -121,7 +123,7 @@ func newWaitRule(p Params, tasks []Task) waitRule {
 		}
 		h := holding{seg: c, start: c.Start, end: c.End}
 		if p.Compute == Syscall && !r.perThread {
-			h.end, h.handoff = min(c.End, c.Start+SysmonRetake), true
+			h.end, h.handoff, r.handoff = min(c.End, c.Start+SysmonRetake), true, true
 		}
 		key := int64(0)
 		if r.perThread {
@@ -265,13 +267,18 @@ func fmtWait(d, unit time.Duration) string {
 	return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
 }
 
-// unexplained is every task's ready segment with its Unexplained part,
-// no holders: the same rule as Waits, for every task at once, in
-// O(n log n) where Waits grows with the holds each wait overlaps, for
-// Verify at any scale. It counts a task's own compute as a hold, which
-// Waits does not; only a malformed timeline has it overlap its ready
-// stage.
-func (r waitRule) unexplained(tasks []Task) []Wait {
+// WaitTotals is Waits without the holders, for every task with a ready
+// stage (however short), in task order: how much of each wait the run
+// explains, how much was sysmon's hand-off, and the rest. It takes
+// O(n log n) for n tasks, where Waits grows with the holders each wait
+// overlaps (under one P, the last task's are all the others'): Verify
+// uses it, and so can a summary of thousands of tasks.
+func (tl *Timeline) WaitTotals() []Wait { return newWaitRule(tl.Params, tl.Tasks).totals(tl.Tasks) }
+
+// totals is WaitTotals by the rule r, summed once per pool. It counts a
+// task's own compute as a holder, which Waits does not; only a malformed
+// timeline has it overlap its ready stage.
+func (r waitRule) totals(tasks []Task) []Wait {
 	busy := map[int64]busySet{}
 	for key, hs := range r.pools {
 		busy[key] = newBusySet(hs, r.need)
@@ -286,7 +293,11 @@ func (r waitRule) unexplained(tasks []Task) []Wait {
 		if r.perThread {
 			key = cmp.Or(ready.ThreadEnd, ready.Thread)
 		}
-		out = append(out, Wait{Task: t.Index, Ready: ready, Unexplained: ready.Len() - busy[key].within(ready.Start, ready.End)})
+		w := Wait{Task: t.Index, Ready: ready, Unexplained: ready.Len() - busy[key].within(ready.Start, ready.End)}
+		if r.handoff {
+			w.Handoff = w.Explained()
+		}
+		out = append(out, w)
 	}
 	return out
 }

@@ -113,11 +113,14 @@ func TestWaits(t *testing.T) {
 			t.Errorf("%s: Waits() explained\n\t%s\nwant\n\t%s", tt.name, strings.Join(got, "\n\t"), strings.Join(tt.want, "\n\t"))
 		}
 		// The totals Verify uses say the same.
-		totals := newWaitRule(tt.give.Params, tt.give.Tasks).unexplained(tt.give.Tasks)
+		totals := tt.give.WaitTotals()
+		if len(totals) != len(tt.give.Tasks) {
+			t.Errorf("%s: %d totals for %d tasks", tt.name, len(totals), len(tt.give.Tasks))
+		}
 		for _, w := range waits {
 			i := slices.IndexFunc(totals, func(x Wait) bool { return x.Task == w.Task })
-			if i < 0 || totals[i].Unexplained != w.Unexplained {
-				t.Errorf("%s: task%d unexplained %v by Waits, %+v by the totals", tt.name, w.Task, w.Unexplained, totals)
+			if i < 0 || totals[i].Unexplained != w.Unexplained || totals[i].Handoff != w.Handoff || totals[i].Holders != nil {
+				t.Errorf("%s: task%d unexplained %v, hand-off %v by Waits; totals %+v", tt.name, w.Task, w.Unexplained, w.Handoff, totals)
 			}
 		}
 	}
