@@ -11,10 +11,10 @@ import (
 
 // waits are the run's ready times explained (scenario.Timeline.Waits),
 // for the marks from each ready stage to what held it; none where the
-// figure has no ready stage (a Tokio run's printed lines) or draws
-// occupancy instead of lanes.
+// figure draws occupancy instead of lanes (and none come from a Tokio
+// run's printed lines, which have no ready stage).
 func (d *Diagram) waits() []scenario.Wait {
-	if d.Note != "" || d.many() {
+	if d.many() {
 		return nil
 	}
 	return d.Waits()
