@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"asynctrace/scenario"
-	"asynctrace/tracing"
+	"asynctrace/threads"
 )
 
 // block blocks for d in compute mode m (docs/design.md, "Compute modes")
@@ -40,7 +40,7 @@ func block(ctx context.Context, m scenario.Compute, d time.Duration) (end time.T
 	default:
 		err = wait(ctx, d)
 	}
-	return time.Now(), tracing.OSThreadID(), err
+	return time.Now(), threads.OSThreadID(), err
 }
 
 // wait is a context-aware sleep.

@@ -14,6 +14,7 @@ import (
 
 	"asynctrace/scenario"
 	"asynctrace/sockstamp"
+	"asynctrace/threads"
 	"asynctrace/tracing"
 	"asynctrace/wire"
 )
@@ -68,7 +69,7 @@ func (r *runner) newTask(ctx context.Context, i int) *task {
 // run runs the task on the calling goroutine: connect, response, ready,
 // compute, each a child span of the task's span.
 func (t *task) run() (err error) {
-	g := tracing.ThisGoroutine()
+	g := threads.ThisGoroutine()
 	span := g.Adopt(t.span, tracing.KeyTask.String(t.label), tracing.KeyLockedThread.Bool(t.r.cfg.Scenario.Locked()))
 	t.rec.goroutine = g.ID
 	defer t.cancel()
@@ -79,7 +80,7 @@ func (t *task) run() (err error) {
 			t.r.counts.failed.Add(1)
 		}
 		t.rec.end = time.Now()
-		span.EndAt(t.rec.end, tracing.OSThreadID())
+		span.EndAt(t.rec.end, threads.OSThreadID())
 	}()
 	t.event(g, tracing.EventStarted)
 
@@ -102,7 +103,7 @@ func (t *task) run() (err error) {
 // stage starts a stage span of the task on g, at start if not zero; with
 // a zero start, it starts the stage's execution trace region too, right
 // before reading the time, and the span's end ends it (endNow).
-func (t *task) stage(g tracing.Goroutine, s scenario.Stage, start time.Time, opts ...trace.SpanStartOption) (context.Context, *stageSpan) {
+func (t *task) stage(g threads.Goroutine, s scenario.Stage, start time.Time, opts ...trace.SpanStartOption) (context.Context, *stageSpan) {
 	endRegion := func() {}
 	if start.IsZero() {
 		endRegion = tracing.ExecRegion(t.ctx, string(s))
@@ -110,11 +111,11 @@ func (t *task) stage(g tracing.Goroutine, s scenario.Stage, start time.Time, opt
 	}
 	ctx, span := g.Start(t.ctx, t.r.tracer, string(s), append(opts, trace.WithTimestamp(start))...)
 	t.rec.stages = append(t.rec.stages, stageRecord{stage: s, start: start, thread: span.OSThread(), span: span.SpanContext().SpanID()})
-	return ctx, &stageSpan{Span: span, rec: &t.rec.stages[len(t.rec.stages)-1], endRegion: endRegion}
+	return ctx, &stageSpan{ThreadSpan: span, rec: &t.rec.stages[len(t.rec.stages)-1], endRegion: endRegion}
 }
 
 type stageSpan struct {
-	tracing.Span
+	threads.ThreadSpan
 	rec       *stageRecord
 	endRegion func() // the execution trace's region, once
 }
@@ -138,11 +139,11 @@ func (s *stageSpan) end(end time.Time, osThread int, err error) {
 func (s *stageSpan) endNow(err error) {
 	now := time.Now()
 	s.regionEnd()
-	s.end(now, tracing.OSThreadID(), err)
+	s.end(now, threads.OSThreadID(), err)
 }
 
 // connect waits 2u (the simulated network delay) and dials the server.
-func (t *task) connect(g tracing.Goroutine) (_ net.Conn, err error) {
+func (t *task) connect(g threads.Goroutine) (_ net.Conn, err error) {
 	ctx, s := t.stage(g, scenario.StageConnect, time.Time{})
 	defer func() { s.endNow(err) }()
 
@@ -169,7 +170,7 @@ func (t *task) connect(g tracing.Goroutine) (_ net.Conn, err error) {
 // socket, by the kernel's receive timestamp, not when the goroutine read
 // it: under GOMAXPROCS=1 the two are seconds apart. The ready span covers
 // that gap, until this goroutine ran again.
-func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
+func (t *task) response(g threads.Goroutine, conn net.Conn) (err error) {
 	ctx, s := t.stage(g, scenario.StageResponse, time.Time{}, trace.WithSpanKind(trace.SpanKindClient))
 	ended := false
 	defer func() {
@@ -216,7 +217,7 @@ func (t *task) response(g tracing.Goroutine, conn net.Conn) (err error) {
 	// goroutine's P to another thread, and the goroutine then waits for it
 	// again.
 	conn.Close()
-	ran, tid := time.Now(), tracing.OSThreadID()
+	ran, tid := time.Now(), threads.OSThreadID()
 	s.regionEnd() // the region covers response and ready: until the goroutine ran again
 	if err != nil {
 		return stageError{scenario.StageResponse, t.readError(ctx, err)}
@@ -260,7 +261,7 @@ func (t *task) readError(ctx context.Context, err error) error {
 // compute blocks for 4u in the run's compute mode. The span ends at the
 // time, and on the OS thread, the mode read when it was done, not when End
 // is called.
-func (t *task) compute(g tracing.Goroutine) error {
+func (t *task) compute(g threads.Goroutine) error {
 	ctx, s := t.stage(g, scenario.StageCompute, time.Time{})
 	end, tid, err := block(ctx, t.r.cfg.Compute, scenario.ComputeUnits*t.r.cfg.Unit)
 	s.regionEnd()
@@ -273,8 +274,8 @@ func (t *task) compute(g tracing.Goroutine) error {
 
 // event records one of the article's moments on the task span, and prints
 // its line.
-func (t *task) event(g tracing.Goroutine, name string) {
-	tid := tracing.OSThreadID()
+func (t *task) event(g threads.Goroutine, name string) {
+	tid := threads.OSThreadID()
 	t.span.AddEvent(name, trace.WithAttributes(tracing.KeyOSThreadID.Int(tid)))
 	t.r.counts.event(name)
 	if t.r.lines != nil {

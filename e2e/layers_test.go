@@ -14,7 +14,7 @@ func layerOf(pkg string) (int, string) {
 	switch {
 	case p == "scenario":
 		return 0, "model"
-	case p == "client", p == "server", p == "tracing", p == "wire", p == "sockstamp":
+	case p == "client", p == "server", p == "tracing", p == "threads", p == "wire", p == "sockstamp":
 		return 1, "mechanisms"
 	case p == "web", p == "diagram", p == "jaeger":
 		return 2, "views and tools"

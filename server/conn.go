@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"asynctrace/sockstamp"
+	"asynctrace/threads"
 	"asynctrace/tracing"
 	"asynctrace/wire"
 )
@@ -59,7 +60,7 @@ func (r *request) read() {
 // closes only when the client has.
 func (s *Server) handle(ctx context.Context, conn net.Conn, accepted time.Time) {
 	defer conn.Close()
-	g := tracing.ThisGoroutine()
+	g := threads.ThisGoroutine()
 	// Cancelling ctx interrupts reads and writes: delays are reads with a
 	// deadline.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
@@ -107,7 +108,7 @@ func (s *Server) handle(ctx context.Context, conn net.Conn, accepted time.Time) 
 	if err != nil {
 		tracing.Fail(echo, err)
 	}
-	echo.EndAt(sent, tracing.OSThreadID())
+	echo.EndAt(sent, threads.OSThreadID())
 	endRegion()
 	if err != nil {
 		s.fail(conn, fmt.Errorf("echoed %d bytes: %w", n, err))
@@ -129,7 +130,7 @@ func (s *Server) handle(ctx context.Context, conn net.Conn, accepted time.Time) 
 // span at the first byte: a child of the client's span where the
 // preamble carried its context. It returns the span's context and the
 // span, how the request began, and where its payload starts.
-func (s *Server) startEcho(ctx context.Context, g tracing.Goroutine, r *request, start time.Time) (context.Context, tracing.Span, string, int) {
+func (s *Server) startEcho(ctx context.Context, g threads.Goroutine, r *request, start time.Time) (context.Context, threads.ThreadSpan, string, int) {
 	res := wire.ParseMax(r.buf, s.cfg.MaxPreamble)
 	for res.Status == wire.NeedMore && r.err == nil {
 		r.read()
@@ -149,7 +150,7 @@ func (s *Server) startEcho(ctx context.Context, g tracing.Goroutine, r *request,
 	ctx, echo := g.Start(parent, s.tracer, tracing.SpanEcho,
 		trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithTimestamp(start),
-		trace.WithAttributes(append(append(peerAttrs(r.conn.RemoteAddr()), g.IDs()...), tracing.KeyPreamble.String(kind))...))
+		trace.WithAttributes(append(append(peerAttrs(r.conn.RemoteAddr()), g.NameAttr()), tracing.KeyPreamble.String(kind))...))
 	switch kind {
 	case tracing.PreambleBadContext:
 		echo.AddEvent(tracing.EventInvalidContext, trace.WithAttributes(
@@ -169,7 +170,7 @@ func later(a, b time.Time) time.Time {
 
 // hold is the delay span: it reads what comes, up to the hold buffer,
 // until the deadline, and waits out the rest of the delay.
-func (s *Server) hold(ctx context.Context, g tracing.Goroutine, r *request, start, deadline time.Time) error {
+func (s *Server) hold(ctx context.Context, g threads.Goroutine, r *request, start, deadline time.Time) error {
 	_, span := g.Start(ctx, s.tracer, tracing.SpanDelay, trace.WithTimestamp(start))
 	defer tracing.ExecRegion(ctx, tracing.SpanDelay)()
 	for r.err == nil {
@@ -190,7 +191,7 @@ func (s *Server) hold(ctx context.Context, g tracing.Goroutine, r *request, star
 // The clock read after write returns would come later than the client's
 // arrival timestamp (docs/design.md, "Measured facts"), and the echo span
 // would end after its parent.
-func (s *Server) reply(ctx context.Context, g tracing.Goroutine, r *request, preamble []byte, payloadAt int, end time.Time) (int64, time.Time, error) {
+func (s *Server) reply(ctx context.Context, g threads.Goroutine, r *request, preamble []byte, payloadAt int, end time.Time) (int64, time.Time, error) {
 	_, span := g.Start(ctx, s.tracer, tracing.SpanWrite)
 	defer tracing.ExecRegion(ctx, tracing.SpanWrite)()
 	conn := r.conn
@@ -210,7 +211,7 @@ func (s *Server) reply(ctx context.Context, g tracing.Goroutine, r *request, pre
 		err = timedOut(err)
 		tracing.Fail(span, err)
 	}
-	span.EndAt(sent, tracing.OSThreadID())
+	span.EndAt(sent, threads.OSThreadID())
 	return int64(n), sent, err
 }
 

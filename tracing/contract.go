@@ -4,7 +4,9 @@ import (
 	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"asynctrace/scenario"
 )
@@ -209,3 +211,13 @@ const (
 	EventRead     = "read"     // the echo is read: the goroutine ran again
 	EventFinished = "finished" // the compute is done
 )
+
+// Fail records err on span as an exception event and marks the span an
+// error, the one way asynctrace spans say a stage failed.
+func Fail(span interface {
+	RecordError(error, ...trace.EventOption)
+	SetStatus(codes.Code, string)
+}, err error) {
+	span.RecordError(err)
+	span.SetStatus(codes.Error, err.Error())
+}

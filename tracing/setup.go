@@ -1,6 +1,7 @@
 // Package tracing sets up OpenTelemetry for asynctrace and holds its trace
 // contract (contract.go; docs/design.md, "Trace contract"): span names,
-// attribute keys, and the goroutine and OS thread ids every span carries.
+// event names and attribute keys, pure data that builds on every OS.
+// Package threads puts the goroutine and OS thread ids on spans.
 package tracing
 
 import (

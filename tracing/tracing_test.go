@@ -5,90 +5,11 @@ import (
 	"context"
 	"net"
 	"os"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"go.opentelemetry.io/otel/attribute"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
-
-func TestGoroutineID(t *testing.T) {
-	ids := make(chan int64, 2)
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Go(func() { ids <- ThisGoroutine().ID })
-	}
-	wg.Wait()
-	a, b := <-ids, <-ids
-	if a <= 0 || b <= 0 || a == b {
-		t.Errorf("goroutine ids %d and %d, want two distinct positive ids", a, b)
-	}
-	if g := ThisGoroutine(); g.ID == a || g.ID == b || g.name != "goroutine "+strconv.FormatInt(g.ID, 10) {
-		t.Errorf("ThisGoroutine() = %+v", g)
-	}
-}
-
-func TestStartEndThreadAttrs(t *testing.T) {
-	sr := tracetest.NewSpanRecorder()
-	tr := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr)).Tracer("test")
-
-	// Start on one locked thread, end on another: id_end records the move.
-	started := make(chan Span)
-	var startTID int
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		startTID = OSThreadID()
-		_, s := ThisGoroutine().Start(context.Background(), tr, "moved")
-		started <- s
-		<-started // hold this thread until the span has ended
-	}()
-	s := <-started
-	done := make(chan int)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		s.End()
-		done <- OSThreadID()
-	}()
-	endTID := <-done
-	close(started)
-
-	_, same := ThisGoroutine().Start(context.Background(), tr, "stayed")
-	same.End()
-
-	attrs := map[string]map[string]any{}
-	for _, span := range sr.Ended() {
-		m := map[string]any{}
-		for _, kv := range span.Attributes() {
-			m[string(kv.Key)] = kv.Value.AsInterface()
-		}
-		attrs[span.Name()] = m
-	}
-	if got := attrs["moved"][string(KeyOSThreadID)]; got != int64(startTID) {
-		t.Errorf("moved: %s = %v, want %d", KeyOSThreadID, got, startTID)
-	}
-	if got := attrs["moved"][string(KeyOSThreadIDEnd)]; got != int64(endTID) || startTID == endTID {
-		t.Errorf("moved: %s = %v, want %d (started on %d)", KeyOSThreadIDEnd, got, endTID, startTID)
-	}
-	if got, ok := attrs["stayed"][string(KeyOSThreadIDEnd)]; ok {
-		t.Errorf("stayed: %s = %v, want none", KeyOSThreadIDEnd, got)
-	}
-	// A stage's goroutine is its parent's: the stage carries the OS thread.
-	if _, ok := attrs["stayed"][string(KeyOSThreadID)]; !ok {
-		t.Errorf("stayed: no attribute %s", KeyOSThreadID)
-	}
-	for _, k := range []attribute.Key{KeyThreadID, KeyThreadName} {
-		if v, ok := attrs["stayed"][string(k)]; ok {
-			t.Errorf("stayed: %s = %v, want it only on the span the goroutine owns", k, v)
-		}
-	}
-}
 
 // With no collector listening, spans are lost with one warning, and the
 // shutdown returns promptly and without error.
@@ -108,7 +29,7 @@ func TestSetupNoCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		_, s := ThisGoroutine().Start(context.Background(), tp.Tracer("test"), "lost")
+		_, s := tp.Tracer("test").Start(context.Background(), "lost")
 		s.End()
 	}
 	// The batch processor exports every 50ms: wait for the first failure.

@@ -47,15 +47,16 @@ func (w Want) clientService() string {
 	return tracing.ClientService
 }
 
-// checkIDs: the ids of whoever ran a task's work: the goroutine and its
-// OS thread in Go's runs, the OS thread in Tokio's.
-func (w Want) checkIDs(t testing.TB, what string, s *diagram.Span) {
+// checkIDs: the ids of whoever ran a task's work: the goroutine, which
+// it returns, and its OS thread in Go's runs; the OS thread in Tokio's,
+// whose tasks have no goroutine (0).
+func (w Want) checkIDs(t testing.TB, what string, s *diagram.Span) (goroutine int64) {
 	t.Helper()
 	if w.Runtime == scenario.Tokio {
 		checkOSThread(t, what, s)
-		return
+		return 0
 	}
-	checkThreadAttrs(t, what, s)
+	return checkThreadAttrs(t, what, s)
 }
 
 // Trace is a checked trace, indexed for a test's own checks.
@@ -234,7 +235,7 @@ func (tr *Trace) checkTask(t testing.TB, i int, want Want) {
 		t.Errorf("%s: %s = %v, %s = %v", label, tracing.KeyTask, task.Attrs[string(tracing.KeyTask)],
 			tracing.KeyLockedThread, task.Attrs[string(tracing.KeyLockedThread)])
 	}
-	want.checkIDs(t, label, task)
+	g := want.checkIDs(t, label, task)
 	for _, ev := range []string{tracing.EventStarted, tracing.EventWritten, tracing.EventRead, tracing.EventFinished} {
 		if !slices.Contains(task.Events, ev) {
 			t.Errorf("%s has no event %q", label, ev)
@@ -247,7 +248,11 @@ func (tr *Trace) checkTask(t testing.TB, i int, want Want) {
 			t.Errorf("%s has no %s span", label, st)
 			continue
 		}
-		checkOSThread(t, label+"/"+string(st), s)
+		if want.Runtime == scenario.Tokio {
+			checkOSThread(t, label+"/"+string(st), s)
+		} else {
+			checkStageThreads(t, label+"/"+string(st), s, g)
+		}
 		if prev != nil && s.Start.Before(prev.End.Add(-want.Slack)) {
 			t.Errorf("%s: %s starts %v before %s ends", label, st, prev.End.Sub(s.Start), prev.Name)
 		}
@@ -278,7 +283,7 @@ func (tr *Trace) checkEcho(t testing.TB, label string, resp *diagram.Span, want 
 		t.Errorf("%s: no %s span of %s, kind server, whose parent is the response span", label, tracing.SpanEcho, tracing.ServerService)
 		return
 	}
-	checkThreadAttrs(t, label+"/echo", echo)
+	g := checkThreadAttrs(t, label+"/echo", echo)
 	a := echo.Attrs
 	if a[string(tracing.KeyPreamble)] != tracing.PreambleTraced || a[string(tracing.KeyEchoBytes)] != int64(len(label)) {
 		t.Errorf("%s/echo: %s = %v, %s = %v", label, tracing.KeyPreamble, a[string(tracing.KeyPreamble)], tracing.KeyEchoBytes, a[string(tracing.KeyEchoBytes)])
@@ -291,7 +296,7 @@ func (tr *Trace) checkEcho(t testing.TB, label string, resp *diagram.Span, want 
 	var kids []string
 	for _, s := range tr.Children(echo.ID) {
 		kids = append(kids, s.Name)
-		checkOSThread(t, label+"/echo/"+s.Name, s)
+		checkStageThreads(t, label+"/echo/"+s.Name, s, g)
 	}
 	slices.Sort(kids)
 	if !slices.Equal(kids, []string{tracing.SpanDelay, tracing.SpanWrite}) {
@@ -381,13 +386,25 @@ func (tr *Trace) checkCounts(t testing.TB, w Want) {
 }
 
 // checkThreadAttrs: the goroutine's attributes, on the span of the work
-// it owns (a task, an echo), and its OS thread.
-func checkThreadAttrs(t testing.TB, what string, s *diagram.Span) {
+// it owns (a task, an echo), and its OS thread; it returns the goroutine.
+func checkThreadAttrs(t testing.TB, what string, s *diagram.Span) (goroutine int64) {
 	t.Helper()
 	g, ok := s.Attrs[string(tracing.KeyThreadID)].(int64)
 	if name := s.Attrs[string(tracing.KeyThreadName)]; !ok || g <= 0 || name != fmt.Sprintf("goroutine %d", g) {
 		t.Errorf("%s: thread.id=%v thread.name=%v, want a positive integer and \"goroutine <id>\"",
 			what, s.Attrs[string(tracing.KeyThreadID)], name)
+	}
+	checkOSThread(t, what, s)
+	return g
+}
+
+// checkStageThreads: a stage span (the client's four, the server's delay
+// and write) carries both ids, the goroutine (thread.id), which is its
+// parent's, g, and the OS thread.
+func checkStageThreads(t testing.TB, what string, s *diagram.Span, g int64) {
+	t.Helper()
+	if got, ok := s.Attrs[string(tracing.KeyThreadID)].(int64); !ok || got != g {
+		t.Errorf("%s: %s = %v, want %d, the goroutine of its parent", what, tracing.KeyThreadID, s.Attrs[string(tracing.KeyThreadID)], g)
 	}
 	checkOSThread(t, what, s)
 }

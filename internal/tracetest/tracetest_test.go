@@ -100,6 +100,22 @@ func TestCheckBroken(t *testing.T) {
 				}
 			}
 		}, "want a positive integer"},
+		{"a stage without its goroutine", func(spans []diagram.Span) {
+			for i := range spans {
+				if spans[i].Name == tracing.SpanConnect {
+					delete(spans[i].Attrs, string(tracing.KeyThreadID))
+					return
+				}
+			}
+		}, "connect: thread.id = <nil>, want"},
+		{"a server stage on another goroutine", func(spans []diagram.Span) {
+			for i := range spans {
+				if spans[i].Name == tracing.SpanWrite {
+					spans[i].Attrs[string(tracing.KeyThreadID)] = int64(1 << 40)
+					return
+				}
+			}
+		}, "echo/write: thread.id = 1099511627776, want"},
 		{"a lane span without its link", func(spans []diagram.Span) {
 			for i := range spans {
 				if len(spans[i].Links) > 0 {

@@ -1,4 +1,4 @@
-package tracing
+package threads
 
 import "golang.org/x/sys/unix"
 
