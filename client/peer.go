@@ -148,10 +148,13 @@ func (r *runner) peerTaskSpans(ctx context.Context, run *peerRun) []error {
 			span.AddEvent(e.name, trace.WithTimestamp(e.at), trace.WithAttributes(tracing.KeyOSThreadID.Int(e.thread)))
 		}
 		rec := &r.records[i]
-		rec.start, rec.end = t.start, t.end
+		rec.start, rec.end, rec.span = t.start, t.end, span.SpanContext()
 		rec.stages = t.stages
 		for j := range rec.stages {
 			s := &rec.stages[j]
+			if s.stage == scenario.StageReady {
+				continue // readySpans makes it, with what held its thread
+			}
 			sctx := tctx
 			opts := []trace.SpanStartOption{trace.WithTimestamp(s.start), trace.WithAttributes(tracing.KeyOSThreadID.Int(s.thread))}
 			if s.stage == scenario.StageResponse {

@@ -51,13 +51,24 @@ func fromMS(v float64) time.Duration { return time.Duration(v * float64(time.Mil
 func (r Result) WriteSummary(w io.Writer, traceURL string) {
 	want := r.Expected + r.Network
 	diff := r.Makespan - want
-	fmt.Fprintf(w, "%s: %d tasks, GOMAXPROCS=%d, compute=%s, unit=%v\n", r.Scenario, r.Tasks, r.GOMAXPROCS, r.Compute, r.Unit)
+	if r.Runtime == scenario.Tokio {
+		fmt.Fprintf(w, "%s on Tokio %s: %d tasks, %s, compute=%s, unit=%v\n", r.Scenario, r.RuntimeVersion, r.Tasks, tokioThreads(r), r.Compute, r.Unit)
+	} else {
+		fmt.Fprintf(w, "%s: %d tasks, GOMAXPROCS=%d, compute=%s, unit=%v\n", r.Scenario, r.Tasks, r.GOMAXPROCS, r.Compute, r.Unit)
+	}
 	fmt.Fprintf(w, "  makespan %v, expected %v (%s) + network %v, difference %+v (%+.2f%%)\n",
 		r.Makespan.Round(time.Microsecond), r.Expected, r.Formula, r.Network.Round(time.Microsecond), diff.Round(time.Microsecond),
 		100*float64(diff)/float64(want))
 	fmt.Fprintf(w, "  ready (reply there, waiting for a thread) %v in all; %d OS thread lane(s)\n", r.Ready.Round(time.Microsecond), r.ThreadLanes)
-	fmt.Fprintf(w, "  peak %d OS threads, %d goroutines, %s resident (%s a task); tasks started in %v\n",
-		r.PeakOSThreads, r.PeakGoroutines, bytesIEC(r.PeakRSS), bytesIEC(r.RSSPerTask), r.Spawn.Round(time.Microsecond))
+	for _, wt := range r.Waits {
+		fmt.Fprintf(w, "    %s\n", wt.Line)
+	}
+	if r.Runtime == scenario.Tokio {
+		fmt.Fprintf(w, "  peak %s resident (the program's)\n", bytesIEC(r.PeakRSS))
+	} else {
+		fmt.Fprintf(w, "  peak %d OS threads, %d goroutines, %s resident (%s a task); tasks started in %v\n",
+			r.PeakOSThreads, r.PeakGoroutines, bytesIEC(r.PeakRSS), bytesIEC(r.RSSPerTask), r.Spawn.Round(time.Microsecond))
+	}
 	if r.SpansDropped > 0 {
 		fmt.Fprintf(w, "  %d spans were not exported\n", r.SpansDropped)
 	}
@@ -78,6 +89,22 @@ func (r Result) WriteSummary(w io.Writer, traceURL string) {
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(w, "  %d of %d tasks failed: %s; the first: %s\n", len(r.Errors), r.Tasks, r.failureCounts(), r.Errors[0])
 	}
+}
+
+// tokioThreads says what a Tokio run's P was: its runtime's workers, or
+// rayon's threads.
+func tokioThreads(r Result) string {
+	what := "worker"
+	switch r.Scenario {
+	case scenario.OSThreads:
+		what = "rayon thread"
+	case scenario.Sync:
+		what = "thread"
+	}
+	if r.GOMAXPROCS != 1 {
+		what += "s"
+	}
+	return fmt.Sprintf("%d %s", r.GOMAXPROCS, what)
 }
 
 // failureCounts is "2 connect: refused (…), 1 response: …", the most

@@ -90,6 +90,10 @@ type Result struct {
 	// too: a plain echo server (the article's, nc), not asynctrace's, so
 	// the trace has no server spans.
 	PlainServer bool `json:"plain_echo_server,omitempty"`
+	// Waits explain, in a run of up to scenario.LaneTasks tasks, each
+	// task's ready time of at least scenario.MinWait: what held the
+	// thread it waited for.
+	Waits []Wait `json:"waits,omitempty"`
 	// Checks are the run's timeline checked against the article's model
 	// (scenario.Timeline.Verify), as cmd/diagram -verify checks a trace.
 	Checks []scenario.Check `json:"checks,omitempty"`
@@ -220,6 +224,7 @@ func runTokio(ctx context.Context, cfg Config, p scenario.Params) (Result, error
 // error.
 func (r *runner) finish(ctx context.Context, root trace.Span, p scenario.Params, res Result, end time.Time, errs []error) (Result, error) {
 	tl := r.timeline(p, end)
+	res.Waits = r.readySpans(ctx, tl) // before the lanes, which link to them
 	lanes := tl.ThreadLanes()
 	r.laneSpans(ctx, lanes, p.N) // the article's right half
 	r.measured(&res, tl, len(lanes), end)

@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -260,6 +261,40 @@ func (tr *Trace) checkTask(t testing.TB, i int, want Want) {
 	}
 	if resp := tr.Stages[i][scenario.StageResponse]; resp != nil {
 		tr.checkEcho(t, label, resp, want)
+	}
+	if ready := tr.Stages[i][scenario.StageReady]; ready != nil {
+		tr.checkWait(t, label, ready, want)
+	}
+}
+
+// checkWait: a ready span says how much of its wait nothing explains,
+// and, in a named run, explains a wait of scenario.MinWait or more in a
+// line; each of its links points at the compute of another task that
+// overlapped the wait.
+func (tr *Trace) checkWait(t testing.TB, label string, ready *diagram.Span, want Want) {
+	t.Helper()
+	if _, ok := ready.Attrs[string(tracing.KeyWaitUnexplainedMS)].(float64); !ok {
+		t.Errorf("%s/ready has no %s", label, tracing.KeyWaitUnexplainedMS)
+	}
+	if line, _ := ready.Attrs[string(tracing.KeyWait)].(string); tracing.Named(want.Tasks) && ready.End.Sub(ready.Start) >= scenario.MinWait+want.Slack &&
+		!strings.HasPrefix(line, label+" waited ") {
+		t.Errorf("%s/ready lasts %v and %s = %q, want the wait explained", label, ready.End.Sub(ready.Start), tracing.KeyWait, line)
+	}
+	for _, id := range ready.Links {
+		c := tr.ByID[id]
+		if c == nil {
+			t.Errorf("%s/ready links to a span not in the trace", label)
+			continue
+		}
+		owner := tr.ByID[c.Parent]
+		if c.Name != tracing.SpanCompute || owner == nil || owner.Attrs[string(tracing.KeyTask)] == label {
+			t.Errorf("%s/ready links to %s, not another task's compute", label, c.Name)
+			continue
+		}
+		if c.End.Before(ready.Start.Add(-want.Slack)) || c.Start.After(ready.End.Add(want.Slack)) {
+			t.Errorf("%s/ready [%v, %v] links to %s's compute [%v, %v], which does not overlap it", label,
+				ready.Start.Sub(tr.Root.Start), ready.End.Sub(tr.Root.Start), owner.Attrs[string(tracing.KeyTask)], c.Start.Sub(tr.Root.Start), c.End.Sub(tr.Root.Start))
+		}
 	}
 }
 
