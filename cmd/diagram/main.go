@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -200,7 +201,7 @@ func show(cfg config, d *diagram.Diagram, exec *diagram.ExecTrace, names map[str
 		}
 		exp.Tolerance = cfg.tolerance
 		checks := d.Verify(exp)
-		fmt.Fprintf(stdout, "trace %s, %s, checked as %s (compute %s, P=%d):\n", d.TraceID, d.Scenario, exp.Scenario, exp.Compute, exp.Procs)
+		fmt.Fprintf(stdout, "trace %s, %s on %s, checked as %s (compute %s, P=%d):\n", d.TraceID, d.Scenario, cmp.Or(d.Runtime, scenario.Go), exp.Scenario, exp.Compute, exp.Procs)
 		for _, c := range checks {
 			fmt.Fprintf(stdout, "  %s\n", c)
 		}
