@@ -147,7 +147,7 @@ func checkReadyReferences(t *testing.T, ctx context.Context, v *tracetest.Trace,
 	}
 	var refs string
 	if !poll(10*time.Second, 100*time.Millisecond, nil, func() bool {
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(() => { const h = document.querySelector('.AccordianReferences--header'); if (h && !document.querySelector('.ReferencesList')) h.click(); return document.querySelectorAll('.ReferencesList--item').length; })()`))
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(() => { const h = document.querySelector('.AccordianReferences--header'); if (h && !document.querySelector('.ReferencesList')) h.click(); return document.querySelectorAll('.ReferencesList--Item').length; })()`))
 		if err != nil || n < len(ready.Links) {
 			return false
 		}
