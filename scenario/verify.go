@@ -319,7 +319,7 @@ func (v *verifier) readyExplained() {
 	}
 	holders := "the computes holding every P"
 	if e.Runtime == Tokio {
-		holders = "the computes blocking the worker that later ran the task"
+		holders = "the computes blocking the worker that later ran the task (or, where it was idle, the others)"
 	}
 	if len(bad) > 0 {
 		detail := fmt.Sprintf("%s explain too little: %s", holders, strings.Join(bad[:min(len(bad), 5)], "; "))

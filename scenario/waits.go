@@ -72,7 +72,11 @@ const MinWait = time.Millisecond
 //     any in os-threads with a P per task.
 //   - Tokio: the task waited for the worker that later ran it (its ready
 //     segment's ThreadEnd); the computes blocking that worker during the
-//     wait explain it. Tokio's single-thread runtime has one worker.
+//     wait explain it. Tokio's single-thread runtime has one worker. Where
+//     that worker held nothing during the wait (it was idle, and nobody
+//     had polled the I/O driver for the task's event: the stair of
+//     docs/go-vs-tokio.md), the computes blocking the other workers then
+//     explain it.
 //
 // Its cost grows with the holders each wait overlaps: in a run of
 // thousands of tasks under few Ps, a wait overlaps thousands of computes
@@ -104,6 +108,7 @@ type waitRule struct {
 	perThread bool
 	handoff   bool // every holding is a syscall's P until sysmon hands it over
 	pools     map[int64][]holding
+	all       []holding // every pool's: Tokio's, where the task's worker held nothing
 }
 
 func newWaitRule(p Params, tasks []Task) waitRule {
@@ -128,10 +133,19 @@ func newWaitRule(p Params, tasks []Task) waitRule {
 		key := int64(0)
 		if r.perThread {
 			key = c.Thread
+			r.all = append(r.all, h)
 		}
 		r.pools[key] = append(r.pools[key], h)
 	}
 	return r
+}
+
+// held says whether any of hs, another task's, held its thread during
+// ready.
+func held(hs []holding, ready Segment) bool {
+	return slices.ContainsFunc(hs, func(h holding) bool {
+		return h.seg.Task != ready.Task && h.start < ready.End && h.end > ready.Start && h.start < h.end
+	})
 }
 
 // pool is the holders that could keep ready from running.
@@ -139,10 +153,11 @@ func (r waitRule) pool(ready Segment) []holding {
 	if !r.perThread {
 		return r.pools[0]
 	}
-	if ready.ThreadEnd != 0 {
-		return r.pools[ready.ThreadEnd]
+	hs := r.pools[cmp.Or(ready.ThreadEnd, ready.Thread)]
+	if !held(hs, ready) {
+		return r.all // its worker was idle: the others' computes kept the driver unpolled
 	}
-	return r.pools[ready.Thread]
+	return hs
 }
 
 // explain sweeps the wait: at each instant where at least need holders
@@ -283,6 +298,7 @@ func (r waitRule) totals(tasks []Task) []Wait {
 	for key, hs := range r.pools {
 		busy[key] = newBusySet(hs, r.need)
 	}
+	all := newBusySet(r.all, r.need)
 	var out []Wait
 	for _, t := range tasks {
 		ready, ok := t.Segment(StageReady)
@@ -293,7 +309,11 @@ func (r waitRule) totals(tasks []Task) []Wait {
 		if r.perThread {
 			key = cmp.Or(ready.ThreadEnd, ready.Thread)
 		}
-		w := Wait{Task: t.Index, Ready: ready, Unexplained: ready.Len() - busy[key].within(ready.Start, ready.End)}
+		covered := busy[key].within(ready.Start, ready.End)
+		if r.perThread && covered == 0 {
+			covered = all.within(ready.Start, ready.End) // its worker was idle (pool)
+		}
+		w := Wait{Task: t.Index, Ready: ready, Unexplained: ready.Len() - covered}
 		if r.handoff {
 			w.Handoff = w.Explained()
 		}
