@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -188,9 +189,17 @@ const rowsJS = `[...document.querySelectorAll('.span-row')].map(r => {
 // inside its response; then the threads, each followed by what it held.
 func expectedRows(v *tracetest.Trace) []string {
 	row := func(s *diagram.Span) string { return s.Service + " " + s.Name }
+	// Siblings by start; tasks created within one microsecond (Jaeger's
+	// precision; Tokio's programs create theirs at once) in task order,
+	// as the UI draws them.
+	task := func(s *diagram.Span) int {
+		label, _ := s.Attrs[string(tracing.KeyTask)].(string)
+		i, _ := scenario.ParseTaskLabel(label)
+		return i
+	}
 	byStart := func(spans []*diagram.Span) []*diagram.Span {
 		spans = slices.Clone(spans)
-		slices.SortStableFunc(spans, func(a, b *diagram.Span) int { return a.Start.Compare(b.Start) })
+		slices.SortStableFunc(spans, func(a, b *diagram.Span) int { return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(task(a), task(b))) })
 		return spans
 	}
 	var out []string

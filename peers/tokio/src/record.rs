@@ -100,7 +100,7 @@ impl Recorder {
     /// is created now, in order, as asynctrace's client creates its tasks
     /// before any runs.
     pub fn begin(&self, program: &str, o: &Options, threads: usize, start: Point, at_once: bool) {
-        *self.created.lock().unwrap() = (0..o.tasks).map(|_| at_once.then(Point::now)).collect();
+        *self.created.lock().unwrap() = if at_once { created_in_order(o.tasks, start) } else { vec![None; o.tasks] };
         *self.head.lock().unwrap() = Some(format!(
             "{{\"record\":\"run\",\"version\":{VERSION},\"program\":\"{program}\",\"runtime\":\"tokio\",\"runtime_version\":\"{TOKIO_VERSION}\",\"tasks\":{},\"unit_ns\":{},\"threads\":{threads},\"trace_id\":\"{}\",\"start_ns\":{},\"thread\":{}}}",
             o.tasks,
@@ -176,6 +176,25 @@ impl Recorder {
     fn preamble(&self, span: &str) -> Vec<u8> {
         format!("ASYNCTRACE/1\r\ntraceparent: 00-{}-{span}-01\r\n\r\n", self.trace_id).into_bytes()
     }
+}
+
+/// n tasks created one after another from after start, each in a later
+/// microsecond than the one before: trace views keep microseconds, and
+/// list tasks created in one microsecond in no particular order. Waits
+/// at most a microsecond a task.
+fn created_in_order(n: usize, start: Point) -> Vec<Option<Point>> {
+    let mut last = start.ns / 1000;
+    (0..n)
+        .map(|_| {
+            let mut p = Point::now();
+            while p.ns / 1000 <= last {
+                std::hint::spin_loop();
+                p = Point::now();
+            }
+            last = p.ns / 1000;
+            Some(p)
+        })
+        .collect()
 }
 
 fn json_escape(s: &str) -> String {
