@@ -293,6 +293,10 @@ func (r *runner) record(root trace.Span, res Result, end time.Time) {
 	root.End(trace.WithTimestamp(end))
 }
 
+// Params are the parameters of a run of cfg, its defaults filled in as
+// Run fills them, Go's or Tokio's: what cmd/web expects of a run.
+func Params(cfg Config) scenario.Params { return params(&cfg) }
+
 // params fills in cfg's defaults and returns the run's parameters.
 func params(cfg *Config) scenario.Params {
 	if cfg.Tasks <= 0 {

@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"asynctrace/scenario"
+	"asynctrace/tracing"
 )
 
 // startWeb runs the compose file's web command on a free loopback port,
@@ -37,6 +38,9 @@ func startWeb(t *testing.T, otlp map[uint32]int) (base string, p *proc) {
 		ui = jaegerd.client().BaseURL
 	}
 	args, env := composeCommand(t, "web", map[string]string{"addr": addr, "jaeger-ui": ui, "jaeger-api": ui}, otlp)
+	if dir := os.Getenv(peerEnv); dir != "" {
+		env = append(env, peerEnv+"="+dir) // the Tokio programs, for -runtime tokio
+	}
 	p = startUntil(t, "web", webBin, args, env, "open http://"+addr)
 	return "http://" + addr, p
 }
@@ -127,7 +131,8 @@ func browser(t *testing.T, w, h int) context.Context {
 
 // shot takes a screenshot (of the whole page, or of the element the
 // selector names), saved as name in $ASYNCTRACE_SCREENSHOTS if set
-// (scripts/screenshots: those of docs/running.md).
+// (scripts/screenshots: those of docs/running.md), and if name is not
+// empty.
 func shot(t *testing.T, ctx context.Context, name string, element chromedp.ID) image.Image {
 	t.Helper()
 	action := chromedp.FullScreenshot(100)
@@ -138,14 +143,14 @@ func shot(t *testing.T, ctx context.Context, name string, element chromedp.ID) i
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dir := os.Getenv("ASYNCTRACE_SCREENSHOTS"); dir != "" {
+	if dir := os.Getenv("ASYNCTRACE_SCREENSHOTS"); dir != "" && name != "" {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	img, err := png.Decode(bytes.NewReader(b))
 	if err != nil {
-		t.Fatalf("%s: %v", name, err)
+		t.Fatalf("screenshot %q: %v", name, err)
 	}
 	return img
 }
@@ -323,7 +328,6 @@ func TestE2EWebPage(t *testing.T) {
 	if r := heights["sync"] / heights["single-thread"]; r < 42.0/22*0.95 || r > 42.0/22*1.05 {
 		t.Errorf("sync's plot %.0f px, single-thread's %.0f px: ratio %.2f, want about 42/22", heights["sync"], heights["single-thread"], r)
 	}
-	shot(t, ctx, "web-compare.png", "comparison")
 	if ex := thrown(); len(ex) > 0 {
 		t.Errorf("the page threw: %q", ex)
 	}
@@ -444,6 +448,159 @@ func TestE2EWebPageFailedRun(t *testing.T) {
 	if msg := run(t, ctx, chromedp.Text(chromedp.ID("page-error"))); !strings.Contains(msg, "ended") {
 		t.Errorf("page error %q, want the server's: the run has ended", msg)
 	}
+	if ex := thrown(); len(ex) > 0 {
+		t.Errorf("the page threw: %q", ex)
+	}
+}
+
+// A Tokio run through the page, as a person makes it: choose the runtime
+// Tokio, single-thread, Run; the page says the runtime, shows the
+// article's program's lines, its figure (the three computes in a row on
+// the one worker) and its trace in Jaeger (service tokio-client). Then a
+// Compare of Go and Tokio: the five scenarios in each, drawn on one time
+// axis, Go's and Tokio's of each scenario side by side, labelled; and on
+// a phone's width, nothing wider than the screen.
+func TestE2EWebPageTokio(t *testing.T) {
+	needPeer(t)
+	needJaeger(t)
+	ctx := browser(t, 1280, 800)
+	base, _ := startWeb(t, jaegerd.otlpPorts())
+	thrown := exceptions(ctx)
+	const u = 20 * time.Millisecond
+
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.ID("run")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	// The list comes from /api/info, and the programs are there.
+	opts := run(t, ctx, chromedp.Evaluate[[]string](`[...document.getElementById("runtime").options].map(o => o.value + ":" + o.textContent)`))
+	if !slices.Equal(opts, []string{"go:Go", "tokio:Tokio"}) {
+		t.Errorf("runtime options %q, want Go and Tokio, Tokio built", opts)
+	}
+	// Choose as a person does: the form follows (the threads knob, the
+	// expected makespan), and the URL carries the runtime.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("runtime"), "tokio"),
+		chromedp.SetValue(chromedp.ID("scenario"), "single-thread"),
+		chromedp.SetValue(chromedp.ID("tasks"), "3"),
+		chromedp.SetValue(chromedp.ID("unit"), u.String()),
+		chromedp.SetValue(chromedp.ID("procs"), "0"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("runtime").dispatchEvent(new Event("input")); true`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, `document.getElementById("expect").textContent.includes("Tokio")`, 10*time.Second)
+	if lbl := run(t, ctx, chromedp.Text(chromedp.ID("procs-label"))); lbl != "Threads" {
+		t.Errorf("the procs knob is labelled %q for Tokio, want Threads", lbl)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("run")),
+		chromedp.WaitVisible(chromedp.CSS("#figure svg")),
+		chromedp.WaitVisible(chromedp.CSS("#checks li")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	title := run(t, ctx, chromedp.Text(chromedp.ID("run-title")))
+	command := run(t, ctx, chromedp.Text(chromedp.ID("run-command")))
+	shown := run(t, ctx, chromedp.Text(chromedp.ID("runtime-shown")))
+	state := run(t, ctx, chromedp.Text(chromedp.ID("run-state")))
+	lines := run(t, ctx, chromedp.Text(chromedp.ID("lines")))
+	location := run(t, ctx, chromedp.Location())
+	if !strings.EqualFold(state, "done") {
+		t.Fatalf("Tokio run: state %q: %s", state, run(t, ctx, chromedp.Text(chromedp.ID("run-failed"))))
+	}
+	if !strings.Contains(title, "Tokio, single-thread") || !strings.Contains(command, "-runtime tokio -scenario single-thread") ||
+		!regexp.MustCompile(`^Tokio 1\.\d+`).MatchString(shown) || !strings.Contains(location, "runtime=tokio") {
+		t.Errorf("the page says %q, %q, runtime %q, URL %q; want Tokio throughout", title, command, shown, location)
+	}
+	for _, want := range []string{"task1 started", "task3 read", "task2 finished"} {
+		if !strings.Contains(lines, want) {
+			t.Errorf("lines have no %q:\n%s", want, lines)
+		}
+	}
+	segs := computesOnThreads(t, ctx, "#figure")
+	if len(segs) != 3 {
+		t.Fatalf("%d computes on thread lanes, want 3: %+v", len(segs), segs)
+	}
+	for _, s := range segs {
+		if s.Label != segs[0].Label {
+			t.Errorf("computes on lanes %s and %s: want Tokio's one worker", segs[0].Label, s.Label)
+		}
+	}
+	href := run(t, ctx, chromedp.AttributeValue(chromedp.ID("trace-link"), "href")).Value
+	until(t, ctx, `document.getElementById("trace-note").textContent.match(/In Jaeger: \d+ spans\./) !== null`, 45*time.Second)
+	jaegerd.awaitTrace(t, href[strings.LastIndex(href, "/")+1:], scenarioSpansOf(tracing.TokioClientService, scenario.SingleThread, 3))
+	shot(t, ctx, "", "") // not in docs: the run's page, as web-run.png, with Tokio
+
+	// Compare Go and Tokio at the same knobs: ten runs.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("compare-runtimes"))); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, `document.querySelectorAll("#figures figure svg").length === 10 && document.getElementById("compare-status").textContent.includes("all 10 ended")`, 3*time.Minute)
+	type fig struct {
+		Scenario, Runtime, Group, Caption string
+		Failed                            bool
+		PxPerMS, Y0, Left, Top            float64
+	}
+	// Each figure's time scale and where its time 0 is: from its segments'
+	// times (data-*-us) and where the page draws them.
+	figs := run(t, ctx, chromedp.Evaluate[[]fig](`[...document.querySelectorAll("#figures figure")].map(f => {
+		const segs = [...f.querySelectorAll("rect.segment")];
+		const top = Math.min(...segs.map(r => r.getBoundingClientRect().top)), bottom = Math.max(...segs.map(r => r.getBoundingClientRect().bottom));
+		const t0 = Math.min(...segs.map(r => +r.dataset.startUs)), t1 = Math.max(...segs.map(r => +r.dataset.endUs));
+		const k = (bottom - top) / ((t1 - t0) / 1000);
+		const b = f.getBoundingClientRect();
+		return {Scenario: f.dataset.scenario, Runtime: f.dataset.runtime, Group: f.closest(".scenario-group").querySelector("h3").textContent,
+			Caption: f.querySelector("figcaption").textContent, Failed: !!f.querySelector(".failure"),
+			PxPerMS: k, Y0: top + scrollY - t0 / 1000 * k, Left: b.left, Top: b.top + scrollY} })`))
+	var order []string
+	for _, f := range figs {
+		order = append(order, f.Scenario+"/"+f.Runtime)
+		if f.Failed || f.Group != f.Scenario || !strings.HasPrefix(f.Caption, map[string]string{"go": "Go ", "tokio": "Tokio "}[f.Runtime]) {
+			t.Errorf("%s on %s: in the group %q, captioned %q, failed %v; want its scenario's group, labelled with its runtime", f.Scenario, f.Runtime, f.Group, f.Caption, f.Failed)
+		}
+	}
+	var want []string
+	for _, sc := range scenario.All {
+		want = append(want, string(sc)+"/go", string(sc)+"/tokio")
+	}
+	if !slices.Equal(order, want) {
+		t.Errorf("Compare drew %v, want Go and Tokio of each scenario side by side, in the scenarios' order", order)
+	}
+	// One time axis: the same time scale in every figure; in each row of
+	// figures, time 0 at the same height.
+	for _, f := range figs {
+		if r := f.PxPerMS / figs[0].PxPerMS; r < 0.97 || r > 1.03 {
+			t.Errorf("%s on %s: %.3f px/ms, %s on %s %.3f: want one time scale", f.Scenario, f.Runtime, f.PxPerMS, figs[0].Scenario, figs[0].Runtime, figs[0].PxPerMS)
+		}
+		for _, g := range figs {
+			if g.Top == f.Top && (g.Y0-f.Y0 > 2 || f.Y0-g.Y0 > 2) {
+				t.Errorf("%s on %s starts its time at y = %.0f, %s on %s, in the same row, at %.0f: want one time axis", f.Scenario, f.Runtime, f.Y0, g.Scenario, g.Runtime, g.Y0)
+			}
+		}
+	}
+	if rows := run(t, ctx, chromedp.Evaluate[int](`new Set([...document.querySelectorAll("#figures figure")].map(f => Math.round(f.getBoundingClientRect().top))).size`)); rows != 1 {
+		widths := run(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#figures svg")].map(s => s.dataset.w + "→" + s.getAttribute("width"))`))
+		t.Errorf("the ten figures take %d rows at 1280 px, want one: widths %v", rows, widths)
+	}
+	shot(t, ctx, "web-compare.png", "comparison")
+
+	// A phone's width: the Compare wraps, at one scale, and nothing is
+	// wider than the screen.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, `document.documentElement.clientWidth <= 390`, 10*time.Second)
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`window.dispatchEvent(new Event("resize")); true`)); err != nil {
+		t.Fatal(err)
+	}
+	if wide := run(t, ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth`)); wide > 390 {
+		over := run(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 391).slice(0, 8).map(e => e.tagName + "#" + e.id + "." + e.className.baseVal + e.className + " " + Math.round(e.getBoundingClientRect().right))`))
+		t.Errorf("the page is %.0f px wide on a 390 px screen: %v", wide, over)
+	}
+	shot(t, ctx, "", "comparison") // not in docs: a tall column of the five
 	if ex := thrown(); len(ex) > 0 {
 		t.Errorf("the page threw: %q", ex)
 	}

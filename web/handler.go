@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +37,8 @@ type Info struct {
 	MaxProcs    int               `json:"max_procs"`
 	MaxExpected float64           `json:"max_expected_ms"`
 	LineTasks   int               `json:"line_tasks"`
+	Runtimes    []string          `json:"runtimes"`
+	Tokio       *PeerStatus       `json:"tokio,omitempty"` // absent: not known
 	Scenarios   []string          `json:"scenarios"`
 	Computes    []string          `json:"computes"`
 	Defaults    map[string]string `json:"defaults"`
@@ -47,7 +51,7 @@ type Info struct {
 //	GET  /api/info                limits, defaults, whether Jaeger answers
 //	GET  /api/check?knobs         the knobs checked: the expected makespan, or what is wrong
 //	POST /api/runs                queue a run of the knobs (form fields named as the client's flags)
-//	POST /api/compare             queue the five scenarios with the knobs
+//	POST /api/compare             queue the five scenarios with the knobs (runtimes=go,tokio: in each)
 //	GET  /api/runs                the runs kept, newest first
 //	GET  /api/runs/{id}           one run
 //	GET  /api/runs/{id}/events    its lines and state, as server-sent events
@@ -82,10 +86,15 @@ func Handler(r *Runner, allowedHosts ...string) http.Handler {
 			return
 		}
 		_, st := r.cfg.Traces.Before()
+		var peers *PeerStatus
+		if r.cfg.Peers != nil {
+			p := r.cfg.Peers()
+			peers = &p
+		}
 		writeJSON(w, http.StatusOK, Info{
 			CPUs: runtime.NumCPU(), MaxTasks: MaxTasks, MinUnitMS: ms(MinUnit), MaxUnitMS: ms(MaxUnit), MaxProcs: MaxProcs,
-			MaxExpected: ms(MaxExpected), LineTasks: client.LineTasks, Scenarios: names(scenario.All), Computes: names(scenario.Computes),
-			Defaults: defaultsMap(), Jaeger: st,
+			MaxExpected: ms(MaxExpected), LineTasks: client.LineTasks, Runtimes: names(scenario.Runtimes), Tokio: peers,
+			Scenarios: names(scenario.All), Computes: names(scenario.Computes), Defaults: defaultsMap(), Jaeger: st,
 		})
 	})
 	mux.HandleFunc("GET /api/check", func(w http.ResponseWriter, req *http.Request) {
@@ -187,22 +196,33 @@ func checkKnobs(w http.ResponseWriter, req *http.Request, l client.Limits) {
 	writeJSON(w, http.StatusOK, a)
 }
 
-// submit queues a run, or a Compare, from a POSTed form.
+// submit queues a run, or a Compare, from a POSTed form. A Compare may
+// name its runtimes (runtimes=go,tokio) instead of the runtime knob.
 func submit(w http.ResponseWriter, req *http.Request, r *Runner, compare bool) {
 	form, ok := formBody(w, req)
 	if !ok {
 		return
+	}
+	var runtimes []scenario.Runtime
+	if compare && form.Has("runtimes") {
+		var err error
+		if runtimes, err = parseRuntimes(form); err != nil {
+			writeFieldErrors(w, err)
+			return
+		}
+		form.Del("runtimes")
 	}
 	k, err := ParseKnobs(form)
 	if err != nil {
 		writeFieldErrors(w, err)
 		return
 	}
-	var scenarios []scenario.Scenario
+	var runs []*Run
 	if compare {
-		scenarios = scenario.All
+		runs, err = r.Compare(k, runtimes...)
+	} else {
+		runs, err = r.Submit(k)
 	}
-	runs, err := r.Submit(k, scenarios...)
 	switch {
 	case errors.Is(err, ErrQueueFull):
 		writeError(w, http.StatusTooManyRequests, err.Error())
@@ -212,6 +232,30 @@ func submit(w http.ResponseWriter, req *http.Request, r *Runner, compare bool) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, views(r, runs))
+}
+
+// parseRuntimes reads a Compare's runtimes: one value, names separated by
+// commas, each once; the runtime knob is not given with them.
+func parseRuntimes(form url.Values) ([]scenario.Runtime, error) {
+	vals := form["runtimes"]
+	switch {
+	case len(vals) != 1:
+		return nil, FieldErrors{"runtimes": "given more than once: give the runtimes in one value, such as go,tokio"}
+	case form.Has("runtime"):
+		return nil, FieldErrors{"runtimes": "given with the runtime knob: give one or the other"}
+	}
+	var out []scenario.Runtime
+	for _, s := range strings.Split(vals[0], ",") {
+		rt, err := scenario.ParseRuntime(s)
+		switch {
+		case err != nil:
+			return nil, FieldErrors{"runtimes": fmt.Sprintf("%q is none of %s", clip(s), scenario.Names(scenario.Runtimes))}
+		case slices.Contains(out, rt):
+			return nil, FieldErrors{"runtimes": fmt.Sprintf("%s given twice", rt)}
+		}
+		out = append(out, rt)
+	}
+	return out, nil
 }
 
 // events streams a run's lines as "line" events (id: the line's index, so

@@ -90,6 +90,15 @@ type TraceStatus struct {
 	Note  string     `json:"note,omitempty"`  // why there is no link, or where it stands
 }
 
+// PeerStatus says whether the runs can have runtime tokio: the article's
+// programs are there, or, in Note, which one is missing and how to build
+// them (the client's own message).
+type PeerStatus struct {
+	Available bool   `json:"available"`
+	Dir       string `json:"dir,omitempty"`
+	Note      string `json:"note,omitempty"`
+}
+
 // TraceState is where a run's trace stands.
 type TraceState string
 
@@ -238,7 +247,11 @@ type RunnerConfig struct {
 	}
 	// Traces says, before each run, whether its spans can be exported and
 	// where its trace will be; and looks for the trace after the run.
-	Traces   Traces
+	Traces Traces
+	// Peers says whether the article's Tokio programs are where the
+	// children will look for them (cmd/web: clientcmd.PeerDir); nil: not
+	// known, the runs will say.
+	Peers    func() PeerStatus
 	MaxQueue int // runs waiting at most; default 20
 	History  int // runs kept, ended ones dropped oldest first; default 50
 }
@@ -285,25 +298,54 @@ func (r *Runner) Close() {
 	r.awaiting.Wait()
 }
 
-// Submit queues runs of the knobs, one per scenario given (Compare gives
-// all five, under one group id), and returns them. In a Compare,
-// single-thread keeps its one P and os-threads its P per task: the procs
-// knob sets the others'.
-func (r *Runner) Submit(k Knobs, scenarios ...scenario.Scenario) ([]*Run, error) {
-	if len(scenarios) == 0 {
-		scenarios = []scenario.Scenario{k.Scenario}
+// Submit queues a run of the knobs, and returns it.
+func (r *Runner) Submit(k Knobs) ([]*Run, error) {
+	if err := k.Check(r.limits); err != nil {
+		return nil, err
 	}
-	knobs := make([]Knobs, len(scenarios))
-	for i, sc := range scenarios {
-		knobs[i] = k
-		knobs[i].Scenario = sc
-		if len(scenarios) > 1 && (sc == scenario.SingleThread || sc == scenario.OSThreads) {
-			knobs[i].Procs = 0
-		}
-		if err := knobs[i].Check(r.limits); err != nil {
-			return nil, fmt.Errorf("%s: %w", sc, err)
+	return r.queue([]Knobs{k}, false)
+}
+
+// Compare queues the five scenarios with the knobs under one group id, in
+// each of the runtimes (none: the knobs' own), scenario by scenario: Go's
+// sync, Tokio's sync, Go's sequential, ...; and returns them in that
+// order. Single-thread keeps its one thread, and Go's os-threads its P per
+// task: the procs knob sets the others' (Tokio's workers, rayon's
+// threads).
+func (r *Runner) Compare(k Knobs, runtimes ...scenario.Runtime) ([]*Run, error) {
+	if len(runtimes) == 0 {
+		runtimes = []scenario.Runtime{k.Runtime}
+	}
+	var knobs []Knobs
+	for _, sc := range scenario.All {
+		for _, rt := range runtimes {
+			kk := k
+			kk.Runtime, kk.Scenario = rt, sc
+			if sc == scenario.SingleThread || sc == scenario.OSThreads && rt != scenario.Tokio {
+				kk.Procs = 0
+			}
+			if err := kk.Check(r.limits); err != nil {
+				if len(runtimes) > 1 {
+					return nil, fmt.Errorf("%s on %s: %w", sc, runtimeName(rt), err)
+				}
+				return nil, fmt.Errorf("%s: %w", sc, err)
+			}
+			knobs = append(knobs, kk)
 		}
 	}
+	return r.queue(knobs, true)
+}
+
+// runtimeName is a runtime as the page names it.
+func runtimeName(rt scenario.Runtime) string {
+	if rt == scenario.Tokio {
+		return "Tokio"
+	}
+	return "Go"
+}
+
+// queue queues runs of the knobs checked, under a new group id if group.
+func (r *Runner) queue(knobs []Knobs, group bool) ([]*Run, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	waiting := 0
@@ -312,17 +354,17 @@ func (r *Runner) Submit(k Knobs, scenarios ...scenario.Scenario) ([]*Run, error)
 			waiting++
 		}
 	}
-	if waiting+len(scenarios) > r.cfg.MaxQueue {
+	if waiting+len(knobs) > r.cfg.MaxQueue {
 		return nil, ErrQueueFull
 	}
-	group := 0
-	if len(scenarios) > 1 {
+	g := 0
+	if group {
 		r.group++
-		group = r.group
+		g = r.group
 	}
 	var out []*Run
 	for _, k := range knobs {
-		run := newRun(r.nextID, group, k)
+		run := newRun(r.nextID, g, k)
 		r.nextID++
 		r.runs = append(r.runs, run)
 		out = append(out, run)
@@ -367,7 +409,7 @@ func (r *Runner) Runs() []*Run {
 	return out
 }
 
-// Group returns the runs of a Compare, in scenario order.
+// Group returns the runs of a Compare, in the order Compare queued them.
 func (r *Runner) Group(g int) []*Run {
 	r.mu.Lock()
 	defer r.mu.Unlock()

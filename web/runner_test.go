@@ -18,7 +18,8 @@ import (
 
 // fakeChildEnv, set in a test, makes the Runner's children this test
 // binary acting as a client that fails (fakeChild): TestMain calls it when
-// the variable and ChildEnv are both set.
+// the variable and ChildEnv are both set; "args": it says its command
+// line, and fails.
 const fakeChildEnv = "ASYNCTRACE_WEB_TEST_CHILD"
 
 const fakeTraceID = "0af7651916cd43dd8448eb211c80319c"
@@ -27,6 +28,11 @@ const fakeTraceID = "0af7651916cd43dd8448eb211c80319c"
 // task on stderr (one of them over 1 MiB), its -json result with 10,000
 // errors on stdout, exit 1.
 func fakeChild() int {
+	if os.Getenv(fakeChildEnv) == "args" {
+		// Its command line, as a line the run keeps.
+		fmt.Fprintln(os.Stderr, "args:", strings.Join(os.Args[1:], " "))
+		return 1
+	}
 	fmt.Fprintln(os.Stderr, "the first line")
 	fmt.Fprintln(os.Stderr, "a long line: "+strings.Repeat("x", 2<<20))
 	fmt.Fprintln(os.Stderr, "after the long line")

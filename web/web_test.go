@@ -526,3 +526,162 @@ func TestQueuePlaceAndGroupCancel(t *testing.T) {
 		}
 	}
 }
+
+// peerEnv names the directory of the article's Tokio programs, as the
+// client command reads it.
+const peerEnv = "ASYNCTRACE_TOKIO_PEER"
+
+// needPeer skips a test that runs the article's Tokio programs where
+// they are not built (scripts/build-peer), and returns their directory.
+func needPeer(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv(peerEnv)
+	if _, err := os.Stat(filepath.Join(dir, "client_single")); dir == "" || err != nil {
+		t.Skipf("no Tokio programs: build them with scripts/build-peer and set %s to their directory", peerEnv)
+	}
+	return dir
+}
+
+// The runtime knob: the child's command line carries -runtime tokio from
+// the parsed knob; what Tokio has no program for is refused, saying so;
+// /api/info lists the runtimes and says whether Tokio's programs are
+// there.
+func TestRuntimeKnob(t *testing.T) {
+	t.Setenv(fakeChildEnv, "args")
+	p := newPage(t, RunnerConfig{Exe: os.Args[0], Peers: func() PeerStatus {
+		return PeerStatus{Dir: "/nowhere", Note: "build them with scripts/build-peer"}
+	}})
+	code, views, m := p.submit(t, "/api/runs", "runtime=tokio&scenario=multi-thread&tasks=3&unit=10ms&procs=2")
+	if code != http.StatusAccepted {
+		t.Fatalf("POST: %d %v", code, m)
+	}
+	if want := "go run ./cmd/client -runtime tokio -scenario multi-thread -tasks 3 -unit 10ms -procs 2"; views[0].Command != want || views[0].Knobs.Runtime != scenario.Tokio {
+		t.Errorf("command shown %q, runtime %q; want %q", views[0].Command, views[0].Knobs.Runtime, want)
+	}
+	awaitState(t, p.runner, views[0].ID, time.Minute, Failed)
+	run, _ := p.runner.Get(views[0].ID)
+	lines, _, _ := run.Lines(0)
+	if len(lines) == 0 || !strings.Contains(lines[0], " -runtime tokio -scenario multi-thread -tasks 3 -unit 10ms -procs 2 -json ") {
+		t.Errorf("the child's command line: %q, want -runtime tokio with the knobs", lines)
+	}
+	// Go's runs say nothing of the runtime: the client's default.
+	_, views, _ = p.submit(t, "/api/runs", "runtime=go&scenario=sync&tasks=1&unit=10ms")
+	awaitState(t, p.runner, views[0].ID, time.Minute, Failed)
+	run, _ = p.runner.Get(views[0].ID)
+	if lines, _, _ := run.Lines(0); len(lines) == 0 || strings.Contains(lines[0], "-runtime") || !strings.Contains(lines[0], "-scenario sync") {
+		t.Errorf("Go's child's command line: %q, want no -runtime", lines)
+	}
+
+	for _, tt := range []struct{ path, form, field, says string }{
+		{"/api/runs", "runtime=rust", "runtime", `"rust" is none of go, tokio`},
+		{"/api/runs", "runtime=tokio&runtime=go", "runtime", "more than once"},
+		{"/api/runs", "runtime=tokio&scenario=single-thread&compute=sleep", "compute", "single-thread with sleep has no Tokio program"},
+		{"/api/runs", "runtime=tokio&scenario=multi-thread&compute=cpu", "compute", "has no Tokio program"},
+		{"/api/runs", "runtimes=go,tokio", "runtimes", "not a knob"},
+		{"/api/compare", "runtime=tokio&compute=syscall", "compute", "has no Tokio program"},
+		{"/api/compare", "runtimes=go,tokio&compute=sleep", "compute", "on Tokio"},
+		{"/api/compare", "runtimes=go,rust", "runtimes", `"rust" is none of`},
+		{"/api/compare", "runtimes=tokio,tokio", "runtimes", "twice"},
+		{"/api/compare", "runtimes=go&runtimes=tokio", "runtimes", "more than once"},
+		{"/api/compare", "runtimes=go,tokio&runtime=go", "runtimes", "one or the other"},
+		{"/api/compare", "runtimes=", "runtimes", "none of"},
+	} {
+		code, _, m := p.submit(t, tt.path, tt.form)
+		fields, _ := m["fields"].(map[string]any)
+		msg, _ := fields[tt.field].(string)
+		if tt.path == "/api/compare" && tt.field == "compute" {
+			msg, _ = m["error"].(string)
+		}
+		if code != http.StatusBadRequest || !strings.Contains(msg, tt.says) {
+			t.Errorf("POST %s %s: %d %v; want 400 saying on %s %q", tt.path, tt.form, code, m, tt.field, tt.says)
+		}
+	}
+	if n := len(p.runner.Runs()); n != 2 {
+		t.Errorf("%d runs after the refused requests, want the 2 accepted", n)
+	}
+
+	a := p.do(t, "GET", "/api/check?runtime=tokio&scenario=sync&compute=cpu", "", "", "", nil)
+	if fields, _ := a.body["fields"].(map[string]any); a.body["ok"] != false || fields["compute"] == nil {
+		t.Errorf("check of Tokio with compute cpu: %v", a.body)
+	}
+	a = p.do(t, "GET", "/api/check?runtime=tokio&scenario=os-threads&procs=2&unit=1s", "", "", "", nil)
+	if a.body["ok"] != true || a.body["expected_ms"] != 28000.0 || !strings.Contains(a.body["command"].(string), "-runtime tokio") {
+		t.Errorf("check of Tokio's os-threads with rayon's 2 threads: %v; want 28u and the command", a.body)
+	}
+	a = p.do(t, "GET", "/api/info", "", "", "", nil)
+	if rts, _ := a.body["runtimes"].([]any); len(rts) != 2 || rts[0] != "go" || rts[1] != "tokio" {
+		t.Errorf("/api/info runtimes %v", a.body["runtimes"])
+	}
+	if tk, _ := a.body["tokio"].(map[string]any); tk == nil || tk["available"] != false || !strings.Contains(tk["note"].(string), "scripts/build-peer") {
+		t.Errorf("/api/info tokio %v, want not available and how to build them", a.body["tokio"])
+	}
+	if d, _ := a.body["defaults"].(map[string]any); d["runtime"] != "go" {
+		t.Errorf("/api/info defaults %v, want runtime go", a.body["defaults"])
+	}
+}
+
+// A Tokio run through the API: the article's own program runs, and the
+// run has its result, lines and figures as a Go run has. Where the
+// programs are missing, the run fails with the client's message, which
+// says how to build them.
+func TestTokioRun(t *testing.T) {
+	needPeer(t)
+	p := newPage(t, RunnerConfig{})
+	_, views, m := p.submit(t, "/api/runs", "runtime=tokio&scenario=single-thread&tasks=3&unit=20ms")
+	if len(views) != 1 {
+		t.Fatalf("POST: %v", m)
+	}
+	v := awaitState(t, p.runner, views[0].ID, time.Minute, Done, Failed)
+	if v.State != Done || v.Result == nil || v.Result.Runtime != scenario.Tokio || v.Result.RuntimeVersion == "" || !v.HasSVG || len(v.Checks) == 0 {
+		t.Fatalf("Tokio run: %s %q, result %+v, svg %v", v.State, v.Error, v.Result, v.HasSVG)
+	}
+	run, _ := p.runner.Get(v.ID)
+	if lines, _, _ := run.Lines(0); !strings.Contains(strings.Join(lines, "\n"), "task3 finished") {
+		t.Errorf("Tokio's lines: %q, want the article's", lines)
+	}
+	if svg := run.SVG(true); !strings.Contains(string(svg), `data-stage="compute"`) {
+		t.Errorf("Tokio's compact figure has no compute: %.200q", svg)
+	}
+
+	t.Setenv(peerEnv, t.TempDir())
+	_, views, _ = p.submit(t, "/api/runs", "runtime=tokio&scenario=single-thread&tasks=3&unit=20ms")
+	v = awaitState(t, p.runner, views[0].ID, time.Minute, Done, Failed)
+	if v.State != Failed || !strings.Contains(v.Error, "scripts/build-peer") || !strings.Contains(v.Error, "client_single") {
+		t.Errorf("Tokio run without the programs: %s %q, want failed saying how to build them", v.State, v.Error)
+	}
+}
+
+// Compare in Go and Tokio: the five scenarios in each, ten runs under one
+// group, Go's and Tokio's of each scenario side by side; single-thread
+// keeps its one thread, Go's os-threads its P per task, and the procs
+// knob sets Tokio's workers and rayon's threads.
+func TestCompareRuntimes(t *testing.T) {
+	needPeer(t)
+	p := newPage(t, RunnerConfig{})
+	code, views, m := p.submit(t, "/api/compare", "runtimes=go,tokio&tasks=2&unit=5ms&procs=2")
+	if code != http.StatusAccepted || len(views) != 10 {
+		t.Fatalf("compare: %d %v", code, m)
+	}
+	for i, v := range views {
+		sc, rt := scenario.All[i/2], scenario.Runtimes[i%2]
+		if v.Knobs.Scenario != sc || v.Knobs.Runtime != rt || v.Group == 0 || v.Group != views[0].Group {
+			t.Errorf("run %d: %s on %s, group %d; want %s on %s", i, v.Knobs.Scenario, v.Knobs.Runtime, v.Group, sc, rt)
+		}
+		wantP := 2
+		if sc == scenario.SingleThread || sc == scenario.OSThreads && rt == scenario.Go {
+			wantP = 0
+		}
+		if v.Knobs.Procs != wantP {
+			t.Errorf("%s on %s: procs %d, want %d", sc, rt, v.Knobs.Procs, wantP)
+		}
+	}
+	for _, v := range views {
+		got := awaitState(t, p.runner, v.ID, 2*time.Minute, Done, Failed)
+		if got.State != Done || !got.HasSVG || got.Result == nil || got.Result.Runtime != v.Knobs.Runtime {
+			t.Errorf("%s on %s: %s %q, svg %v", v.Knobs.Scenario, v.Knobs.Runtime, got.State, got.Error, got.HasSVG)
+		}
+	}
+	if group := p.runner.Group(views[0].Group); len(group) != 10 {
+		t.Errorf("group: %d runs", len(group))
+	}
+}

@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	endpoint, exporting := tracing.Endpoint()
 	traces := web.Traces{UI: strings.TrimSuffix(*ui, "/"), API: strings.TrimSuffix(*api, "/"), OTLP: endpoint, Exporting: exporting}
-	runner := web.NewRunner(web.RunnerConfig{Exe: exe, Servers: servers, Traces: traces})
+	runner := web.NewRunner(web.RunnerConfig{Exe: exe, Servers: servers, Traces: traces, Peers: peers})
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -119,4 +119,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// peers says whether the article's Tokio programs are where this
+// program's children, the client command, will look for them.
+func peers() web.PeerStatus {
+	dir := clientcmd.PeerDir()
+	if err := clientcmd.CheckPeers(dir); err != nil {
+		return web.PeerStatus{Dir: dir, Note: err.Error()}
+	}
+	return web.PeerStatus{Available: true, Dir: dir}
 }

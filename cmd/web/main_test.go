@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,5 +88,23 @@ func TestRunBadFlags(t *testing.T) {
 		if !errors.As(err, &usage) {
 			t.Errorf("%q: %v, want a usage error", args, err)
 		}
+	}
+}
+
+// The page says whether the article's Tokio programs are where the runs
+// look, and if not, the client's own words on how to build them.
+func TestPeers(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("ASYNCTRACE_TOKIO_PEER", dir)
+	if p := peers(); p.Available || p.Dir != dir || !strings.Contains(p.Note, "scripts/build-peer") {
+		t.Errorf("an empty directory: %+v, want not available, saying how to build them", p)
+	}
+	for _, name := range []string{"client_sync", "client_series", "client_single", "client_multi", "client_rayon", "client_many"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := peers(); !p.Available || p.Note != "" {
+		t.Errorf("every program there: %+v, want available", p)
 	}
 }

@@ -1,13 +1,18 @@
 // asynctrace's page: the knobs in the URL, runs streamed, figures drawn.
 "use strict";
 
-const KNOBS = ["scenario", "tasks", "unit", "procs", "compute"];
+const KNOBS = ["runtime", "scenario", "tasks", "unit", "procs", "compute"];
 // The page's own URL parameters, besides the knobs.
 const VIEW_PARAMS = ["id", "group", "run"];
 
 // One line a knob value, from the article (and the design doc for Go's
 // compute modes). The lists themselves (which scenarios, which modes,
 // the bounds) come from /api/info.
+const RUNTIME_HELP = {
+  "go": "asynctrace's client in Go: goroutines on Go's scheduler.",
+  "tokio": "The article's own Rust programs, on Tokio (rayon for os-threads), run as a child and traced with the same spans.",
+};
+const RUNTIME_NAME = { "go": "Go", "tokio": "Tokio" };
 const SCENARIO_HELP = {
   "sync": "Synchronous requests: one OS thread does each task's steps in turn, blocking on every wait. The article: 3 × (2 + 8 + 4) = 42 s.",
   "sequential": "Async code, but each task awaited before the next starts: nothing overlaps, as slow as sync (42 s).",
@@ -119,12 +124,17 @@ function setForm(params) {
   helpTexts();
   return bad;
 }
+// tokioMissing is why Tokio's runs will fail here, or "".
+function tokioMissing() {
+  return info && info.tokio && !info.tokio.available ? info.tokio.note || "the programs are not built" : "";
+}
 // fillLists builds the form's lists and bounds from /api/info.
 function fillLists() {
   const opts = (sel, values, labels) => {
     sel.textContent = "";
     for (const v of values) sel.append(el("option", { value: v, text: labels[v] || v }));
   };
+  opts($("runtime"), info.runtimes, { "go": "Go", "tokio": tokioMissing() ? "Tokio (not built here)" : "Tokio" });
   opts($("scenario"), info.scenarios, {});
   opts($("compute"), ["", ...info.computes], { "": "the scenario's default" });
   $("tasks").max = info.max_tasks;
@@ -132,11 +142,28 @@ function fillLists() {
   $("tasks-max").textContent = info.max_tasks.toLocaleString("en");
 }
 function helpTexts() {
+  const tokio = $("runtime").value === "tokio";
+  const missing = tokioMissing();
+  $("runtime-help").textContent = (RUNTIME_HELP[$("runtime").value] || "") + (tokio && missing ? ` Not here: ${missing}.` : "");
+  $("runtime-help").classList.toggle("warn", tokio && !!missing);
   $("scenario-help").textContent = SCENARIO_HELP[$("scenario").value] || "";
-  $("compute-help").textContent = COMPUTE_HELP[$("compute").value] || "";
+  $("compute-help").textContent = tokio ?
+    "The article's programs compute as the article does, blocking their thread (hold); multi-thread also has the C10k program's sleep (tokio::time::sleep)." :
+    COMPUTE_HELP[$("compute").value] || "";
+  $("procs-label").textContent = tokio ? "Threads" : "GOMAXPROCS";
   if (info) {
-    $("procs-help").textContent = `How many goroutines run Go code at once: Tokio's worker threads. 0: the scenario's default (single-thread 1, os-threads one per task, else the ${info.cpus} CPUs here).`;
+    $("procs-help").textContent = tokio ?
+      `Tokio's worker threads (multi-thread), rayon's threads (os-threads). 0: one per core, ${info.cpus} here; single-thread has one, sync and sequential no pool.` :
+      `How many goroutines run Go code at once: Tokio's worker threads. 0: the scenario's default (single-thread 1, os-threads one per task, else the ${info.cpus} CPUs here).`;
   }
+}
+// threadsOf says what P is for a run: Go's GOMAXPROCS, Tokio's workers,
+// rayon's threads.
+function threadsOf(runtime, scenario, p) {
+  if (runtime !== "tokio") return `GOMAXPROCS ${p}`;
+  if (scenario === "multi-thread") return `${p} Tokio worker${p === 1 ? "" : "s"}`;
+  if (scenario === "os-threads") return `${p} rayon thread${p === 1 ? "" : "s"}`;
+  return "one thread";
 }
 function pageURL(extra) {
   const q = formKnobs();
@@ -156,7 +183,8 @@ async function checkForm() {
   showFieldErrors(a.fields || {});
   if (a.ok) {
     const u = parseDuration($("unit").value);
-    $("expect").textContent = `Expected makespan ${fmtS(a.expected_ms)} = ${a.formula}, with GOMAXPROCS ${a.procs}.` + (u ? ` (${(a.expected_ms / u).toFixed(0)}u)` : "");
+    const rt = $("runtime").value;
+    $("expect").textContent = `Expected makespan ${fmtS(a.expected_ms)} = ${a.formula}, ${RUNTIME_NAME[rt] || rt} with ${threadsOf(rt, $("scenario").value, a.procs)}.` + (u ? ` (${(a.expected_ms / u).toFixed(0)}u)` : "");
     $("form-error").textContent = "";
   } else {
     $("expect").textContent = "";
@@ -198,10 +226,16 @@ async function startRun() {
   showRun(views[0].id);
   await refreshHistory();
 }
-async function startCompare() {
+// startCompare queues the five scenarios in the form's runtime, or with
+// both, in Go and in Tokio.
+async function startCompare(both) {
   $("confirm").hidden = true;
   const q = formKnobs();
   q.delete("scenario");
+  if (both) {
+    q.delete("runtime");
+    q.set("runtimes", info.runtimes.join(","));
+  }
   const views = await post("/api/compare", q.toString());
   if (!views) return;
   history.pushState(null, "", pageURL({ group: views[0].group }));
@@ -259,7 +293,7 @@ function showRun(id) {
 function updateRun(c, v) {
   c.view = v;
   c.at = performance.now();
-  $("run-title").textContent = `Run ${v.id}: ${v.knobs.scenario}, ${v.knobs.tasks} task${v.knobs.tasks === 1 ? "" : "s"}, u = ${fmtS(v.unit_ms)}`;
+  $("run-title").textContent = `Run ${v.id}: ${RUNTIME_NAME[v.knobs.runtime] || v.knobs.runtime}, ${v.knobs.scenario}, ${v.knobs.tasks} task${v.knobs.tasks === 1 ? "" : "s"}, u = ${fmtS(v.unit_ms)}`;
   $("run-command").textContent = v.command;
   const st = $("run-state");
   st.textContent = v.state;
@@ -310,13 +344,17 @@ function renderFacts(v) {
   }
   if (res && res.makespan_ms > 0) {
     const ratio = res.makespan_ms / res.expected_ms;
+    const tokio = res.runtime === "tokio";
+    add("runtime", `${RUNTIME_NAME[res.runtime] || res.runtime} ${res.runtime_version || ""}` + (tokio ? ": the article's own program" : ": asynctrace's client"), "runtime-shown");
     add("makespan", `${fmtS(res.makespan_ms)} = ${fmtU(res.makespan_ms, res.unit_ms)}`, "makespan");
     add("expected", `${fmtS(res.expected_ms)} = ${fmtU(res.expected_ms, res.unit_ms)} (${res.formula}); measured ${(ratio * 100).toFixed(1)}% of it`, "expected");
-    add("ready, in all", `${fmtS(res.ready_ms)}: replies there, goroutines waiting for a thread`);
-    add("GOMAXPROCS", `${res.gomaxprocs} (${res.num_cpu} CPUs), compute ${res.compute}`);
+    add("ready, in all", `${fmtS(res.ready_ms)}: replies there, ${tokio ? "tasks" : "goroutines"} waiting for a thread`);
+    add(tokio ? "threads" : "GOMAXPROCS", `${tokio ? threadsOf("tokio", res.scenario, res.gomaxprocs) : res.gomaxprocs} (${res.num_cpu} CPUs), compute ${res.compute}`);
     add("OS thread lanes", `${res.thread_lanes}: threads a stage held`);
-    add("peak OS threads", String(res.peak_os_threads), "peak-threads");
-    add("peak goroutines", String(res.peak_goroutines), "peak-goroutines");
+    if (!tokio) { // the Go client's own counts
+      add("peak OS threads", String(res.peak_os_threads), "peak-threads");
+      add("peak goroutines", String(res.peak_goroutines), "peak-goroutines");
+    }
     add("peak memory", `${fmtBytes(res.peak_rss_bytes)} (${fmtBytes(res.rss_per_task_bytes)} a task)`);
     if (res.spawn_ms > 1) add("tasks started in", fmtS(res.spawn_ms));
     if (res.unit_mismatch) add("unit", res.unit_mismatch);
@@ -382,37 +420,55 @@ function showCompare(group) {
   };
   poll().catch(report);
 }
+// drawCompare draws a Compare's runs: a group per scenario, in the
+// scenarios' order, holding its runs side by side (Go's, then Tokio's),
+// each captioned with its runtime and makespan.
 async function drawCompare(cmp, views) {
   const box = $("figures");
   const k = views[0].knobs;
+  const runtimes = [...new Set(views.map((v) => v.knobs.runtime))];
+  const both = runtimes.length > 1;
+  const rtNames = runtimes.map((r) => RUNTIME_NAME[r] || r).join(" and ");
   const running = views.find((v) => v.state === "running");
   const ended = views.filter((v) => v.state !== "queued" && v.state !== "running").length;
-  $("compare-status").textContent = `${k.tasks} tasks, u = ${fmtS(views[0].unit_ms)}, GOMAXPROCS ${k.procs || "each scenario's default"}, compute ${k.compute || "each scenario's default"}: ` +
-    (running ? `running ${running.knobs.scenario} (${ended} of ${views.length} done).` :
+  $("compare-title").textContent = both ? `${rtNames}: the five scenarios, one time axis` : `The five scenarios in ${rtNames}, one time axis`;
+  const p = k.procs ? `P = ${k.procs}` : "P: each scenario's default";
+  $("compare-status").textContent = `${k.tasks} tasks, u = ${fmtS(views[0].unit_ms)}, ${p}, compute ${k.compute || "each scenario's default"}: ` +
+    (running ? `running ${running.knobs.scenario}${both ? " on " + RUNTIME_NAME[running.knobs.runtime] : ""} (${ended} of ${views.length} done).` :
       ended < views.length ? `queued behind ${views[0].ahead || 0} run(s).` : `all ${views.length} ended.`) +
     " One scale for all: time runs down, the same length of time the same height in every figure.";
   $("compare-cancel").hidden = ended === views.length;
+  box.classList.toggle("both", both);
   for (const v of views) {
+    const sc = v.knobs.scenario;
+    let group = box.querySelector(`.scenario-group[data-scenario="${sc}"]`);
+    if (!group) {
+      group = el("div", { class: "scenario-group", "data-scenario": sc }, el("h3", { text: sc }), el("div", { class: "pair" }));
+      box.append(group);
+    }
     let fig = document.getElementById("cmp-" + v.id);
     if (!fig) {
-      fig = el("figure", { id: "cmp-" + v.id, "data-scenario": v.knobs.scenario },
+      fig = el("figure", { id: "cmp-" + v.id, "data-scenario": sc, "data-runtime": v.knobs.runtime },
         el("figcaption", {}), el("div", { class: "svgbox" }));
-      box.append(fig);
+      group.querySelector(".pair").append(fig);
     }
     const cap = fig.querySelector("figcaption");
     cap.textContent = "";
-    cap.append(el("a", { href: `/?${v.query}&id=${v.id}`, text: v.knobs.scenario }));
+    cap.append(el("a", { href: `/?${v.query}&id=${v.id}`, class: "rt " + v.knobs.runtime, text: both ? RUNTIME_NAME[v.knobs.runtime] || v.knobs.runtime : sc }));
+    // Two short lines, the same height in every figure: the plots below
+    // start at one height, on one time axis.
     if (v.state === "failed") {
-      cap.append(" ", el("span", { class: "failure", text: "failed" }), `: ${v.error}`);
+      cap.append(" ", el("span", { class: "failure", text: "failed" }));
+      if (!fig.querySelector(".why")) fig.querySelector(".svgbox").append(el("p", { class: "why failure", text: v.error || "" }));
     } else if (v.result) {
-      cap.append(` ${fmtU(v.result.makespan_ms, v.unit_ms)} (formula ${fmtU(v.result.expected_ms, v.unit_ms)})`);
+      cap.append(" ", el("b", { class: "makespan", text: fmtU(v.result.makespan_ms, v.unit_ms) }), el("br"), el("span", { text: `model ${fmtU(v.result.expected_ms, v.unit_ms)}` }));
     } else {
-      cap.append(` ${v.state}`);
+      cap.append(" ", el("span", { text: v.state }));
     }
     if (v.has_svg && !cmp.drawn[v.id]) {
       cmp.drawn[v.id] = true;
       const r = await api(`/api/runs/${v.id}/svg?compact=1`);
-      if (!r.ok) throw new Error(`${v.knobs.scenario}'s figure: ${(await readJSON(r)).error}`);
+      if (!r.ok) throw new Error(`${sc}'s figure: ${(await readJSON(r)).error}`);
       const svg = await r.text();
       if (comparing !== cmp) return;
       fig.querySelector(".svgbox").innerHTML = svg;
@@ -420,17 +476,35 @@ async function drawCompare(cmp, views) {
   }
   scaleCompare();
 }
-// One scale for all five, so that one time axis runs down all of them:
-// fit the row to the page's width, but no smaller than 40 %.
+// One scale for all, so that one time axis runs down all of them: fit
+// the row to the page's width, but no smaller than 40 %; past that, the
+// scenarios wrap onto more rows, at the same scale.
 function scaleCompare() {
   const box = $("figures");
   const svgs = [...box.querySelectorAll("svg")];
   let total = 0;
   for (const s of svgs) {
     if (!s.dataset.w) { s.dataset.w = s.getAttribute("width"); s.dataset.h = s.getAttribute("height"); }
-    total += +s.dataset.w + 18;
+    total += +s.dataset.w;
   }
-  const k = Math.max(0.4, Math.min(1, (box.clientWidth - 10) / Math.max(total, 1)));
+  // What is not figure: each figure's border and gap, each group's
+  // padding and gap (style.css).
+  const groups = [...box.querySelectorAll(".scenario-group")];
+  const perGroup = box.classList.contains("both") ? 16 : 8;
+  const room = (figs, nGroups) => box.clientWidth - 4 - 5 * figs - perGroup * nGroups;
+  let k = room(svgs.length, groups.length) / Math.max(total, 1);
+  if (k < 0.4) {
+    // Not on one row: the scenarios wrap, one scale for all that fits the
+    // widest of them in the width (a phone's).
+    let widest = 0, figs = 1;
+    for (const g of groups) {
+      const ss = [...g.querySelectorAll("svg")];
+      const w = ss.reduce((a, s) => a + +s.dataset.w, 0);
+      if (w > widest) { widest = w; figs = ss.length; }
+    }
+    k = room(figs, 1) / Math.max(widest, 1);
+  }
+  k = Math.max(0.4, Math.min(1, k));
   for (const s of svgs) {
     s.setAttribute("width", (s.dataset.w * k).toFixed(0));
     s.setAttribute("height", (s.dataset.h * k).toFixed(0));
@@ -449,6 +523,7 @@ async function refreshHistory() {
     const href = v.group ? `/?${v.query}&group=${v.group}` : `/?${v.query}&id=${v.id}`;
     const tr = el("tr", { tabindex: "0", "data-href": href },
       el("td", { text: v.group ? `${v.id} (compare ${v.group})` : String(v.id) }),
+      el("td", { text: RUNTIME_NAME[k.runtime] || k.runtime }),
       el("td", {}, el("a", { href, text: k.scenario })),
       el("td", { text: String(k.tasks) }),
       el("td", { text: fmtS(v.unit_ms) }),
@@ -513,7 +588,8 @@ async function main() {
     });
   }
   $("knobs").addEventListener("submit", (e) => { e.preventDefault(); startRun().catch(report); });
-  $("compare").addEventListener("click", safe(startCompare));
+  $("compare").addEventListener("click", safe(() => startCompare(false)));
+  $("compare-runtimes").addEventListener("click", safe(() => startCompare(true)));
   $("confirm-run").addEventListener("click", safe(startRun));
   $("confirm-dismiss").addEventListener("click", () => { $("confirm").hidden = true; });
   const cancel = async (path) => {
@@ -533,8 +609,8 @@ async function main() {
 function askRun() {
   closeViews();
   const k = formKnobs();
-  const desc = `${k.get("scenario")}, ${k.get("tasks")} task${k.get("tasks") === "1" ? "" : "s"}, u = ${k.get("unit")}` +
-    (k.get("procs") && k.get("procs") !== "0" ? `, GOMAXPROCS ${k.get("procs")}` : "") + (k.get("compute") ? `, compute ${k.get("compute")}` : "");
+  const desc = `${k.get("runtime") === "tokio" ? "Tokio's " : ""}${k.get("scenario")}, ${k.get("tasks")} task${k.get("tasks") === "1" ? "" : "s"}, u = ${k.get("unit")}` +
+    (k.get("procs") && k.get("procs") !== "0" ? `, ${k.get("runtime") === "tokio" ? "threads" : "GOMAXPROCS"} ${k.get("procs")}` : "") + (k.get("compute") ? `, compute ${k.get("compute")}` : "");
   $("confirm-text").textContent = `This link asks to run ${desc}. Nothing runs until you click “Run it”; the run is a process on this machine.`;
   $("confirm").hidden = false;
   $("confirm-run").focus();

@@ -57,11 +57,11 @@ type config struct {
 // peerEnv names the directory of the article's Tokio programs.
 const peerEnv = "ASYNCTRACE_TOKIO_PEER"
 
-// peerDir is where -runtime tokio finds the article's programs: where
+// PeerDir is where -runtime tokio finds the article's programs: where
 // $ASYNCTRACE_TOKIO_PEER says; else beside this command, in tokio/ (the
 // image); else where scripts/build-peer puts them, from the checkout's
-// root.
-func peerDir() string {
+// root. cmd/web, whose children are this command, asks it too.
+func PeerDir() string {
 	if d := os.Getenv(peerEnv); d != "" {
 		return d
 	}
@@ -71,6 +71,33 @@ func peerDir() string {
 		}
 	}
 	return filepath.Join(".bin", "tokio-peer", "release")
+}
+
+// peerMissing says that an article's program is not there, and how to
+// build it.
+func peerMissing(path string) error {
+	return fmt.Errorf("-runtime tokio runs the article's programs (peers/tokio), and %s is not there: build them with scripts/build-peer (it needs cargo), or set %s to the directory of their binaries", path, peerEnv)
+}
+
+// CheckPeers says whether every one of the article's programs that
+// -runtime tokio runs is in dir: nil, or the run's own error for the
+// first one missing.
+func CheckPeers(dir string) error {
+	seen := map[string]bool{}
+	for _, s := range scenario.All {
+		for _, m := range scenario.Computes {
+			program, _, err := client.PeerProgram(s, m)
+			if err != nil || seen[program] {
+				continue
+			}
+			seen[program] = true
+			path := filepath.Join(dir, program)
+			if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+				return peerMissing(path)
+			}
+		}
+	}
+	return nil
 }
 
 func isDir(path string) bool {
@@ -122,7 +149,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 		c.run.Runtime = r
 		if r == scenario.Tokio {
-			c.run.PeerDir = peerDir()
+			c.run.PeerDir = PeerDir()
 			for _, s := range c.scenarios {
 				if _, _, err := client.PeerProgram(s, cmp.Or(c.run.Compute, scenario.Hold)); err != nil {
 					return err
@@ -278,7 +305,7 @@ func (s *session) run(ctx context.Context, sc scenario.Scenario) (failure string
 	res, runErr := client.Run(ctx, rc)
 	pw.end()
 	if missing := (*client.PeerMissingError)(nil); errors.As(runErr, &missing) {
-		return "", fmt.Errorf("-runtime tokio runs the article's programs (peers/tokio), and %s is not there: build them with scripts/build-peer (it needs cargo), or set %s to the directory of their binaries", missing.Path, peerEnv)
+		return "", peerMissing(missing.Path)
 	}
 	// Export the run's spans before saying how many were lost.
 	fctx, cancel := context.WithTimeout(context.Background(), flushTimeout(rc.Tasks))
