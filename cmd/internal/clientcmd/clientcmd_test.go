@@ -62,8 +62,18 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 	c, _ := parseFlags(strings.Fields("-scenario single-thread -tasks 5 -unit 10ms -compute syscall -procs 2"), io.Discard)
-	if want := (client.Config{Addr: "127.0.0.1:6142", Tasks: 5, Unit: 10 * time.Millisecond, Compute: scenario.Syscall, Procs: 2}); !reflect.DeepEqual(c.run, want) {
+	if want := (client.Config{Addr: "127.0.0.1:6142", Tasks: 5, Unit: 10 * time.Millisecond, Compute: scenario.Syscall, Procs: 2, Runtime: scenario.Go}); !reflect.DeepEqual(c.run, want) {
 		t.Errorf("config = %+v, want %+v", c.run, want)
+	}
+	// -runtime tokio finds the article's programs; a mode they do not
+	// have is a usage error.
+	t.Setenv("ASYNCTRACE_TOKIO_PEER", "/nowhere")
+	if c, err := parseFlags(strings.Fields("-runtime tokio -scenario multi-thread"), io.Discard); err != nil || c.run.Runtime != scenario.Tokio || c.run.PeerDir != "/nowhere" {
+		t.Errorf("-runtime tokio: %v, runtime %q, programs in %q", err, c.run.Runtime, c.run.PeerDir)
+	}
+	var stderr strings.Builder
+	if _, err := parseFlags(strings.Fields("-runtime tokio -scenario single-thread -compute syscall"), &stderr); err == nil || !strings.Contains(stderr.String(), "no Tokio program") {
+		t.Errorf("-runtime tokio -compute syscall: %v, stderr %q; want a usage error saying there is no Tokio program", err, stderr.String())
 	}
 	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h = %v, want flag.ErrHelp", err)
