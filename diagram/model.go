@@ -49,6 +49,13 @@ func (d *Diagram) knobs() string {
 	if d.Note != "" {
 		return fmt.Sprintf("%d thread(s) computed, the compute blocking its thread", d.Procs)
 	}
+	if d.Runtime == scenario.Tokio {
+		what := "Tokio worker(s)"
+		if d.Scenario == scenario.OSThreads {
+			what = "rayon thread(s)"
+		}
+		return fmt.Sprintf("Tokio, %d %s, compute %s", d.Procs, what, d.Compute)
+	}
 	return fmt.Sprintf("GOMAXPROCS=%d, compute %s", d.Procs, d.Compute)
 }
 

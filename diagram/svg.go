@@ -157,7 +157,7 @@ func (d *Diagram) svgTitle(p func(string, ...any), g geometry) {
 func (d *Diagram) svgLanes(p func(string, ...any), l layout) {
 	g := l.g
 	laneFont, tasks, threads := "", "Tasks (goroutines)", "OS threads"
-	if d.Note != "" {
+	if d.Note != "" || d.Runtime == scenario.Tokio {
 		tasks = "Tasks" // no goroutines: another runtime's run
 	}
 	if !g.labels {
