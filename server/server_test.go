@@ -305,7 +305,10 @@ func TestEchoLargePayload(t *testing.T) {
 	}
 	for _, halfClose := range []bool{true, false} {
 		var log logtest.Buffer
-		srv, rec := traced(t, server.Config{Delay: 50 * time.Millisecond, HoldBuffer: 64 << 10, Log: &log})
+		// The delay is long enough for the first 64 KiB to arrive on a
+		// loaded machine (at 50ms, one race-enabled run in three here held
+		// only the first 512 bytes).
+		srv, rec := traced(t, server.Config{Delay: 300 * time.Millisecond, HoldBuffer: 64 << 10, Log: &log})
 		conn, err := net.Dial("tcp", srv.Addr)
 		if err != nil {
 			t.Fatal(err)
