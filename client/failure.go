@@ -1,10 +1,12 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"syscall"
 
 	"asynctrace/scenario"
@@ -37,7 +39,7 @@ func limit(err error) string {
 	case errors.Is(err, context.Canceled):
 		return "cancelled"
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
-		return "out of file descriptors (EMFILE/ENFILE: raise ulimit -n)"
+		return "out of file descriptors (EMFILE/ENFILE)"
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
 		return "out of local ports (EADDRNOTAVAIL)"
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -45,9 +47,44 @@ func limit(err error) string {
 	case errors.Is(err, syscall.ETIMEDOUT):
 		return "timed out in the kernel (ETIMEDOUT)"
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "closed by the server (reset or EOF: -max-conns, -request-timeout, or stopping)"
+		return "closed by the server (reset or EOF: past its connection limit or request timeout, or stopping)"
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return "no echo by the run's response deadline"
 	}
 	return "other"
+}
+
+// FailureExamples is how many errors a Failure keeps, the first ones.
+const FailureExamples = 3
+
+// Failure is the tasks that failed of one cause.
+type Failure struct {
+	Cause    string   `json:"cause"`    // Cause: the stage and the limit it hit
+	Tasks    int      `json:"tasks"`    // how many
+	Examples []string `json:"examples"` // the first FailureExamples of their errors, in task order
+}
+
+// failures are the errors of the tasks that failed, in task order, and
+// the same grouped by cause, the most frequent first.
+func failures(errs []error) ([]string, []Failure) {
+	var lines []string
+	var by []Failure
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		lines = append(lines, err.Error())
+		c := Cause(err)
+		i := slices.IndexFunc(by, func(f Failure) bool { return f.Cause == c })
+		if i < 0 {
+			by = append(by, Failure{Cause: c})
+			i = len(by) - 1
+		}
+		by[i].Tasks++
+		if len(by[i].Examples) < FailureExamples {
+			by[i].Examples = append(by[i].Examples, err.Error())
+		}
+	}
+	slices.SortStableFunc(by, func(a, b Failure) int { return cmp.Compare(b.Tasks, a.Tasks) })
+	return lines, by
 }

@@ -58,7 +58,7 @@ func TestRunIncompleteTrace(t *testing.T) {
 	}
 	broken := traces[0]
 	broken.TraceID = "0123456789abcdef0123456789abcdef"
-	broken.Spans = slices.DeleteFunc(slices.Clone(broken.Spans), func(s jaeger.Span) bool { return s.OperationName == tracing.SpanCompute })
+	broken.Spans = slices.DeleteFunc(slices.Clone(broken.Spans), func(s jaeger.APISpan) bool { return s.OperationName == tracing.SpanCompute })
 	file := filepath.Join(t.TempDir(), "two.json")
 	out, _ := json.Marshal(map[string][]jaeger.Trace{"data": {traces[0], broken}})
 	if err := os.WriteFile(file, out, 0o644); err != nil {
