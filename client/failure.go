@@ -54,37 +54,44 @@ func limit(err error) string {
 	return "other"
 }
 
-// FailureExamples is how many errors a Failure keeps, the first ones.
+// FailureExamples is how many errors of each cause a Result keeps, the
+// first ones.
 const FailureExamples = 3
 
-// Failure is the tasks that failed of one cause.
+// Failure is the tasks of a run that failed of one cause.
 type Failure struct {
-	Cause    string   `json:"cause"`    // Cause: the stage and the limit it hit
-	Tasks    int      `json:"tasks"`    // how many
-	Examples []string `json:"examples"` // the first FailureExamples of their errors, in task order
+	Cause    string   // Cause: the stage and the limit it hit
+	Tasks    int      // how many
+	Examples []string // the first FailureExamples of their errors, in task order
 }
 
-// failures are the errors of the tasks that failed, in task order, and
-// the same grouped by cause, the most frequent first.
-func failures(errs []error) ([]string, []Failure) {
-	var lines []string
-	var by []Failure
+// ByCause is the run's failures grouped by cause, the most frequent
+// first.
+func (r Result) ByCause() []Failure {
+	by := make([]Failure, 0, len(r.Failures))
+	for c, n := range r.Failures {
+		by = append(by, Failure{Cause: c, Tasks: n, Examples: r.FailureExamples[c]})
+	}
+	slices.SortFunc(by, func(a, b Failure) int { return cmp.Or(cmp.Compare(b.Tasks, a.Tasks), cmp.Compare(a.Cause, b.Cause)) })
+	return by
+}
+
+// failures are the errors of the tasks that failed, in task order; their
+// count by cause; and the first few errors of each cause.
+func failures(errs []error) (lines []string, counts map[string]int, examples map[string][]string) {
 	for _, err := range errs {
 		if err == nil {
 			continue
 		}
+		if counts == nil {
+			counts, examples = map[string]int{}, map[string][]string{}
+		}
 		lines = append(lines, err.Error())
 		c := Cause(err)
-		i := slices.IndexFunc(by, func(f Failure) bool { return f.Cause == c })
-		if i < 0 {
-			by = append(by, Failure{Cause: c})
-			i = len(by) - 1
-		}
-		by[i].Tasks++
-		if len(by[i].Examples) < FailureExamples {
-			by[i].Examples = append(by[i].Examples, err.Error())
+		counts[c]++
+		if len(examples[c]) < FailureExamples {
+			examples[c] = append(examples[c], err.Error())
 		}
 	}
-	slices.SortStableFunc(by, func(a, b Failure) int { return cmp.Compare(b.Tasks, a.Tasks) })
-	return lines, by
+	return lines, counts, examples
 }

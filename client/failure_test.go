@@ -50,7 +50,8 @@ func TestFailures(t *testing.T) {
 			errs[i] = fmt.Errorf("task%d: %w", i+1, stageError{scenario.StageConnect, refused})
 		}
 	}
-	lines, by := failures(errs)
+	lines, counts, examples := failures(errs)
+	by := Result{Failures: counts, FailureExamples: examples}.ByCause()
 	if len(lines) != 501 || len(by) != 2 {
 		t.Fatalf("failures: %d lines, %d causes; want 501, 2", len(lines), len(by))
 	}

@@ -27,8 +27,13 @@ type Config struct {
 	Scenario scenario.Scenario // how the tasks run
 	Tasks    int               // n, default 3
 	Unit     time.Duration     // u, default 1s: connect 2u, compute 4u, server delay 8u
-	Compute  scenario.Compute  // default: Scenario.DefaultCompute
-	Procs    int               // GOMAXPROCS for the run; default: Scenario.DefaultProcs
+	Compute  scenario.Compute  // default: Scenario.DefaultCompute (Tokio: hold)
+	Procs    int               // GOMAXPROCS for the run; default: Scenario.DefaultProcs (Tokio: its workers or rayon's threads, PeerProcs)
+	// Runtime runs the tasks: Go's scheduler (the default), or the
+	// article's own programs on Tokio and rayon, found in PeerDir
+	// (PeerProgram names them), as a child that records its run.
+	Runtime scenario.Runtime
+	PeerDir string
 	// TracerProvider makes the run's spans; nil makes none (the Result
 	// still has its measurements and a zero trace id).
 	TracerProvider trace.TracerProvider
@@ -44,15 +49,18 @@ type Config struct {
 
 // Result of a run. JSON field names are part of the client's -json output.
 type Result struct {
-	Scenario   scenario.Scenario `json:"scenario"`
-	Tasks      int               `json:"tasks"`
-	GOMAXPROCS int               `json:"gomaxprocs"`
-	NumCPU     int               `json:"num_cpu"`
-	Compute    scenario.Compute  `json:"compute"`
-	Unit       time.Duration     `json:"-"`
-	Makespan   time.Duration     `json:"-"`
-	Expected   time.Duration     `json:"-"`
-	Ready      time.Duration     `json:"-"` // all tasks' ready stages
+	Runtime scenario.Runtime `json:"runtime"`
+	// RuntimeVersion is Go's (runtime.Version) or Tokio's.
+	RuntimeVersion string            `json:"runtime_version"`
+	Scenario       scenario.Scenario `json:"scenario"`
+	Tasks          int               `json:"tasks"`
+	GOMAXPROCS     int               `json:"gomaxprocs"`
+	NumCPU         int               `json:"num_cpu"`
+	Compute        scenario.Compute  `json:"compute"`
+	Unit           time.Duration     `json:"-"`
+	Makespan       time.Duration     `json:"-"`
+	Expected       time.Duration     `json:"-"`
+	Ready          time.Duration     `json:"-"` // all tasks' ready stages
 	// Network is how much of the makespan the network took, as the tasks
 	// measured it (scenario.Timeline.Network); the makespan is expected to
 	// be Expected plus this.
@@ -71,11 +79,13 @@ type Result struct {
 	// SpansDropped is how many of the run's spans were not exported; the
 	// caller, which owns the exporter, fills it in after a flush.
 	SpansDropped int64 `json:"spans_dropped"`
-	// Errors has one line per failed task, in task order; Failures groups
-	// them by cause (Cause: the stage and the limit it hit), the most
-	// frequent first, each with its first few errors: what a person reads.
-	Errors   []string  `json:"errors,omitempty"`
-	Failures []Failure `json:"failures,omitempty"`
+	// Errors has one line per failed task, in task order; Failures counts
+	// them by cause (Cause: the stage and the limit it hit), and
+	// FailureExamples keeps the first few of each cause: what a person
+	// reads (ByCause).
+	Errors          []string            `json:"errors,omitempty"`
+	Failures        map[string]int      `json:"failures,omitempty"`
+	FailureExamples map[string][]string `json:"failure_examples,omitempty"`
 	// UnitMismatch, if not empty, says that the server's delay is not 8 of
 	// the run's units, and how to fix it.
 	UnitMismatch string `json:"unit_mismatch,omitempty"`
@@ -83,6 +93,10 @@ type Result struct {
 	// too: a plain echo server (the article's, nc), not asynctrace's, so
 	// the trace has no server spans.
 	PlainServer bool `json:"plain_echo_server,omitempty"`
+	// Waits explain, in a run of up to scenario.LaneTasks tasks, each
+	// task's ready time of at least scenario.MinWait: what held the
+	// thread it waited for.
+	Waits []Wait `json:"waits,omitempty"`
 	// Checks are the run's timeline checked against the article's model
 	// (scenario.Timeline.Verify), as cmd/diagram -verify checks a trace.
 	Checks []scenario.Check `json:"checks,omitempty"`
@@ -116,10 +130,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	defer running.Store(false)
 
 	p := params(&cfg)
+	if p.Runtime == scenario.Tokio {
+		return runTokio(ctx, cfg, p)
+	}
 	if cfg.Compute == scenario.CPU {
 		Calibrate()
 	}
-	res := Result{Scenario: p.Scenario, Tasks: p.N, GOMAXPROCS: p.Procs, NumCPU: p.CPUs, Compute: p.Compute, Unit: p.Unit}
+	res := Result{Runtime: p.Runtime, RuntimeVersion: runtime.Version(), Scenario: p.Scenario, Tasks: p.N, GOMAXPROCS: p.Procs, NumCPU: p.CPUs, Compute: p.Compute, Unit: p.Unit}
 	res.Expected, res.Formula = p.Expected()
 
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(p.Procs))
@@ -133,20 +150,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	r.start = time.Now()
 	r.responseDeadline = r.start.Add(2*res.Expected + responseGrace)
-	ctx, root := r.tracer.Start(ctx, tracing.ScenarioSpanName(p.Scenario),
-		trace.WithTimestamp(r.start),
-		trace.WithAttributes(
-			tracing.KeyScenario.String(string(p.Scenario)),
-			tracing.KeyTasks.Int(p.N),
-			tracing.KeyGOMAXPROCS.Int(p.Procs),
-			tracing.KeyNumCPU.Int(p.CPUs),
-			tracing.KeyCompute.String(string(p.Compute)),
-			tracing.KeyUnitMS.Float64(scenario.MS(p.Unit)),
-			tracing.KeyExpectedMS.Float64(scenario.MS(res.Expected)),
-		))
-	if sc := root.SpanContext(); sc.IsValid() {
-		res.TraceID = sc.TraceID().String()
-	}
+	ctx, root := r.startRoot(ctx, p, &res)
 	r.peak.sample()
 	stopPeak := every(peakEvery, r.peak.sample)
 	r.expected = res.Expected
@@ -168,12 +172,71 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if res.PeakRSS > rssBefore {
 		res.RSSPerTask = (res.PeakRSS - rssBefore) / int64(p.N)
 	}
+	return r.finish(ctx, root, p, res, end, errs)
+}
+
+// startRoot starts the run's root span, at r.start, and notes its trace.
+func (r *runner) startRoot(ctx context.Context, p scenario.Params, res *Result) (context.Context, trace.Span) {
+	ctx, root := r.tracer.Start(ctx, tracing.ScenarioSpanName(p.Scenario),
+		trace.WithTimestamp(r.start),
+		trace.WithAttributes(
+			tracing.KeyRuntime.String(string(p.Runtime)),
+			tracing.KeyRuntimeVersion.String(res.RuntimeVersion),
+			tracing.KeyScenario.String(string(p.Scenario)),
+			tracing.KeyTasks.Int(p.N),
+			tracing.KeyGOMAXPROCS.Int(p.Procs),
+			tracing.KeyNumCPU.Int(p.CPUs),
+			tracing.KeyCompute.String(string(p.Compute)),
+			tracing.KeyUnitMS.Float64(scenario.MS(p.Unit)),
+			tracing.KeyExpectedMS.Float64(scenario.MS(res.Expected)),
+		))
+	if sc := root.SpanContext(); sc.IsValid() {
+		res.TraceID = sc.TraceID().String()
+	}
+	return ctx, root
+}
+
+// runTokio runs the article's program for the run (runPeer), then makes
+// its spans from what it recorded, and checks it, as Run does Go's.
+func runTokio(ctx context.Context, cfg Config, p scenario.Params) (Result, error) {
+	res := Result{Runtime: p.Runtime, Scenario: p.Scenario, Tasks: p.N, NumCPU: p.CPUs, Compute: p.Compute, Unit: p.Unit}
+	if cfg.PeerDir == "" {
+		return res, errNoPeerDir
+	}
+	r := &runner{cfg: cfg, tracer: cfg.TracerProvider.Tracer("asynctrace/client"), records: make([]taskRecord, p.N)}
+	run, err := r.runPeer(ctx, p)
+	if err != nil {
+		return res, err
+	}
+	// What the program ran with: its runtime's workers, or its pool's
+	// threads.
+	p.Procs = max(1, run.threads)
+	res.GOMAXPROCS, res.RuntimeVersion = p.Procs, run.runtimeVersion
+	res.Expected, res.Formula = p.Expected()
+	r.start = run.start
+	// The root takes the trace id the program sent; its children, started
+	// from a context without it, take ids of their own.
+	_, root := r.startRoot(tracing.WithIDs(ctx, run.traceID, trace.SpanID{}), p, &res)
+	ctx = trace.ContextWithSpan(ctx, root)
+	tctx, tasks := r.tracer.Start(ctx, tracing.SpanTasks, trace.WithTimestamp(r.start))
+	errs := r.peerTaskSpans(tctx, run)
+	end := r.lastTaskEnd()
+	tasks.End(trace.WithTimestamp(end))
+	res.PeakRSS = r.childPeakRSS
+	return r.finish(ctx, root, p, res, end, errs)
+}
+
+// finish ends a run whose tasks are done and recorded: its timeline, the
+// thread lanes as spans, the checks, the root's figures; and each task's
+// error.
+func (r *runner) finish(ctx context.Context, root trace.Span, p scenario.Params, res Result, end time.Time, errs []error) (Result, error) {
 	tl := r.timeline(p, end)
+	res.Waits = r.readySpans(ctx, tl) // before the lanes, which link to them
 	lanes := tl.ThreadLanes()
 	r.laneSpans(ctx, lanes, p.N) // the article's right half
 	r.measured(&res, tl, len(lanes), end)
 	r.record(root, res, end)
-	res.Errors, res.Failures = failures(errs)
+	res.Errors, res.Failures, res.FailureExamples = failures(errs)
 	return res, errors.Join(errs...)
 }
 
@@ -229,6 +292,10 @@ func (r *runner) record(root trace.Span, res Result, end time.Time) {
 	root.End(trace.WithTimestamp(end))
 }
 
+// Params are the parameters of a run of cfg, its defaults filled in as
+// Run fills them, Go's or Tokio's: what cmd/web expects of a run.
+func Params(cfg Config) scenario.Params { return params(&cfg) }
+
 // params fills in cfg's defaults and returns the run's parameters.
 func params(cfg *Config) scenario.Params {
 	if cfg.Tasks <= 0 {
@@ -237,17 +304,26 @@ func params(cfg *Config) scenario.Params {
 	if cfg.Unit <= 0 {
 		cfg.Unit = time.Second
 	}
+	if cfg.Runtime == "" {
+		cfg.Runtime = scenario.Go
+	}
 	if cfg.Compute == "" {
 		cfg.Compute = cfg.Scenario.DefaultCompute()
+		if cfg.Runtime == scenario.Tokio {
+			cfg.Compute = scenario.Hold // the article's blocking sleep
+		}
 	}
 	cpus := runtime.NumCPU()
 	if cfg.Procs <= 0 {
 		cfg.Procs = cfg.Scenario.DefaultProcs(cfg.Tasks, cpus)
+		if cfg.Runtime == scenario.Tokio && cfg.Scenario != scenario.SingleThread {
+			cfg.Procs = max(1, cpus) // Tokio's workers and rayon's threads: one per core
+		}
 	}
 	if cfg.TracerProvider == nil {
 		cfg.TracerProvider = noop.NewTracerProvider()
 	}
-	return scenario.Params{Scenario: cfg.Scenario, Compute: cfg.Compute, N: cfg.Tasks, Procs: cfg.Procs, CPUs: cpus, Unit: cfg.Unit}
+	return scenario.Params{Runtime: cfg.Runtime, Scenario: cfg.Scenario, Compute: cfg.Compute, N: cfg.Tasks, Procs: cfg.Procs, CPUs: cpus, Unit: cfg.Unit}
 }
 
 // responseGrace is what a task's wait for its echo gets beyond twice the
@@ -268,6 +344,7 @@ type runner struct {
 	expected         time.Duration
 	counts           counts
 	plainServer      atomic.Bool // a task's echo carried its preamble back
+	childPeakRSS     int64       // a Tokio run's: its program's peak resident memory
 }
 
 // tasks runs the tasks the scenario's way: this is where the scenarios

@@ -38,6 +38,7 @@ type task struct {
 // model's network time.
 type taskRecord struct {
 	goroutine  int64
+	span       trace.SpanContext // the task's
 	start, end time.Time
 	stages     []stageRecord
 	// handshake is the dial; roundTrip the request's, on the network;
@@ -60,7 +61,7 @@ func (r *runner) newTask(ctx context.Context, i int) *task {
 	// Its attributes come with its goroutine's (task.run), in one go.
 	ctx, span := r.tracer.Start(ctx, tracing.TaskSpanName(i, len(r.records)), trace.WithTimestamp(start))
 	rec := &r.records[i-1]
-	rec.start = start
+	rec.start, rec.span = start, span.SpanContext()
 	rec.stages = make([]stageRecord, 0, len(scenario.Stages)) // stageSpan points into it
 	tracing.ExecLogIDs(ctx, span.SpanContext())
 	return &task{r: r, i: i, label: label, ctx: ctx, cancel: cancel, span: span, rec: rec}
@@ -240,8 +241,9 @@ func (t *task) response(g threads.Goroutine, conn net.Conn) (err error) {
 	s.end(arrived, tid, nil)
 	ended = true
 
-	_, ready := t.stage(g, scenario.StageReady, arrived)
-	ready.end(ran, tid, nil)
+	// The ready span is made after the run (readySpans), when what held
+	// the thread it waited for is known.
+	t.rec.stages = append(t.rec.stages, stageRecord{stage: scenario.StageReady, start: arrived, end: ran, thread: tid, threadEnd: tid})
 	return nil
 }
 

@@ -49,6 +49,13 @@ func (d *Diagram) knobs() string {
 	if d.Note != "" {
 		return fmt.Sprintf("%d thread(s) computed, the compute blocking its thread", d.Procs)
 	}
+	if d.Runtime == scenario.Tokio {
+		what := "Tokio worker(s)"
+		if d.Scenario == scenario.OSThreads {
+			what = "rayon thread(s)"
+		}
+		return fmt.Sprintf("Tokio, %d %s, compute %s", d.Procs, what, d.Compute)
+	}
 	return fmt.Sprintf("GOMAXPROCS=%d, compute %s", d.Procs, d.Compute)
 }
 
@@ -70,6 +77,7 @@ func Build(traceID string, spans []Span) (*Diagram, error) {
 	root := tr.root
 	tl := &scenario.Timeline{
 		Params: scenario.Params{
+			Runtime:  scenario.Runtime(str(root, tracing.KeyRuntime)),
 			Scenario: scenario.Scenario(str(root, tracing.KeyScenario)),
 			Compute:  scenario.Compute(str(root, tracing.KeyCompute)),
 			N:        int(num(root, tracing.KeyTasks)),

@@ -58,6 +58,7 @@ type layout struct {
 	pxPerNs        float64
 	taskX, threadX []float64
 	width, height  float64
+	waits          []scenario.Wait // drawn as connectors from ready stages to what held them
 }
 
 func (d *Diagram) layout(o SVGOptions) layout {
@@ -86,6 +87,10 @@ func (d *Diagram) layout(o SVGOptions) layout {
 		l.width = max(l.width, 12+legendWidth(d)+10)
 	}
 	l.height = l.y(d.Makespan) + g.bottom
+	l.waits = d.waits()
+	if g.legend && len(l.waits) > 0 {
+		l.height += 13 // the connectors' line in the legend
+	}
 	return l
 }
 
@@ -118,6 +123,7 @@ func (d *Diagram) WriteSVGWith(w io.Writer, o SVGOptions) error {
 	d.svgLanes(p, l)
 	d.svgTicks(p, l)
 	d.svgSegments(&b, l)
+	d.svgWaits(&b, l)
 	if l.g.legend {
 		d.svgLegend(p, l)
 	}
@@ -151,7 +157,7 @@ func (d *Diagram) svgTitle(p func(string, ...any), g geometry) {
 func (d *Diagram) svgLanes(p func(string, ...any), l layout) {
 	g := l.g
 	laneFont, tasks, threads := "", "Tasks (goroutines)", "OS threads"
-	if d.Note != "" {
+	if d.Note != "" || d.Runtime == scenario.Tokio {
 		tasks = "Tasks" // no goroutines: another runtime's run
 	}
 	if !g.labels {
@@ -236,8 +242,13 @@ func (d *Diagram) svgLegend(p func(string, ...any), l layout) {
 	}
 	p(`<text x="12" y="%.1f" font-size="10" fill="#555">Time runs down. A stage holds an OS thread lane while it holds the thread:</text>`+"\n", y+32)
 	p(`<text x="12" y="%.1f" font-size="10" fill="#555">compute, unless it sleeps; connect, response and ready only where the task is locked to its thread.</text>`+"\n", y+45)
+	next := y + 58
+	if len(l.waits) > 0 {
+		p(`<text x="12" y="%.1f" font-size="10" fill="#555">An arrow from a ready stage points at the compute that held the thread or P its task could run on (dotted: another P).</text>`+"\n", next)
+		next += 13
+	}
 	if d.Note != "" {
-		p(`<text x="12" y="%.1f" font-size="10" fill="#555">%s.</text>`+"\n", y+58, esc(d.Note))
+		p(`<text x="12" y="%.1f" font-size="10" fill="#555">%s.</text>`+"\n", next, esc(d.Note))
 	}
 }
 

@@ -94,20 +94,23 @@ func (d *Diagram) WriteText(w io.Writer, opt TextOptions) error {
 	}
 	b.WriteString("\n")
 
+	waits := d.waits()
+	marks := waitMarks(waits, step)
 	for r := range rows {
 		from, to := time.Duration(r)*step, time.Duration(r+1)*step
 		fmt.Fprintf(&b, "%7s |", d.fmtUnits(from))
 		for _, t := range d.Tasks {
-			b.WriteString(cell(t.Segments, from, to, laneW, opt.Color))
+			b.WriteString(cell(t.Segments, from, to, laneW, opt.Color, marks[t.Index][r]))
 		}
 		b.WriteString("| ")
 		for _, l := range d.Threads {
-			b.WriteString(cell(l.Segments, from, to, laneW, opt.Color))
+			b.WriteString(cell(l.Segments, from, to, laneW, opt.Color, ""))
 		}
 		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "%7s  end of the run\n", d.fmtUnits(d.Makespan))
 	d.textLegend(&b, opt.Color, key)
+	textWaits(&b, waits, d.Unit, opt.Width)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -131,8 +134,9 @@ func (d *Diagram) textLegend(b *strings.Builder, color bool, key []string) {
 	}
 }
 
-// cell is one lane in one row: the stage that covers most of [from, to).
-func cell(segments []scenario.Segment, from, to time.Duration, width int, color bool) string {
+// cell is one lane in one row: the stage that covers most of [from, to);
+// in a ready stage, mark if it fits ("->task3").
+func cell(segments []scenario.Segment, from, to time.Duration, width int, color bool, mark string) string {
 	var best *scenario.Segment
 	var bestCover time.Duration
 	for i := range segments {
@@ -147,6 +151,9 @@ func cell(segments []scenario.Segment, from, to time.Duration, width int, color 
 	}
 	st := styles[best.Stage]
 	text := strings.Repeat(string(st.char), width)
+	if best.Stage == scenario.StageReady && mark != "" && len(mark) < width {
+		text = ":" + mark + text[len(mark)+1:]
+	}
 	if best.Moved() && best.End <= to {
 		text = text[:width-1] + ">"
 	}

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -105,7 +107,68 @@ func TestE2EJaegerUI(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("%s: %d rows drawn in %v; the critical path marks %s; %s", sc, len(rows), drawn.Round(time.Millisecond), strings.Join(critical, ", "), path)
+		if sc == scenario.SingleThread {
+			checkReadyReferences(t, ctx, v, rows, shots)
+		}
 	}
+}
+
+// checkReadyReferences opens, in the real UI, the details of the ready
+// span that waited longest and its References: one for each compute that
+// held the thread (its span links), named as Jaeger names them; a
+// screenshot of it goes beside the others.
+func checkReadyReferences(t *testing.T, ctx context.Context, v *tracetest.Trace, rows []uiRow, shots string) {
+	t.Helper()
+	length := func(i int) time.Duration { r := v.Stages[i][scenario.StageReady]; return r.End.Sub(r.Start) }
+	longest := 0
+	for i := range v.Stages {
+		if length(i) > length(longest) {
+			longest = i
+		}
+	}
+	ready := v.Stages[longest][scenario.StageReady]
+	if len(ready.Links) == 0 {
+		t.Errorf("task%d's ready span (%v) links to nothing", longest+1, length(longest))
+		return
+	}
+	// The rows of the tasks come in task order, one ready row each.
+	k, seen := -1, 0
+	for i, r := range rows {
+		if r.Operation == tracing.SpanReady {
+			if seen == longest {
+				k = i
+				break
+			}
+			seen++
+		}
+	}
+	open := fmt.Sprintf(`document.querySelectorAll('.span-row')[%d].querySelector('.span-name').click()`, k)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](open)); err != nil {
+		t.Fatal(err)
+	}
+	var refs string
+	if !poll(10*time.Second, 100*time.Millisecond, nil, func() bool {
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(() => { const h = document.querySelector('.AccordianReferences--header'); if (h && !document.querySelector('.ReferencesList')) h.click(); return document.querySelectorAll('.ReferencesList--Item').length; })()`))
+		if err != nil || n < len(ready.Links) {
+			return false
+		}
+		refs, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.AccordianReferences').innerText`))
+		return err == nil
+	}) {
+		t.Fatalf("the UI shows no References for task%d's ready span (%d links)", longest+1, len(ready.Links))
+	}
+	for _, id := range ready.Links {
+		target := v.ByID[id]
+		if !strings.Contains(refs, tracing.SpanCompute) || !strings.Contains(refs, id[:7]) {
+			t.Errorf("the References of task%d's ready span read %q, want the compute %s (%s)", longest+1, refs, id, target.Name)
+		}
+	}
+	png := run(t, ctx, chromedp.Screenshot(chromedp.CSS(".TraceTimelineViewer")))
+	path := filepath.Join(shots, "jaeger-ui-ready-references.png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("task%d's ready span: References %q; %s", longest+1, strings.Join(strings.Fields(refs), " "), path)
 }
 
 // rowsJS reads the timeline's rows: the service and operation of each, its
@@ -126,9 +189,17 @@ const rowsJS = `[...document.querySelectorAll('.span-row')].map(r => {
 // inside its response; then the threads, each followed by what it held.
 func expectedRows(v *tracetest.Trace) []string {
 	row := func(s *diagram.Span) string { return s.Service + " " + s.Name }
+	// Siblings by start; tasks created within one microsecond (Jaeger's
+	// precision; Tokio's programs create theirs at once) in task order,
+	// as the UI draws them.
+	task := func(s *diagram.Span) int {
+		label, _ := s.Attrs[string(tracing.KeyTask)].(string)
+		i, _ := scenario.ParseTaskLabel(label)
+		return i
+	}
 	byStart := func(spans []*diagram.Span) []*diagram.Span {
 		spans = slices.Clone(spans)
-		slices.SortStableFunc(spans, func(a, b *diagram.Span) int { return a.Start.Compare(b.Start) })
+		slices.SortStableFunc(spans, func(a, b *diagram.Span) int { return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(task(a), task(b))) })
 		return spans
 	}
 	var out []string
@@ -146,14 +217,19 @@ func expectedRows(v *tracetest.Trace) []string {
 // scenarioSpans is every span a scenario's trace of n tasks must have in
 // Jaeger, by service, before it is read.
 func scenarioSpans(sc scenario.Scenario, n int) map[string][]string {
+	return scenarioSpansOf(tracing.ClientService, sc, n)
+}
+
+// scenarioSpansOf is scenarioSpans for the client service named.
+func scenarioSpansOf(clientService string, sc scenario.Scenario, n int) map[string][]string {
 	want := map[string][]string{
-		tracing.ClientService: {tracing.ScenarioSpanName(sc), tracing.SpanTasks},
+		clientService:         {tracing.ScenarioSpanName(sc), tracing.SpanTasks},
 		tracing.ServerService: {},
 	}
 	for i := 1; i <= n; i++ {
-		want[tracing.ClientService] = append(want[tracing.ClientService], tracing.TaskSpanName(i, n))
+		want[clientService] = append(want[clientService], tracing.TaskSpanName(i, n))
 		for _, st := range scenario.Stages {
-			want[tracing.ClientService] = append(want[tracing.ClientService], string(st))
+			want[clientService] = append(want[clientService], string(st))
 		}
 		want[tracing.ServerService] = append(want[tracing.ServerService], tracing.SpanEcho, tracing.SpanDelay, tracing.SpanWrite)
 	}

@@ -17,18 +17,20 @@ import (
 )
 
 // TestBenchArticle is scripts/bench's Go beside Tokio: the article's five
-// scenarios at the article's unit, its own programs (peers/tokio) and
-// asynctrace's client one after another against one asynctrace server,
-// with the thread counts this machine defaults to and the article's three;
-// the table goes into the README between its tokio markers, and the
-// single-thread and multi-thread figures of both into docs/diagrams.
-// $ASYNCTRACE_BENCH_UNIT changes the unit (1s by default: the article's).
+// scenarios at the article's unit, its own programs (peers/tokio, run by
+// `client -runtime tokio`, which records and traces them) and
+// asynctrace's Go client one after another against one asynctrace server,
+// with the thread counts this machine defaults to and the article's three:
+// each makespan and ready time; the table goes into the README between its
+// tokio markers, and the single-thread and multi-thread figures of both
+// into docs/diagrams. $ASYNCTRACE_BENCH_UNIT changes the unit (1s by
+// default: the article's).
 func TestBenchArticle(t *testing.T) {
 	readme := os.Getenv("ASYNCTRACE_BENCH_README")
 	if readme == "" {
 		t.Skip("scripts/bench runs this, with ASYNCTRACE_BENCH_README set")
 	}
-	dir := needPeer(t)
+	needPeer(t)
 	u := time.Second
 	if d, err := time.ParseDuration(os.Getenv("ASYNCTRACE_BENCH_UNIT")); err == nil && d > 0 {
 		u = d
@@ -40,74 +42,72 @@ func TestBenchArticle(t *testing.T) {
 	type row struct {
 		sc      scenario.Scenario
 		article string // the article's makespan
-		tokio   []articleClient
-		goProcs []int // -procs of asynctrace's client; 0: the scenario's default
+		procs   []int  // -procs of both clients; 0: the scenario's default
 	}
 	// The thread counts this machine gives by default (a worker, a rayon
 	// thread, a P per core), and the article's three.
 	rows := []row{
-		{scenario.Sync, "42.008 s", []articleClient{articleClients[0]}, []int{0}},
-		{scenario.Sequential, "42.009 s", []articleClient{articleClients[1]}, []int{0}},
-		{scenario.SingleThread, "22.004 s", []articleClient{articleClients[2]}, []int{0}},
-		{scenario.MultiThread, "14.004 s", []articleClient{{"client_multi", nil, scenario.MultiThread, cpus}, articleClients[3]}, []int{cpus, 3}},
-		{scenario.OSThreads, "14.003 s", []articleClient{{"client_rayon", nil, scenario.OSThreads, cpus}, articleClients[4]}, []int{0}},
+		{scenario.Sync, "42.008 s", []int{0}},
+		{scenario.Sequential, "42.009 s", []int{0}},
+		{scenario.SingleThread, "22.004 s", []int{0}},
+		{scenario.MultiThread, "14.004 s", []int{cpus, 3}},
+		{scenario.OSThreads, "14.003 s", []int{cpus, 3}},
 	}
-	threads := func(c articleClient) string {
-		switch c.bin {
-		case "client_multi":
-			return fmt.Sprintf(", %d workers", c.procs)
-		case "client_rayon":
-			return fmt.Sprintf(", %d threads", c.procs)
+	version := ""
+	var out []string
+	for _, r := range rows {
+		var cells [2][]string
+		for k, rt := range scenario.Runtimes {
+			for _, procs := range r.procs {
+				if rt == scenario.Go && r.sc == scenario.OSThreads && procs == cpus {
+					continue // a P per task whatever the cores
+				}
+				res, svg := runRuntime(t, rt, r.sc, addr, u, procs)
+				if rt == scenario.Tokio {
+					version = res.RuntimeVersion
+				}
+				cells[k] = append(cells[k], fmt.Sprintf("%.3f s, ready %.3f s (%s)", res.Makespan.Seconds(), res.Ready.Seconds(), threadsOf(res)))
+				if r.sc == scenario.SingleThread || r.sc == scenario.MultiThread && procs == 3 {
+					if err := os.Rename(svg, filepath.Join(figures, string(rt)+"-"+string(r.sc)+".svg")); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 		}
-		return ""
+		out = append(out, fmt.Sprintf("| `%s` | %s | %s | %s |", r.sc, r.article, strings.Join(cells[1], "; "), strings.Join(cells[0], "; ")))
+		t.Log(out[len(out)-1])
 	}
-	lines := []string{
-		fmt.Sprintf("Measured by `scripts/bench` on %s: %d cores, %s, %s, Tokio 1.24.2; u = %v; the article's programs (`peers/tokio`) and asynctrace's client one after another against one asynctrace server.",
-			time.Now().UTC().Format("2006-01-02"), cpus, cpuModel(), runtime.Version(), u),
+	lines := append([]string{
+		fmt.Sprintf("Measured by `scripts/bench` on %s: %d cores, %s, %s, Tokio %s; u = %v; the article's programs (`peers/tokio`, recorded by `client -runtime tokio`) and asynctrace's client one after another against one asynctrace server. Ready: the time replies waited for a thread, in all.",
+			time.Now().UTC().Format("2006-01-02"), cpus, cpuModel(), runtime.Version(), version, u),
 		"",
 		"| scenario | the article | Tokio here | Go here |",
 		"|---|---|---|---|",
-	}
-	for _, r := range rows {
-		var tk, gs []string
-		for _, c := range r.tokio {
-			d, printed, err := runPrinted(dir, c, addr, u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tk = append(tk, fmt.Sprintf("%.3f s (`%s`%s)", d.Makespan.Seconds(), c.bin, threads(c)))
-			if r.sc == scenario.SingleThread || r.sc == scenario.MultiThread && c.procs == 3 {
-				// The lines too: go run ./cmd/diagram -printed redraws the figure.
-				name := filepath.Join(figures, "tokio-"+string(r.sc))
-				if err := os.WriteFile(name+".txt", []byte(printed), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				if err := d.WriteSVGFile(name + ".svg"); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		for _, procs := range r.goProcs {
-			res, svg := runGo(t, r.sc, addr, u, procs)
-			gs = append(gs, fmt.Sprintf("%.3f s (GOMAXPROCS %d)", res.Makespan.Seconds(), res.GOMAXPROCS))
-			if r.sc == scenario.SingleThread || r.sc == scenario.MultiThread && procs == 3 {
-				if err := os.Rename(svg, filepath.Join(figures, "go-"+string(r.sc)+".svg")); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		lines = append(lines, fmt.Sprintf("| `%s` | %s | %s | %s |", r.sc, r.article, strings.Join(tk, "; "), strings.Join(gs, "; ")))
-		t.Log(lines[len(lines)-1])
-	}
+	}, out...)
 	writeBetween(t, readme, "<!-- tokio:begin -->", "<!-- tokio:end -->", strings.Join(lines, "\n"))
 }
 
-// runGo runs asynctrace's client, one scenario, against addr, drawing its
-// figure; it returns the result and the figure's path.
-func runGo(t *testing.T, sc scenario.Scenario, addr string, u time.Duration, procs int) (client.Result, string) {
+// threadsOf names what a run's P was: Go's GOMAXPROCS, Tokio's workers,
+// rayon's threads.
+func threadsOf(res client.Result) string {
+	switch {
+	case res.Runtime == scenario.Go:
+		return fmt.Sprintf("GOMAXPROCS %d", res.GOMAXPROCS)
+	case res.Scenario == scenario.OSThreads:
+		return fmt.Sprintf("`client_rayon`, %d threads", res.GOMAXPROCS)
+	case res.Scenario == scenario.MultiThread:
+		return fmt.Sprintf("`client_multi`, %d workers", res.GOMAXPROCS)
+	}
+	program, _, _ := client.PeerProgram(res.Scenario, res.Compute)
+	return "`" + program + "`"
+}
+
+// runRuntime runs the client, one scenario, on runtime rt against addr,
+// drawing its figure; it returns the result and the figure's path.
+func runRuntime(t *testing.T, rt scenario.Runtime, sc scenario.Scenario, addr string, u time.Duration, procs int) (client.Result, string) {
 	t.Helper()
 	svgs := t.TempDir()
-	p := runToEnd(t, clientBin, []string{"-addr", addr, "-unit", u.String(), "-scenario", string(sc), "-procs", strconv.Itoa(procs), "-json", "-svg", svgs},
+	p := runToEnd(t, clientBin, []string{"-runtime", string(rt), "-addr", addr, "-unit", u.String(), "-scenario", string(sc), "-procs", strconv.Itoa(procs), "-json", "-svg", svgs},
 		append(os.Environ(), "OTEL_TRACES_EXPORTER=none"))
 	return clientResult(t, p), filepath.Join(svgs, string(sc)+".svg")
 }

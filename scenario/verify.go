@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -88,6 +89,7 @@ func (tl *Timeline) Verify(exp Expectation) []Check {
 	v.series()
 	v.computes()
 	v.ready()
+	v.readyExplained()
 	v.threads()
 	return v.checks
 }
@@ -289,6 +291,54 @@ func (v *verifier) ready() {
 			v.exp.N, v.exp.Procs, b)
 	}
 	v.add("ready", ok, "%s", detail)
+}
+
+// readyExplained: in hold runs, what held the P(s) or thread each task
+// could run on (Waits' rule, on the expected parameters) covers its ready
+// time but for at most the ready check's allowance for one task: a tenth
+// of a unit, at least ReadyNoise, plus the tolerance of its wait.
+func (v *verifier) readyExplained() {
+	e := v.exp
+	if e.Compute != Hold {
+		return
+	}
+	base := max(e.Unit/10, ReadyNoise)
+	var bad []string
+	var ready, unexplained, worst time.Duration
+	worstTask := 0
+	for _, w := range newWaitRule(e.Params, v.tl.Tasks).totals(v.tl.Tasks) {
+		ready += w.Ready.Len()
+		unexplained += w.Unexplained
+		if w.Unexplained > worst {
+			worst, worstTask = w.Unexplained, w.Task
+		}
+		if allowed := base + time.Duration(e.Tolerance*float64(w.Ready.Len())); w.Unexplained > allowed {
+			bad = append(bad, fmt.Sprintf("%s waited %v, %v of it unexplained (allowed %v)", TaskLabel(w.Task),
+				w.Ready.Len().Round(time.Millisecond), w.Unexplained.Round(time.Millisecond), allowed.Round(time.Millisecond)))
+		}
+	}
+	holders := "the computes holding every P"
+	if e.Runtime == Tokio {
+		holders = "the computes blocking the worker that later ran the task (or, where it was idle, the others)"
+	}
+	if len(bad) > 0 {
+		detail := fmt.Sprintf("%s explain too little: %s", holders, strings.Join(bad[:min(len(bad), 5)], "; "))
+		detail += "; nothing in the run explains the rest (a busy machine, a garbage collection?)"
+		if len(bad) > 5 {
+			detail += fmt.Sprintf("; and %d more", len(bad)-5)
+		}
+		if b := v.burst(); b != "" {
+			detail += "; " + b
+		}
+		v.add("ready explained", false, "%s", detail)
+		return
+	}
+	detail := fmt.Sprintf("%v of %v ready in all explained by %s; each task's unexplained part within %v plus %.3g%% of its wait",
+		(ready - unexplained).Round(time.Microsecond), ready.Round(time.Microsecond), holders, base.Round(time.Millisecond), 100*e.Tolerance)
+	if worstTask > 0 {
+		detail += fmt.Sprintf(" (the most: %v, %s)", worst.Round(time.Microsecond), TaskLabel(worstTask))
+	}
+	v.add("ready explained", true, "%s", detail)
 }
 
 // ReadyNoise is the least wait for a thread a task may show where the

@@ -44,8 +44,9 @@ import (
 // before, or ends after, its parent.
 // Service names, used unless OTEL_SERVICE_NAME says otherwise.
 const (
-	ClientService = "async-client"
-	ServerService = "echo-server"
+	ClientService      = "async-client"
+	TokioClientService = "tokio-client" // the article's programs' runs (client -runtime tokio)
+	ServerService      = "echo-server"
 )
 
 // Span names. The stage spans are named after their stage.
@@ -106,6 +107,8 @@ func LaneStageSpanName(task int, s scenario.Stage, n int) string {
 // Attribute keys.
 const (
 	// Root span.
+	KeyRuntime         = attribute.Key("asynctrace.runtime")         // go or tokio
+	KeyRuntimeVersion  = attribute.Key("asynctrace.runtime.version") // runtime.Version(), or Tokio's
 	KeyScenario        = attribute.Key("asynctrace.scenario")
 	KeyTasks           = attribute.Key("asynctrace.tasks")
 	KeyGOMAXPROCS      = attribute.Key("asynctrace.gomaxprocs")
@@ -174,6 +177,31 @@ const (
 	// truncated.
 	KeyTraceparent = attribute.Key("traceparent")
 )
+
+// What a task waited for (ready spans; docs/design.md, "Who made a task
+// wait"): a ready span links to the spans that held the thread or P its
+// task could run on, and, since Jaeger keeps no attributes of links, says
+// on itself how much each covered: one EventHeldBy each, in the order
+// they began.
+const (
+	// KeyWait: the wait explained in a line ("task3's compute 4.0u, …").
+	KeyWait = attribute.Key("asynctrace.wait")
+	// KeyWaitHandoffMS: the part spent waiting for sysmon to hand a P
+	// over (syscall computes); KeyWaitUnexplainedMS: what nothing in the
+	// run explains (a busy machine, a collection).
+	KeyWaitHandoffMS     = attribute.Key("asynctrace.wait.handoff_ms")
+	KeyWaitUnexplainedMS = attribute.Key("asynctrace.wait.unexplained_ms")
+	// On EventHeldBy, with KeyTask, KeyStage and KeyOSThreadID: how much
+	// of the wait the holder covered, how long it held a thread while all
+	// were held, and whether the cover is the P's hand-off.
+	KeyWaitCoveredMS = attribute.Key("asynctrace.wait.covered_ms")
+	KeyWaitOverlapMS = attribute.Key("asynctrace.wait.overlap_ms")
+	KeyWaitHandoff   = attribute.Key("asynctrace.wait.handoff")
+)
+
+// EventHeldBy, on a ready span: one stage that held the thread it waited
+// for.
+const EventHeldBy = "held by"
 
 // EventInvalidContext, on echo: a well-formed preamble whose trace context
 // the propagator rejected; the echo starts a new trace.

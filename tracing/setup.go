@@ -70,7 +70,7 @@ func Setup(ctx context.Context, o Options) (tp *sdktrace.TracerProvider, shutdow
 		return nil, nil, fmt.Errorf("tracing resource: %w", err)
 	}
 
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithIDGenerator(IDGenerator())}
 	for _, p := range o.Extra {
 		opts = append(opts, sdktrace.WithSpanProcessor(p))
 	}

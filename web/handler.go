@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,10 +37,12 @@ type Info struct {
 	MaxProcs    int               `json:"max_procs"`
 	MaxExpected float64           `json:"max_expected_ms"`
 	LineTasks   int               `json:"line_tasks"`
+	Runtimes    []string          `json:"runtimes"`
+	Tokio       *PeerStatus       `json:"tokio,omitempty"` // absent: not known
 	Scenarios   []string          `json:"scenarios"`
 	Computes    []string          `json:"computes"`
 	Defaults    map[string]string `json:"defaults"`
-	Jaeger      TraceStatus       `json:"jaeger"` // Note says why runs will have no link
+	Jaeger      TraceStatus       `json:"jaeger"` // state "none": runs will have no link, the note says why
 }
 
 // Handler serves the page and its API:
@@ -47,7 +51,7 @@ type Info struct {
 //	GET  /api/info                limits, defaults, whether Jaeger answers
 //	GET  /api/check?knobs         the knobs checked: the expected makespan, or what is wrong
 //	POST /api/runs                queue a run of the knobs (form fields named as the client's flags)
-//	POST /api/compare             queue the five scenarios with the knobs
+//	POST /api/compare             queue the five scenarios with the knobs (runtimes=go,tokio: in each)
 //	GET  /api/runs                the runs kept, newest first
 //	GET  /api/runs/{id}           one run
 //	GET  /api/runs/{id}/events    its lines and state, as server-sent events
@@ -55,24 +59,48 @@ type Info struct {
 //	POST /api/runs/{id}/cancel    cancel it
 //	GET  /api/groups/{group}      the runs of a Compare
 //	POST /api/groups/{group}/cancel  cancel those not ended
-func Handler(r *Runner) http.Handler {
+//
+// It serves only requests whose Host is an IP address, localhost, or one
+// of allowedHosts (guard.go says what else guards it). Every error is
+// JSON: {"error": "…"}, with "fields" (the knobs, by name) or "unknown"
+// (parameters it does not take) where they apply.
+func Handler(r *Runner, allowedHosts ...string) http.Handler {
 	mux := http.NewServeMux()
 	sub, _ := fs.Sub(static, "static")
-	files := http.FileServerFS(sub)
-	mux.Handle("GET /static/", http.StripPrefix("/static/", files))
+	mux.HandleFunc("GET /static/{file...}", func(w http.ResponseWriter, req *http.Request) {
+		name := req.PathValue("file")
+		if fi, err := fs.Stat(sub, name); err != nil || !fi.Mode().IsRegular() {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("%s: no such file", clip(req.URL.Path)))
+			return
+		}
+		http.ServeFileFS(w, req, sub, name)
+	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, req *http.Request) {
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'")
+		// The page's own parameters (the knobs, id, group, run) are app.js's
+		// to read, and to say which it does not know.
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 		http.ServeFileFS(w, req, sub, "index.html")
 	})
 	mux.HandleFunc("GET /api/info", func(w http.ResponseWriter, req *http.Request) {
+		if !onlyParams(w, req) {
+			return
+		}
 		_, st := r.cfg.Traces.Before()
+		var peers *PeerStatus
+		if r.cfg.Peers != nil {
+			p := r.cfg.Peers()
+			peers = &p
+		}
 		writeJSON(w, http.StatusOK, Info{
 			CPUs: runtime.NumCPU(), MaxTasks: MaxTasks, MinUnitMS: ms(MinUnit), MaxUnitMS: ms(MaxUnit), MaxProcs: MaxProcs,
-			MaxExpected: ms(MaxExpected), LineTasks: client.LineTasks, Scenarios: names(scenario.All), Computes: names(scenario.Computes),
-			Defaults: defaultsMap(), Jaeger: st,
+			MaxExpected: ms(MaxExpected), LineTasks: client.LineTasks, Runtimes: names(scenario.Runtimes), Tokio: peers,
+			Scenarios: names(scenario.All), Computes: names(scenario.Computes), Defaults: defaultsMap(), Jaeger: st,
 		})
 	})
 	mux.HandleFunc("GET /api/check", func(w http.ResponseWriter, req *http.Request) {
+		if !onlyParams(w, req, knobNames...) {
+			return
+		}
 		checkKnobs(w, req, r.limits)
 	})
 	mux.HandleFunc("POST /api/runs", func(w http.ResponseWriter, req *http.Request) {
@@ -82,12 +110,21 @@ func Handler(r *Runner) http.Handler {
 		submit(w, req, r, true)
 	})
 	mux.HandleFunc("GET /api/runs", func(w http.ResponseWriter, req *http.Request) {
+		if !onlyParams(w, req) {
+			return
+		}
 		writeJSON(w, http.StatusOK, views(r, r.Runs()))
 	})
 	mux.HandleFunc("GET /api/runs/{id}", withRun(r, func(w http.ResponseWriter, req *http.Request, run *Run) {
+		if !onlyParams(w, req) {
+			return
+		}
 		writeJSON(w, http.StatusOK, view(r, run))
 	}))
 	mux.HandleFunc("GET /api/runs/{id}/svg", withRun(r, func(w http.ResponseWriter, req *http.Request, run *Run) {
+		if !onlyParams(w, req, "compact") {
+			return
+		}
 		svg := run.SVG(req.URL.Query().Get("compact") == "1")
 		if svg == nil {
 			writeError(w, http.StatusNotFound, "the run has no figure (yet)")
@@ -104,9 +141,15 @@ func Handler(r *Runner) http.Handler {
 		writeJSON(w, http.StatusOK, view(r, run))
 	}))
 	mux.HandleFunc("GET /api/runs/{id}/events", withRun(r, func(w http.ResponseWriter, req *http.Request, run *Run) {
+		if !onlyParams(w, req) {
+			return
+		}
 		events(w, req, r, run)
 	}))
 	mux.HandleFunc("GET /api/groups/{group}", withGroup(r, func(w http.ResponseWriter, req *http.Request, runs []*Run) {
+		if !onlyParams(w, req) {
+			return
+		}
 		writeJSON(w, http.StatusOK, views(r, runs))
 	}))
 	mux.HandleFunc("POST /api/groups/{group}/cancel", withGroup(r, func(w http.ResponseWriter, req *http.Request, runs []*Run) {
@@ -120,9 +163,9 @@ func Handler(r *Runner) http.Handler {
 	// refused.
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeError(w, http.StatusForbidden, "cross-site request refused")
+		writeError(w, http.StatusForbidden, "cross-site request refused: runs start from this page only")
 	}))
-	return cop.Handler(mux)
+	return secure(hostGuard(allowedHosts, cop.Handler(jsonErrors(mux))))
 }
 
 // checkKnobs answers whether the knobs in the query make a run the page
@@ -153,23 +196,33 @@ func checkKnobs(w http.ResponseWriter, req *http.Request, l client.Limits) {
 	writeJSON(w, http.StatusOK, a)
 }
 
-// submit queues a run, or a Compare, from a POSTed form.
+// submit queues a run, or a Compare, from a POSTed form. A Compare may
+// name its runtimes (runtimes=go,tokio) instead of the runtime knob.
 func submit(w http.ResponseWriter, req *http.Request, r *Runner, compare bool) {
-	req.Body = http.MaxBytesReader(w, req.Body, 16<<10)
-	if err := req.ParseForm(); err != nil {
-		writeError(w, http.StatusBadRequest, "unreadable form: "+err.Error())
+	form, ok := formBody(w, req)
+	if !ok {
 		return
 	}
-	k, err := ParseKnobs(req.PostForm)
+	var runtimes []scenario.Runtime
+	if compare && form.Has("runtimes") {
+		var err error
+		if runtimes, err = parseRuntimes(form); err != nil {
+			writeFieldErrors(w, err)
+			return
+		}
+		form.Del("runtimes")
+	}
+	k, err := ParseKnobs(form)
 	if err != nil {
 		writeFieldErrors(w, err)
 		return
 	}
-	var scenarios []scenario.Scenario
+	var runs []*Run
 	if compare {
-		scenarios = scenario.All
+		runs, err = r.Compare(k, runtimes...)
+	} else {
+		runs, err = r.Submit(k)
 	}
-	runs, err := r.Submit(k, scenarios...)
 	switch {
 	case errors.Is(err, ErrQueueFull):
 		writeError(w, http.StatusTooManyRequests, err.Error())
@@ -179,6 +232,30 @@ func submit(w http.ResponseWriter, req *http.Request, r *Runner, compare bool) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, views(r, runs))
+}
+
+// parseRuntimes reads a Compare's runtimes: one value, names separated by
+// commas, each once; the runtime knob is not given with them.
+func parseRuntimes(form url.Values) ([]scenario.Runtime, error) {
+	vals := form["runtimes"]
+	switch {
+	case len(vals) != 1:
+		return nil, FieldErrors{"runtimes": "given more than once: give the runtimes in one value, such as go,tokio"}
+	case form.Has("runtime"):
+		return nil, FieldErrors{"runtimes": "given with the runtime knob: give one or the other"}
+	}
+	var out []scenario.Runtime
+	for _, s := range strings.Split(vals[0], ",") {
+		rt, err := scenario.ParseRuntime(s)
+		switch {
+		case err != nil:
+			return nil, FieldErrors{"runtimes": fmt.Sprintf("%q is none of %s", clip(s), scenario.Names(scenario.Runtimes))}
+		case slices.Contains(out, rt):
+			return nil, FieldErrors{"runtimes": fmt.Sprintf("%s given twice", rt)}
+		}
+		out = append(out, rt)
+	}
+	return out, nil
 }
 
 // events streams a run's lines as "line" events (id: the line's index, so

@@ -4,8 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"net/url"
-	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"asynctrace/client"
@@ -25,26 +26,36 @@ const (
 // Knobs are a run's settings, named as the client's flags are; the page's
 // URL carries them as query parameters of those names.
 type Knobs struct {
+	Runtime  scenario.Runtime  `json:"runtime"` // go, or tokio: the article's own programs
 	Scenario scenario.Scenario `json:"scenario"`
 	Tasks    int               `json:"tasks"`
 	Unit     time.Duration     `json:"-"`
-	Procs    int               `json:"procs"`   // 0: the scenario's default
+	Procs    int               `json:"procs"`   // GOMAXPROCS, Tokio's workers or rayon's threads; 0: the default
 	Compute  scenario.Compute  `json:"compute"` // "": the scenario's default
 }
 
 // DefaultKnobs are the article's: single-thread, three tasks, at a unit
 // short enough to watch (22u = 1.1 s).
-var DefaultKnobs = Knobs{Scenario: scenario.SingleThread, Tasks: 3, Unit: 50 * time.Millisecond}
+var DefaultKnobs = Knobs{Runtime: scenario.Go, Scenario: scenario.SingleThread, Tasks: 3, Unit: 50 * time.Millisecond}
 
 // knobNames are the parameters ParseKnobs reads: the client's flag names.
-var knobNames = []string{"scenario", "tasks", "unit", "procs", "compute"}
+var knobNames = []string{"runtime", "scenario", "tasks", "unit", "procs", "compute"}
 
 // FieldErrors says what is wrong with each knob, by parameter name.
 type FieldErrors map[string]string
 
 func (e FieldErrors) Error() string {
+	// The knobs in the form's order, then the parameters that are none.
+	keys := slices.Clone(knobNames)
+	var others []string
+	for k := range e {
+		if !slices.Contains(knobNames, k) {
+			others = append(others, k)
+		}
+	}
+	slices.Sort(others)
 	s := ""
-	for _, k := range knobNames {
+	for _, k := range append(keys, others...) {
 		if m, ok := e[k]; ok {
 			if s != "" {
 				s += "; "
@@ -57,10 +68,16 @@ func (e FieldErrors) Error() string {
 
 // ParseKnobs reads the knobs from v (a query or a form): missing ones take
 // DefaultKnobs' values; every present one must be exactly one value of its
-// kind within its bounds. Nothing else in v is read.
+// kind within its bounds. A parameter that is no knob is an error too,
+// named: a misspelt knob must not run the default.
 func ParseKnobs(v url.Values) (Knobs, error) {
 	k := DefaultKnobs
 	errs := FieldErrors{}
+	for name := range v {
+		if !slices.Contains(knobNames, name) {
+			errs[clip(name)] = "not a knob: the knobs are " + strings.Join(knobNames, ", ")
+		}
+	}
 	get := func(name string) (string, bool) {
 		vals, ok := v[name]
 		if !ok || len(vals) == 1 && vals[0] == "" {
@@ -71,6 +88,13 @@ func ParseKnobs(v url.Values) (Knobs, error) {
 			return "", false
 		}
 		return vals[0], true
+	}
+	if s, ok := get("runtime"); ok {
+		r, err := scenario.ParseRuntime(s)
+		if err != nil {
+			errs["runtime"] = fmt.Sprintf("%q is none of %s", clip(s), scenario.Names(scenario.Runtimes))
+		}
+		k.Runtime = r
 	}
 	if s, ok := get("scenario"); ok {
 		sc, err := scenario.Parse(s)
@@ -128,12 +152,19 @@ func ParseKnobs(v url.Values) (Knobs, error) {
 // the machine's limits (client.Preflight), with the thread limit the child
 // is given.
 func (k Knobs) Check(l client.Limits) error {
+	if k.Runtime == scenario.Tokio {
+		// The article's programs compute as the article does: which
+		// modes have a program, the client says.
+		if _, _, err := client.PeerProgram(k.Scenario, cmp.Or(k.Compute, scenario.Hold)); err != nil {
+			return FieldErrors{"compute": err.Error()}
+		}
+	}
 	p := k.params()
 	if exp, formula := p.Expected(); exp > MaxExpected {
 		return FieldErrors{"tasks": fmt.Sprintf("%s with %d tasks at u = %v is expected to take %v (%s); the page runs at most %v: fewer tasks or a smaller unit",
 			k.Scenario, k.Tasks, k.Unit, exp.Round(time.Second), formula, MaxExpected)}
 	}
-	cfg := client.Config{Scenario: k.Scenario, Tasks: k.Tasks, Unit: k.Unit, Procs: k.Procs, Compute: k.Compute}
+	cfg := client.Config{Runtime: k.Runtime, Scenario: k.Scenario, Tasks: k.Tasks, Unit: k.Unit, Procs: k.Procs, Compute: k.Compute}
 	l.MaxThreads = cmp.Or(k.maxThreads(), goMaxThreads)
 	if _, err := client.Preflight(cfg, l); err != nil {
 		return FieldErrors{"tasks": err.Error()}
@@ -141,20 +172,15 @@ func (k Knobs) Check(l client.Limits) error {
 	return nil
 }
 
-// params are the run's parameters, defaults filled in as the client does.
+// params are the run's parameters, defaults filled in by the client.
 func (k Knobs) params() scenario.Params {
-	p := scenario.Params{Scenario: k.Scenario, Compute: k.Compute, N: k.Tasks, Procs: k.Procs, CPUs: runtime.NumCPU(), Unit: k.Unit}
-	if p.Compute == "" {
-		p.Compute = k.Scenario.DefaultCompute()
-	}
-	if p.Procs == 0 {
-		p.Procs = k.Scenario.DefaultProcs(p.N, p.CPUs)
-	}
-	return p
+	return client.Params(client.Config{Runtime: k.Runtime, Scenario: k.Scenario, Tasks: k.Tasks, Unit: k.Unit, Procs: k.Procs, Compute: k.Compute})
 }
 
 // goMaxThreads is Go's limit on a program's OS threads, unless
-// runtime/debug.SetMaxThreads changes it.
+// runtime/debug.SetMaxThreads changes it: the limit a child starts with.
+// (Package client has no constant for it; it reads the limit of its own
+// process, client.ReadLimits.)
 const goMaxThreads = 10000
 
 // maxThreads is the child's -max-threads, 0 where Go's limit will do:
@@ -171,6 +197,7 @@ func (k Knobs) maxThreads() int {
 // Query is the knobs as the page's URL carries them.
 func (k Knobs) Query() url.Values {
 	v := url.Values{}
+	v.Set("runtime", string(cmp.Or(k.Runtime, scenario.Go)))
 	v.Set("scenario", string(k.Scenario))
 	v.Set("tasks", strconv.Itoa(k.Tasks))
 	v.Set("unit", k.Unit.String())
@@ -181,27 +208,37 @@ func (k Knobs) Query() url.Values {
 	return v
 }
 
-// args are the child's command line: the client's flags, each from a
-// parsed and checked knob, never a string from the request.
-func (k Knobs) args(addr, svgDir string) []string {
-	a := []string{
-		"-addr", addr,
-		"-scenario", string(k.Scenario),
-		"-tasks", strconv.Itoa(k.Tasks),
-		"-unit", k.Unit.String(),
-		"-procs", strconv.Itoa(k.Procs),
-		"-json", "-svg", svgDir, "-svg-compact", "-jaeger-ui", "",
+// userArgs are the client's flags for the knobs, as a person would give
+// them (the defaults left out): the one place the page spells the
+// client's knob flags, for the command it shows and the child's.
+func (k Knobs) userArgs() []string {
+	var a []string
+	if k.Runtime == scenario.Tokio {
+		a = append(a, "-runtime", string(k.Runtime))
+	}
+	a = append(a, "-scenario", string(k.Scenario), "-tasks", strconv.Itoa(k.Tasks), "-unit", k.Unit.String())
+	if k.Procs != 0 {
+		a = append(a, "-procs", strconv.Itoa(k.Procs))
 	}
 	if k.Compute != "" {
 		a = append(a, "-compute", string(k.Compute))
 	}
+	if m := k.maxThreads(); m > 0 {
+		a = append(a, "-max-threads", strconv.Itoa(m))
+	}
+	return a
+}
+
+// args are the child's command line: the knobs' flags (userArgs), each
+// from a parsed and checked knob, never a string from the request; and
+// what the page reads of the run.
+func (k Knobs) args(addr, svgDir string) []string {
+	a := append([]string{"-addr", addr}, k.userArgs()...)
+	a = append(a, "-json", "-svg", svgDir, "-svg-compact", "-jaeger-ui", "")
 	if k.Tasks <= client.LineTasks {
 		a = append(a, "-v") // the article's lines, on stderr
 	} else {
 		a = append(a, "-progress-every", "250ms") // the page shows each
-	}
-	if m := k.maxThreads(); m > 0 {
-		a = append(a, "-max-threads", strconv.Itoa(m))
 	}
 	return a
 }

@@ -38,10 +38,22 @@ const (
 
 func (s State) ended() bool { return s == Done || s == Failed || s == Cancelled }
 
-// maxLines bounds what a run keeps of its child's output: the article's
-// four lines a task up to client.LineTasks tasks, a progress line a second
-// above, and its errors.
-const maxLines = 2000
+// What a run keeps of its child's output (stderr, its lines): the
+// article's four lines a task up to client.LineTasks tasks, a progress
+// line every 250 ms above, and its errors; past these bounds, lines are
+// counted and the run's last line says how many were not kept. A line
+// longer than maxLineBytes is cut, and says so.
+const (
+	maxLines     = 2000
+	maxLineBytes = 16 << 10
+	maxLinesSize = 4 << 20 // all lines' bytes
+	maxStdout    = 4 << 20 // its -json result
+)
+
+// maxErrorExamples is how many of a run's failed tasks' errors its views
+// carry: a run of 10,000 tasks can fail 10,000 times, and the page polls
+// the views. The count and the counts by cause are whole.
+const maxErrorExamples = 5
 
 // Run is one run the page asked for.
 type Run struct {
@@ -49,52 +61,87 @@ type Run struct {
 	Knobs Knobs `json:"knobs"`
 	Group int   `json:"group,omitempty"` // the Compare that made it
 
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced at every change
-	state   State
-	lines   []string
-	dropped int
-	result  *client.Result
-	svg     []byte
-	compact []byte // the figure, compact (Compare)
-	errMsg  string
-	trace   TraceStatus
-	queued  time.Time
-	started time.Time
-	ended   time.Time
-	cancel  context.CancelFunc // while running
+	mu        sync.Mutex
+	changed   chan struct{} // closed and replaced at every change
+	state     State
+	lines     []string
+	lineBytes int
+	written   int // lines the child wrote
+	dropped   int
+	result    *client.Result // Errors: the first maxErrorExamples only
+	failed    int            // tasks that failed, every one
+	svg       []byte
+	compact   []byte // the figure, compact (Compare)
+	errMsg    string
+	trace     TraceStatus
+	queued    time.Time
+	started   time.Time
+	ended     time.Time
+	cancel    context.CancelFunc // while running
 }
 
-// TraceStatus says where the run's trace is.
+// TraceStatus says where the run's trace is: State for programs (the page
+// decides on it), Note for people.
 type TraceStatus struct {
-	ID    string `json:"id,omitempty"`
-	URL   string `json:"url,omitempty"`   // in the Jaeger UI
-	Spans int    `json:"spans,omitempty"` // in Jaeger, last counted
-	Note  string `json:"note,omitempty"`  // why there is no link, or where it stands
+	State TraceState `json:"state,omitempty"` // "" until the run ends
+	ID    string     `json:"id,omitempty"`
+	URL   string     `json:"url,omitempty"`   // in the Jaeger UI
+	Spans int        `json:"spans,omitempty"` // in Jaeger, last counted
+	Note  string     `json:"note,omitempty"`  // why there is no link, or where it stands
 }
+
+// PeerStatus says whether the runs can have runtime tokio: the article's
+// programs are there, or, in Note, which one is missing and how to build
+// them (the client's own message).
+type PeerStatus struct {
+	Available bool   `json:"available"`
+	Dir       string `json:"dir,omitempty"`
+	Note      string `json:"note,omitempty"`
+}
+
+// TraceState is where a run's trace stands.
+type TraceState string
+
+const (
+	// TraceNone: the run has no trace to link (spans not exported, no
+	// Jaeger UI address, no trace id, cancelled); the note says why.
+	TraceNone TraceState = "none"
+	// TraceWaiting: the link is there, and the page is reading Jaeger
+	// until the trace's span count stops growing: look again.
+	TraceWaiting TraceState = "waiting"
+	// TraceReady: Jaeger holds the trace, Spans counted.
+	TraceReady TraceState = "ready"
+	// TraceFailed: Jaeger did not hold the trace in time; the note says
+	// what it answered.
+	TraceFailed TraceState = "failed"
+)
 
 // View is a run as the page's API shows it.
 type View struct {
-	ID         int              `json:"id"`
-	Group      int              `json:"group,omitempty"`
-	Knobs      Knobs            `json:"knobs"`
-	UnitMS     float64          `json:"unit_ms"`
-	Query      string           `json:"query"` // the knobs as URL parameters
-	Command    string           `json:"command"`
-	State      State            `json:"state"`
-	ExpectedMS float64          `json:"expected_ms"`
-	Formula    string           `json:"formula"`
-	Queued     time.Time        `json:"queued"`
-	Started    *time.Time       `json:"started,omitempty"`
-	Ended      *time.Time       `json:"ended,omitempty"`
-	ElapsedMS  float64          `json:"elapsed_ms"`
-	Lines      int              `json:"lines"`
-	Error      string           `json:"error,omitempty"`
-	Result     *client.Result   `json:"result,omitempty"`
-	Checks     []scenario.Check `json:"checks,omitempty"`
-	HasSVG     bool             `json:"has_svg"`
-	Trace      TraceStatus      `json:"trace"`
-	Ahead      int              `json:"ahead,omitempty"` // runs before it, while queued
+	ID         int        `json:"id"`
+	Group      int        `json:"group,omitempty"`
+	Knobs      Knobs      `json:"knobs"`
+	UnitMS     float64    `json:"unit_ms"`
+	Query      string     `json:"query"` // the knobs as URL parameters
+	Command    string     `json:"command"`
+	State      State      `json:"state"`
+	ExpectedMS float64    `json:"expected_ms"`
+	Formula    string     `json:"formula"`
+	Queued     time.Time  `json:"queued"`
+	Started    *time.Time `json:"started,omitempty"`
+	Ended      *time.Time `json:"ended,omitempty"`
+	ElapsedMS  float64    `json:"elapsed_ms"`
+	Lines      int        `json:"lines"`
+	Error      string     `json:"error,omitempty"` // why it failed, or was cancelled
+	// FailedTasks counts the tasks that failed; Result.Errors holds the
+	// first few of their errors only, Result.Failures their counts by
+	// cause.
+	FailedTasks int              `json:"failed_tasks,omitempty"`
+	Result      *client.Result   `json:"result,omitempty"`
+	Checks      []scenario.Check `json:"checks,omitempty"`
+	HasSVG      bool             `json:"has_svg"`
+	Trace       TraceStatus      `json:"trace"`
+	Ahead       int              `json:"ahead,omitempty"` // runs before it, while queued
 }
 
 func newRun(id, group int, k Knobs) *Run {
@@ -112,10 +159,21 @@ func (r *Run) update(f func()) {
 
 func (r *Run) addLine(s string) {
 	r.update(func() {
-		if len(r.lines) < maxLines {
+		r.written++
+		if len(r.lines) < maxLines && r.lineBytes+len(s) <= maxLinesSize {
 			r.lines = append(r.lines, s)
+			r.lineBytes += len(s)
 		} else {
 			r.dropped++
+		}
+	})
+}
+
+// endLines says, as the run's last line, how many lines were not kept.
+func (r *Run) endLines() {
+	r.update(func() {
+		if r.dropped > 0 {
+			r.lines = append(r.lines, fmt.Sprintf("… and %d more lines, not kept: the page keeps a run's first %d lines (%d MiB)", r.dropped, maxLines, maxLinesSize>>20))
 		}
 	})
 }
@@ -157,7 +215,7 @@ func (r *Run) View() View {
 		ID: r.ID, Group: r.Group, Knobs: r.Knobs, UnitMS: ms(r.Knobs.Unit), Query: r.Knobs.Query().Encode(),
 		Command: "go run ./cmd/client " + strings.Join(r.Knobs.userArgs(), " "),
 		State:   r.state, ExpectedMS: ms(exp), Formula: formula, Queued: r.queued,
-		Lines: len(r.lines) + r.dropped, Error: r.errMsg, Result: r.result, HasSVG: r.svg != nil, Trace: r.trace,
+		Lines: r.written, Error: r.errMsg, FailedTasks: r.failed, Result: r.result, HasSVG: r.svg != nil, Trace: r.trace,
 	}
 	if !r.started.IsZero() {
 		t := r.started
@@ -178,21 +236,6 @@ func (r *Run) View() View {
 	return v
 }
 
-// userArgs are the flags a person would give the client for this run.
-func (k Knobs) userArgs() []string {
-	a := []string{"-scenario", string(k.Scenario), "-tasks", fmt.Sprint(k.Tasks), "-unit", k.Unit.String()}
-	if k.Procs != 0 {
-		a = append(a, "-procs", fmt.Sprint(k.Procs))
-	}
-	if k.Compute != "" {
-		a = append(a, "-compute", string(k.Compute))
-	}
-	if m := k.maxThreads(); m > 0 {
-		a = append(a, "-max-threads", fmt.Sprint(m))
-	}
-	return a
-}
-
 // RunnerConfig configures a Runner.
 type RunnerConfig struct {
 	// Exe is the program each run executes with ChildEnv=client: cmd/web
@@ -204,7 +247,11 @@ type RunnerConfig struct {
 	}
 	// Traces says, before each run, whether its spans can be exported and
 	// where its trace will be; and looks for the trace after the run.
-	Traces   Traces
+	Traces Traces
+	// Peers says whether the article's Tokio programs are where the
+	// children will look for them (cmd/web: clientcmd.PeerDir); nil: not
+	// known, the runs will say.
+	Peers    func() PeerStatus
 	MaxQueue int // runs waiting at most; default 20
 	History  int // runs kept, ended ones dropped oldest first; default 50
 }
@@ -251,25 +298,54 @@ func (r *Runner) Close() {
 	r.awaiting.Wait()
 }
 
-// Submit queues runs of the knobs, one per scenario given (Compare gives
-// all five, under one group id), and returns them. In a Compare,
-// single-thread keeps its one P and os-threads its P per task: the procs
-// knob sets the others'.
-func (r *Runner) Submit(k Knobs, scenarios ...scenario.Scenario) ([]*Run, error) {
-	if len(scenarios) == 0 {
-		scenarios = []scenario.Scenario{k.Scenario}
+// Submit queues a run of the knobs, and returns it.
+func (r *Runner) Submit(k Knobs) ([]*Run, error) {
+	if err := k.Check(r.limits); err != nil {
+		return nil, err
 	}
-	knobs := make([]Knobs, len(scenarios))
-	for i, sc := range scenarios {
-		knobs[i] = k
-		knobs[i].Scenario = sc
-		if len(scenarios) > 1 && (sc == scenario.SingleThread || sc == scenario.OSThreads) {
-			knobs[i].Procs = 0
-		}
-		if err := knobs[i].Check(r.limits); err != nil {
-			return nil, fmt.Errorf("%s: %w", sc, err)
+	return r.queue([]Knobs{k}, false)
+}
+
+// Compare queues the five scenarios with the knobs under one group id, in
+// each of the runtimes (none: the knobs' own), scenario by scenario: Go's
+// sync, Tokio's sync, Go's sequential, ...; and returns them in that
+// order. Single-thread keeps its one thread, and Go's os-threads its P per
+// task: the procs knob sets the others' (Tokio's workers, rayon's
+// threads).
+func (r *Runner) Compare(k Knobs, runtimes ...scenario.Runtime) ([]*Run, error) {
+	if len(runtimes) == 0 {
+		runtimes = []scenario.Runtime{k.Runtime}
+	}
+	var knobs []Knobs
+	for _, sc := range scenario.All {
+		for _, rt := range runtimes {
+			kk := k
+			kk.Runtime, kk.Scenario = rt, sc
+			if sc == scenario.SingleThread || sc == scenario.OSThreads && rt != scenario.Tokio {
+				kk.Procs = 0
+			}
+			if err := kk.Check(r.limits); err != nil {
+				if len(runtimes) > 1 {
+					return nil, fmt.Errorf("%s on %s: %w", sc, runtimeName(rt), err)
+				}
+				return nil, fmt.Errorf("%s: %w", sc, err)
+			}
+			knobs = append(knobs, kk)
 		}
 	}
+	return r.queue(knobs, true)
+}
+
+// runtimeName is a runtime as the page names it.
+func runtimeName(rt scenario.Runtime) string {
+	if rt == scenario.Tokio {
+		return "Tokio"
+	}
+	return "Go"
+}
+
+// queue queues runs of the knobs checked, under a new group id if group.
+func (r *Runner) queue(knobs []Knobs, group bool) ([]*Run, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	waiting := 0
@@ -278,17 +354,17 @@ func (r *Runner) Submit(k Knobs, scenarios ...scenario.Scenario) ([]*Run, error)
 			waiting++
 		}
 	}
-	if waiting+len(scenarios) > r.cfg.MaxQueue {
+	if waiting+len(knobs) > r.cfg.MaxQueue {
 		return nil, ErrQueueFull
 	}
-	group := 0
-	if len(scenarios) > 1 {
+	g := 0
+	if group {
 		r.group++
-		group = r.group
+		g = r.group
 	}
 	var out []*Run
 	for _, k := range knobs {
-		run := newRun(r.nextID, group, k)
+		run := newRun(r.nextID, g, k)
 		r.nextID++
 		r.runs = append(r.runs, run)
 		out = append(out, run)
@@ -333,7 +409,7 @@ func (r *Runner) Runs() []*Run {
 	return out
 }
 
-// Group returns the runs of a Compare, in scenario order.
+// Group returns the runs of a Compare, in the order Compare queued them.
 func (r *Runner) Group(g int) []*Run {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -427,23 +503,32 @@ func (r *Runner) execute(loop context.Context, run *Run) {
 		return
 	}
 	state, errMsg, res, svg, trace := r.child(ctx, run)
+	failed := 0
+	if res != nil {
+		failed = max(len(res.Errors), sumValues(res.Failures))
+		if len(res.Errors) > maxErrorExamples {
+			res.Errors = slices.Clip(res.Errors[:maxErrorExamples])
+		}
+	}
 	run.update(func() {
-		run.state, run.ended, run.result, run.svg, run.compact, run.trace = state, time.Now(), res, svg[0], svg[1], trace
+		run.state, run.ended, run.result, run.failed, run.svg, run.compact, run.trace = state, time.Now(), res, failed, svg[0], svg[1], trace
 		run.errMsg = errMsg
 		if state == Cancelled {
 			run.errMsg = "cancelled from the page"
 			if loop.Err() != nil {
 				run.errMsg = "cancelled: the page is stopping"
 			}
+			run.trace = TraceStatus{State: TraceNone, Note: "No trace link: the run was cancelled."}
 		}
 	})
-	if state == Done && trace.URL != "" {
+	if trace.State == TraceWaiting && state != Cancelled {
 		// Not in the way of the next run.
 		r.awaiting.Go(func() { r.cfg.Traces.Await(loop, run) })
 	}
 }
 
 func (r *Runner) child(ctx context.Context, run *Run) (state State, errMsg string, res *client.Result, svg [2][]byte, trace TraceStatus) {
+	trace = TraceStatus{State: TraceNone, Note: "No trace: the run did not start."}
 	addr, err := r.cfg.Servers.Addr(ctx, run.Knobs.Unit)
 	if err != nil {
 		return Failed, "echo server: " + err.Error(), nil, svg, trace
@@ -454,38 +539,39 @@ func (r *Runner) child(ctx context.Context, run *Run) (state State, errMsg strin
 	}
 	defer os.RemoveAll(dir)
 
-	export, trace := r.cfg.Traces.Before()
+	export, before := r.cfg.Traces.Before()
 	cmd := exec.CommandContext(ctx, r.cfg.Exe, run.Knobs.args(addr, dir)...)
 	cmd.Env = childEnv(export)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
-	var stdout bytes.Buffer
-	cmd.Stdout = &limitedBuffer{b: &stdout, max: 4 << 20}
+	out := &limitedBuffer{b: new(bytes.Buffer), max: maxStdout}
+	cmd.Stdout = out
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return Failed, err.Error(), nil, svg, trace
 	}
 	if err := cmd.Start(); err != nil {
 		if ctx.Err() != nil {
-			return Cancelled, "", nil, svg, TraceStatus{} // cancelled as it started
+			return Cancelled, "", nil, svg, trace // cancelled as it started
 		}
 		return Failed, "starting the run: " + err.Error(), nil, svg, trace
 	}
-	sc := bufio.NewScanner(stderr)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var last []string
-	for sc.Scan() {
-		line := sc.Text()
+	rerr := readLines(stderr, maxLineBytes, func(line string) {
 		run.addLine(line)
 		if strings.HasPrefix(line, "client:") {
-			last = append(last, strings.TrimPrefix(line, "client: "))
+			last = append(last[max(0, len(last)-2):], strings.TrimPrefix(line, "client: "))
 		}
+	})
+	if rerr != nil {
+		run.addLine("… the run's output could not be read further: " + rerr.Error())
+		io.Copy(io.Discard, stderr)
 	}
-	io.Copy(io.Discard, stderr)
+	run.endLines()
 	werr := cmd.Wait()
 
 	var result client.Result
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &result); err == nil && result.Scenario != "" {
+	if err := json.Unmarshal(bytes.TrimSpace(out.b.Bytes()), &result); err == nil && result.Scenario != "" {
 		res = &result
 	}
 	for i, suffix := range []string{".svg", "-compact.svg"} {
@@ -495,17 +581,71 @@ func (r *Runner) child(ctx context.Context, run *Run) (state State, errMsg strin
 	}
 	switch {
 	case ctx.Err() != nil:
-		return Cancelled, "", res, svg, TraceStatus{}
+		return Cancelled, "", res, svg, trace
 	case werr != nil:
-		msg := werr.Error()
-		if len(last) > 0 {
-			msg = strings.Join(last[max(0, len(last)-3):], "; ")
+		msg := "the client's process ended: " + werr.Error()
+		var ee *exec.ExitError
+		if errors.As(werr, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				msg = fmt.Sprintf("the client's process was stopped by a signal (%v) before it ended its run", ws.Signal())
+			}
 		}
-		return Failed, msg, res, svg, r.cfg.Traces.Link(trace, res)
+		if len(last) > 0 {
+			msg = strings.Join(last, "; ")
+		}
+		return Failed, msg, res, svg, r.cfg.Traces.Link(before, res)
+	case res == nil && out.cut:
+		return Failed, fmt.Sprintf("the run's result was over %d MiB, cut, and could not be read", maxStdout>>20), nil, svg, r.cfg.Traces.Link(before, nil)
 	case res == nil:
-		return Failed, "the run printed no result", nil, svg, trace
+		return Failed, "the run printed no result", nil, svg, r.cfg.Traces.Link(before, nil)
 	}
-	return Done, "", res, svg, r.cfg.Traces.Link(trace, res)
+	return Done, "", res, svg, r.cfg.Traces.Link(before, res)
+}
+
+// readLines calls emit with each line r holds, without its end of line;
+// a line longer than maxLen is cut to maxLen bytes and says how many
+// more it had. It returns the first error reading other than EOF.
+func readLines(r io.Reader, maxLen int, emit func(string)) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var line []byte
+	cut := 0
+	for {
+		chunk, err := br.ReadSlice('\n')
+		end := err == nil
+		if end {
+			chunk = bytes.TrimSuffix(bytes.TrimSuffix(chunk, []byte("\n")), []byte("\r"))
+		}
+		if room := maxLen - len(line); len(chunk) > room {
+			cut += len(chunk) - room
+			chunk = chunk[:room]
+		}
+		line = append(line, chunk...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if end || len(line) > 0 || cut > 0 {
+			s := string(line)
+			if cut > 0 {
+				s = strings.ToValidUTF8(s, "") + fmt.Sprintf(" … [line cut: %d more bytes; the page keeps a line's first %d]", cut, maxLen)
+			}
+			emit(s)
+		}
+		line, cut = line[:0], 0
+		if !end {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+func sumValues(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // childEnv is this process's environment for a child: ChildEnv set, and
@@ -524,16 +664,18 @@ func childEnv(export bool) []string {
 	return env
 }
 
-// limitedBuffer keeps the first max bytes written to it.
+// limitedBuffer keeps the first max bytes written to it, and whether
+// there were more.
 type limitedBuffer struct {
 	b   *bytes.Buffer
 	max int
+	cut bool
 }
 
 func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := l.max - l.b.Len(); room > 0 {
-		l.b.Write(p[:min(len(p), room)])
-	}
+	room := max(0, l.max-l.b.Len())
+	l.b.Write(p[:min(len(p), room)])
+	l.cut = l.cut || len(p) > room
 	return len(p), nil
 }
 

@@ -28,33 +28,41 @@ const noJaeger = " The figure is drawn from the run's own spans all the same."
 
 // Before says whether a run's spans can be exported now: a collector
 // answers on the OTLP endpoint. If not, or if there is no UI to link to,
-// the status says why there will be no link.
+// the status is TraceNone and says why there will be no link; else
+// TraceReady: runs will be linked.
 func (t Traces) Before() (export bool, st TraceStatus) {
 	if !t.Exporting {
-		return false, TraceStatus{Note: "No trace link: spans are not exported (OTEL_TRACES_EXPORTER=none)." + noJaeger}
+		return false, TraceStatus{State: TraceNone, Note: "No trace link: spans are not exported (OTEL_TRACES_EXPORTER=none)." + noJaeger}
 	}
 	hostport := otlpHostPort(t.OTLP)
 	c, err := net.DialTimeout("tcp", hostport, 500*time.Millisecond)
 	if err != nil {
-		return false, TraceStatus{Note: fmt.Sprintf("No trace link: no Jaeger answers for OTLP at %s (start one with `docker compose up jaeger`, or set OTEL_EXPORTER_OTLP_ENDPOINT).%s", hostport, noJaeger)}
+		return false, TraceStatus{State: TraceNone, Note: fmt.Sprintf("No trace link: no Jaeger answers for OTLP at %s (start one with `docker compose up jaeger`, or set OTEL_EXPORTER_OTLP_ENDPOINT).%s", hostport, noJaeger)}
 	}
 	c.Close()
 	if t.UI == "" {
-		return true, TraceStatus{Note: fmt.Sprintf("Spans exported to %s; no trace link: no Jaeger UI address (-jaeger-ui).", hostport)}
+		return true, TraceStatus{State: TraceNone, Note: fmt.Sprintf("Spans exported to %s; no trace link: no Jaeger UI address (-jaeger-ui).", hostport)}
 	}
-	return true, TraceStatus{}
+	return true, TraceStatus{State: TraceReady}
 }
 
-// Link is the status after the run: the trace's id, and its link where
-// Before found Jaeger.
+// Link is the status after the run, from Before's: the trace's id, and
+// its link where Before found Jaeger (TraceWaiting: Await reads it).
 func (t Traces) Link(st TraceStatus, res *client.Result) TraceStatus {
 	if res == nil || res.TraceID == "" || strings.Trim(res.TraceID, "0") == "" {
+		if st.State != TraceNone {
+			st = TraceStatus{State: TraceNone, Note: "No trace link: the run ended without saying its trace's id."}
+		}
 		return st
 	}
 	st.ID = res.TraceID
-	if st.Note == "" {
+	if st.State != TraceNone {
+		st.State = TraceWaiting
 		st.URL = jaeger.TraceURL(t.UI, res.TraceID)
 		st.Note = "Waiting for Jaeger to have the whole trace."
+		if res.SpansDropped > 0 {
+			st.Note = fmt.Sprintf("%d of the run's spans were not exported; waiting for Jaeger to have the others.", res.SpansDropped)
+		}
 	}
 	return st
 }
@@ -85,14 +93,14 @@ func (t Traces) Await(ctx context.Context, run *Run) {
 				stable++
 			} else {
 				last, stable = n, 0
-				setTrace(run, n, fmt.Sprintf("In Jaeger: %d spans so far.", n))
+				setTrace(run, TraceWaiting, n, fmt.Sprintf("In Jaeger: %d spans so far.", n))
 			}
 			if stable >= 2 {
 				note := fmt.Sprintf("In Jaeger: %d spans.", n)
 				if hint := jaeger.LargeTraceHint(run.Knobs.Tasks); hint != "" {
 					note += " " + hint + "; the figure here is the run's picture."
 				}
-				setTrace(run, n, note)
+				setTrace(run, TraceReady, n, note)
 				return
 			}
 		case !errors.Is(err, jaeger.ErrNotFound):
@@ -103,21 +111,25 @@ func (t Traces) Await(ctx context.Context, run *Run) {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
+			if last > 0 {
+				setTrace(run, TraceReady, last, fmt.Sprintf("In Jaeger: %d spans (still arriving after %v).", last, wait))
+				return
+			}
 			note := fmt.Sprintf("Jaeger at %s has not got the trace after %v", api, wait)
+			if errors.Is(ctx.Err(), context.Canceled) {
+				note = fmt.Sprintf("The page stopped before Jaeger at %s had the trace", api)
+			}
 			if lastErr != nil {
 				note += ": " + lastErr.Error()
 			}
-			if last > 0 {
-				note = fmt.Sprintf("In Jaeger: %d spans (still arriving after %v).", last, wait)
-			}
-			setTrace(run, last, note)
+			setTrace(run, TraceFailed, 0, note+".")
 			return
 		}
 	}
 }
 
-func setTrace(run *Run, spans int, note string) {
-	run.update(func() { run.trace.Spans, run.trace.Note = spans, note })
+func setTrace(run *Run, state TraceState, spans int, note string) {
+	run.update(func() { run.trace.State, run.trace.Spans, run.trace.Note = state, spans, note })
 }
 
 // otlpHostPort is the host:port of an OTLP endpoint given as a URL

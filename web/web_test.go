@@ -2,10 +2,12 @@ package web
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -26,6 +28,9 @@ import (
 var webExe string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(fakeChildEnv) != "" && os.Getenv(ChildEnv) == "client" {
+		os.Exit(fakeChild())
+	}
 	os.Exit(testMain(m))
 }
 
@@ -59,14 +64,17 @@ type page struct {
 
 // newPage serves the page on a loopback port with its own echo servers;
 // no spans are exported.
-func newPage(t *testing.T, cfg RunnerConfig) *page {
+func newPage(t *testing.T, cfg RunnerConfig, allowedHosts ...string) *page {
 	t.Helper()
 	t.Setenv("OTEL_TRACES_EXPORTER", "none")
 	servers := &Servers{}
-	cfg.Exe, cfg.Servers = webExe, servers
-	cfg.Traces = Traces{UI: "http://127.0.0.1:1", OTLP: "127.0.0.1:1", Exporting: false}
+	cfg.Exe = cmp.Or(cfg.Exe, webExe)
+	cfg.Servers = servers
+	if cfg.Traces.OTLP == "" {
+		cfg.Traces = Traces{UI: "http://127.0.0.1:1", OTLP: "127.0.0.1:1", Exporting: false}
+	}
 	r := NewRunner(cfg)
-	p := &page{Server: httptest.NewServer(Handler(r)), runner: r, servers: servers}
+	p := &page{Server: httptest.NewServer(Handler(r, allowedHosts...)), runner: r, servers: servers}
 	t.Cleanup(func() {
 		p.Close()
 		r.Close()
@@ -125,7 +133,7 @@ func awaitState(t *testing.T, r *Runner, id int, d time.Duration, states ...Stat
 // streamed as server-sent events, then its result, checks and figures.
 func TestRunThroughAPI(t *testing.T) {
 	p := newPage(t, RunnerConfig{})
-	code, views, _ := p.submit(t, "/api/runs", "scenario=single-thread&tasks=3&unit=20ms&addr=10.9.9.9:1")
+	code, views, _ := p.submit(t, "/api/runs", "scenario=single-thread&tasks=3&unit=20ms")
 	if code != http.StatusAccepted || len(views) != 1 {
 		t.Fatalf("POST /api/runs: %d %v", code, views)
 	}
@@ -337,55 +345,125 @@ func TestCompare(t *testing.T) {
 	}
 }
 
-// What a hostile page or client sends is refused, and nothing runs.
-func TestHostileRequests(t *testing.T) {
-	p := newPage(t, RunnerConfig{MaxQueue: 2})
-	post := func(path, body string, header map[string]string) int {
-		req, _ := http.NewRequest("POST", p.URL+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+// answer is a response's status, headers and JSON body.
+type answer struct {
+	code   int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+// do sends a request, with Host host if not empty, and reads the answer.
+func (p *page) do(t *testing.T, method, path, host, contentType, body string, header map[string]string) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, p.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
 	}
+	if host != "" {
+		req.Host = host
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	a := answer{code: resp.StatusCode, header: resp.Header, raw: string(b)}
+	json.Unmarshal(b, &a.body)
+	return a
+}
+
+// What a hostile page or client sends is refused, in JSON, saying what is
+// refused, and nothing runs.
+func TestHostileRequests(t *testing.T) {
+	p := newPage(t, RunnerConfig{MaxQueue: 2}, "asynctrace.lan")
+	port := p.Listener.Addr().(*net.TCPAddr).Port
+	evil := fmt.Sprintf("evil.example:%d", port)
+	const form = "application/x-www-form-urlencoded"
 	for _, tt := range []struct {
-		name, body string
-		header     map[string]string
-		want       int
+		name, method, path, host, ctype, body string
+		header                                map[string]string
+		want                                  int
+		says                                  string // in the JSON error
 	}{
-		{"another site's page", "scenario=sync", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
-		{"another origin", "scenario=sync", map[string]string{"Origin": "http://evil.example"}, 403},
-		{"a huge body", "scenario=sync&x=" + strings.Repeat("a", 20<<10), nil, 400},
-		{"a flag in a value", "scenario=sync&tasks=1+-max-threads+1", nil, 400},
-		{"a huge number", "tasks=1000000000000", nil, 400},
-		{"hours of sync", "scenario=sync&tasks=10000&unit=2s", nil, 400},
-		{"more than the queue holds", "tasks=1&unit=1ms", nil, 429}, // Compare: 5 runs > 2
+		{"a rebinding page's POST", "POST", "/api/runs", evil, form, "scenario=sync&tasks=1&unit=1ms", map[string]string{"Origin": "http://" + evil}, 403, "evil.example"},
+		{"a rebinding page's Compare", "POST", "/api/compare", evil, form, "tasks=1&unit=1ms", nil, 403, "-allowed-hosts"},
+		{"a rebinding page reading", "GET", "/api/runs", evil, "", "", nil, 403, "not one this page serves"},
+		{"a rebinding page's page", "GET", "/", "EVIL.example.", "", "", nil, 403, "not one this page serves"},
+		{"a name not given", "GET", "/api/info", "asynctrace.lan.evil.example", "", "", nil, 403, "not one this page serves"},
+		{"no host", "GET", "/api/info", " ", "", "", nil, 403, "not one this page serves"},
+		{"another site's page", "POST", "/api/runs", "", form, "scenario=sync", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403, "cross-site"},
+		{"another origin", "POST", "/api/runs", "", form, "scenario=sync", map[string]string{"Origin": "http://evil.example"}, 403, "cross-site"},
+		{"a misspelt knob", "POST", "/api/runs", "", form, "scenario=sync&task=5000", nil, 400, "task: not a knob"},
+		{"a parameter in the URL", "POST", "/api/runs?tasks=5000", "", form, "scenario=sync", nil, 400, `"tasks"`},
+		{"a JSON body", "POST", "/api/runs", "", "application/json", `{"scenario":"sync","tasks":5000}`, nil, 415, "application/json"},
+		{"a text body", "POST", "/api/compare", "", "text/plain", "scenario=sync", nil, 415, "text/plain"},
+		{"no type", "POST", "/api/runs", "", "", "scenario=sync", nil, 415, "none"},
+		{"a huge body", "POST", "/api/runs", "", form, "scenario=sync&x=" + strings.Repeat("a", 20<<10), nil, 400, "form"},
+		{"a flag in a value", "POST", "/api/runs", "", form, "scenario=sync&tasks=1+-max-threads+1", nil, 400, "tasks"},
+		{"a huge number", "POST", "/api/runs", "", form, "tasks=1000000000000", nil, 400, "tasks"},
+		{"hours of sync", "POST", "/api/runs", "", form, "scenario=sync&tasks=10000&unit=2s", nil, 400, "expected to take"},
+		{"more than the queue holds", "POST", "/api/compare", "", form, "tasks=1&unit=1ms", nil, 429, "too many runs"}, // 5 runs > 2
+		{"a method not taken", "PUT", "/api/runs", "", form, "scenario=sync", nil, 405, "PUT /api/runs"},
+		{"GET of a POST path", "GET", "/api/runs/1/cancel", "", "", "", nil, 405, "POST"},
+		{"no such API path", "GET", "/api/nothing", "", "", "", nil, 404, "/api/nothing"},
+		{"no such file", "GET", "/static/nothing.js", "", "", "", nil, 404, "no such file"},
+		{"the files' directory", "GET", "/static/", "", "", "", nil, 404, "no such file"},
+		{"an unknown parameter", "GET", "/api/runs?all=1", "", "", "", nil, 400, `"all"`},
+		{"an unknown check parameter", "GET", "/api/check?scenario=sync&task=5000", "", "", "", nil, 400, `"task"`},
 	} {
-		path := "/api/runs"
-		if tt.want == 429 {
-			path = "/api/compare"
+		a := p.do(t, tt.method, tt.path, tt.host, tt.ctype, tt.body, tt.header)
+		msg, _ := a.body["error"].(string)
+		if a.code != tt.want || !strings.HasPrefix(a.header.Get("Content-Type"), "application/json") || !strings.Contains(msg, tt.says) {
+			t.Errorf("%s: %d %s %q, want %d, JSON saying %q", tt.name, a.code, a.header.Get("Content-Type"), a.raw, tt.want, tt.says)
 		}
-		if got := post(path, tt.body, tt.header); got != tt.want {
-			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		if tt.want == 405 && a.header.Get("Allow") == "" {
+			t.Errorf("%s: 405 with no Allow", tt.name)
 		}
 	}
 	if runs := p.runner.Runs(); len(runs) != 0 {
 		t.Errorf("%d runs queued by refused requests", len(runs))
 	}
-	resp, err := http.Get(p.URL + "/api/check?" + url.Values{"scenario": {"sync"}, "tasks": {"abc"}}.Encode())
-	if err != nil {
-		t.Fatal(err)
+
+	// The page's own names, any port.
+	for _, host := range []string{"", "localhost", "localhost:8080", "LOCALHOST.", "127.0.0.1:1", "[::1]:8080", "10.1.2.3", "asynctrace.lan:8080", "AsyncTrace.LAN"} {
+		if a := p.do(t, "GET", "/api/info", host, "", "", nil); a.code != 200 {
+			t.Errorf("Host %q: %d %s", host, a.code, a.raw)
+		}
 	}
-	var a map[string]any
-	json.NewDecoder(resp.Body).Decode(&a)
-	resp.Body.Close()
-	if a["ok"] != false || a["fields"] == nil {
-		t.Errorf("check of a bad knob: %v", a)
+
+	a := p.do(t, "GET", "/api/check?"+url.Values{"scenario": {"sync"}, "tasks": {"abc"}}.Encode(), "", "", "", nil)
+	if a.body["ok"] != false || a.body["fields"] == nil {
+		t.Errorf("check of a bad knob: %v", a.body)
+	}
+}
+
+// No response can be framed by another site, or read as another type.
+func TestFramingHeaders(t *testing.T) {
+	p := newPage(t, RunnerConfig{})
+	_, views, _ := p.submit(t, "/api/runs", "scenario=sync&tasks=1&unit=1ms")
+	awaitState(t, p.runner, views[0].ID, 30*time.Second, Done, Failed)
+	for _, path := range []string{"/", "/?run=1", "/static/app.js", "/static/style.css", "/api/info", "/api/runs", "/api/runs/1", "/api/runs/1/svg",
+		"/api/runs/1/events", "/api/nothing", "/nothing", "/static/nothing"} {
+		for _, host := range []string{"", "evil.example"} {
+			a := p.do(t, "GET", path, host, "", "", nil)
+			csp := a.header.Get("Content-Security-Policy")
+			if !strings.Contains(csp, "frame-ancestors 'none'") || a.header.Get("X-Frame-Options") != "DENY" || a.header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("GET %s (Host %q): %d, CSP %q, X-Frame-Options %q, X-Content-Type-Options %q", path, host, a.code,
+					csp, a.header.Get("X-Frame-Options"), a.header.Get("X-Content-Type-Options"))
+			}
+		}
+	}
+	// A link with run=1 is a page like any other: the server starts nothing.
+	if runs := p.runner.Runs(); len(runs) != 1 {
+		t.Errorf("%d runs after GET /?run=1, want the one POSTed", len(runs))
 	}
 }
 
@@ -446,5 +524,164 @@ func TestQueuePlaceAndGroupCancel(t *testing.T) {
 		if got := awaitState(t, p.runner, v.ID, 10*time.Second, Cancelled, Done, Failed); got.State != Cancelled {
 			t.Errorf("run %d: %s (%s), want cancelled", v.ID, got.State, got.Error)
 		}
+	}
+}
+
+// peerEnv names the directory of the article's Tokio programs, as the
+// client command reads it.
+const peerEnv = "ASYNCTRACE_TOKIO_PEER"
+
+// needPeer skips a test that runs the article's Tokio programs where
+// they are not built (scripts/build-peer), and returns their directory.
+func needPeer(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv(peerEnv)
+	if _, err := os.Stat(filepath.Join(dir, "client_single")); dir == "" || err != nil {
+		t.Skipf("no Tokio programs: build them with scripts/build-peer and set %s to their directory", peerEnv)
+	}
+	return dir
+}
+
+// The runtime knob: the child's command line carries -runtime tokio from
+// the parsed knob; what Tokio has no program for is refused, saying so;
+// /api/info lists the runtimes and says whether Tokio's programs are
+// there.
+func TestRuntimeKnob(t *testing.T) {
+	t.Setenv(fakeChildEnv, "args")
+	p := newPage(t, RunnerConfig{Exe: os.Args[0], Peers: func() PeerStatus {
+		return PeerStatus{Dir: "/nowhere", Note: "build them with scripts/build-peer"}
+	}})
+	code, views, m := p.submit(t, "/api/runs", "runtime=tokio&scenario=multi-thread&tasks=3&unit=10ms&procs=2")
+	if code != http.StatusAccepted {
+		t.Fatalf("POST: %d %v", code, m)
+	}
+	if want := "go run ./cmd/client -runtime tokio -scenario multi-thread -tasks 3 -unit 10ms -procs 2"; views[0].Command != want || views[0].Knobs.Runtime != scenario.Tokio {
+		t.Errorf("command shown %q, runtime %q; want %q", views[0].Command, views[0].Knobs.Runtime, want)
+	}
+	awaitState(t, p.runner, views[0].ID, time.Minute, Failed)
+	run, _ := p.runner.Get(views[0].ID)
+	lines, _, _ := run.Lines(0)
+	if len(lines) == 0 || !strings.Contains(lines[0], " -runtime tokio -scenario multi-thread -tasks 3 -unit 10ms -procs 2 -json ") {
+		t.Errorf("the child's command line: %q, want -runtime tokio with the knobs", lines)
+	}
+	// Go's runs say nothing of the runtime: the client's default.
+	_, views, _ = p.submit(t, "/api/runs", "runtime=go&scenario=sync&tasks=1&unit=10ms")
+	awaitState(t, p.runner, views[0].ID, time.Minute, Failed)
+	run, _ = p.runner.Get(views[0].ID)
+	if lines, _, _ := run.Lines(0); len(lines) == 0 || strings.Contains(lines[0], "-runtime") || !strings.Contains(lines[0], "-scenario sync") {
+		t.Errorf("Go's child's command line: %q, want no -runtime", lines)
+	}
+
+	for _, tt := range []struct{ path, form, field, says string }{
+		{"/api/runs", "runtime=rust", "runtime", `"rust" is none of go, tokio`},
+		{"/api/runs", "runtime=tokio&runtime=go", "runtime", "more than once"},
+		{"/api/runs", "runtime=tokio&scenario=single-thread&compute=sleep", "compute", "single-thread with sleep has no Tokio program"},
+		{"/api/runs", "runtime=tokio&scenario=multi-thread&compute=cpu", "compute", "has no Tokio program"},
+		{"/api/runs", "runtimes=go,tokio", "runtimes", "not a knob"},
+		{"/api/compare", "runtime=tokio&compute=syscall", "compute", "has no Tokio program"},
+		{"/api/compare", "runtimes=go,tokio&compute=sleep", "compute", "on Tokio"},
+		{"/api/compare", "runtimes=go,rust", "runtimes", `"rust" is none of`},
+		{"/api/compare", "runtimes=tokio,tokio", "runtimes", "twice"},
+		{"/api/compare", "runtimes=go&runtimes=tokio", "runtimes", "more than once"},
+		{"/api/compare", "runtimes=go,tokio&runtime=go", "runtimes", "one or the other"},
+		{"/api/compare", "runtimes=", "runtimes", "none of"},
+	} {
+		code, _, m := p.submit(t, tt.path, tt.form)
+		fields, _ := m["fields"].(map[string]any)
+		msg, _ := fields[tt.field].(string)
+		if tt.path == "/api/compare" && tt.field == "compute" {
+			msg, _ = m["error"].(string)
+		}
+		if code != http.StatusBadRequest || !strings.Contains(msg, tt.says) {
+			t.Errorf("POST %s %s: %d %v; want 400 saying on %s %q", tt.path, tt.form, code, m, tt.field, tt.says)
+		}
+	}
+	if n := len(p.runner.Runs()); n != 2 {
+		t.Errorf("%d runs after the refused requests, want the 2 accepted", n)
+	}
+
+	a := p.do(t, "GET", "/api/check?runtime=tokio&scenario=sync&compute=cpu", "", "", "", nil)
+	if fields, _ := a.body["fields"].(map[string]any); a.body["ok"] != false || fields["compute"] == nil {
+		t.Errorf("check of Tokio with compute cpu: %v", a.body)
+	}
+	a = p.do(t, "GET", "/api/check?runtime=tokio&scenario=os-threads&procs=2&unit=1s", "", "", "", nil)
+	if a.body["ok"] != true || a.body["expected_ms"] != 28000.0 || !strings.Contains(a.body["command"].(string), "-runtime tokio") {
+		t.Errorf("check of Tokio's os-threads with rayon's 2 threads: %v; want 28u and the command", a.body)
+	}
+	a = p.do(t, "GET", "/api/info", "", "", "", nil)
+	if rts, _ := a.body["runtimes"].([]any); len(rts) != 2 || rts[0] != "go" || rts[1] != "tokio" {
+		t.Errorf("/api/info runtimes %v", a.body["runtimes"])
+	}
+	if tk, _ := a.body["tokio"].(map[string]any); tk == nil || tk["available"] != false || !strings.Contains(tk["note"].(string), "scripts/build-peer") {
+		t.Errorf("/api/info tokio %v, want not available and how to build them", a.body["tokio"])
+	}
+	if d, _ := a.body["defaults"].(map[string]any); d["runtime"] != "go" {
+		t.Errorf("/api/info defaults %v, want runtime go", a.body["defaults"])
+	}
+}
+
+// A Tokio run through the API: the article's own program runs, and the
+// run has its result, lines and figures as a Go run has. Where the
+// programs are missing, the run fails with the client's message, which
+// says how to build them.
+func TestTokioRun(t *testing.T) {
+	needPeer(t)
+	p := newPage(t, RunnerConfig{})
+	_, views, m := p.submit(t, "/api/runs", "runtime=tokio&scenario=single-thread&tasks=3&unit=20ms")
+	if len(views) != 1 {
+		t.Fatalf("POST: %v", m)
+	}
+	v := awaitState(t, p.runner, views[0].ID, time.Minute, Done, Failed)
+	if v.State != Done || v.Result == nil || v.Result.Runtime != scenario.Tokio || v.Result.RuntimeVersion == "" || !v.HasSVG || len(v.Checks) == 0 {
+		t.Fatalf("Tokio run: %s %q, result %+v, svg %v", v.State, v.Error, v.Result, v.HasSVG)
+	}
+	run, _ := p.runner.Get(v.ID)
+	if lines, _, _ := run.Lines(0); !strings.Contains(strings.Join(lines, "\n"), "task3 finished") {
+		t.Errorf("Tokio's lines: %q, want the article's", lines)
+	}
+	if svg := run.SVG(true); !strings.Contains(string(svg), `data-stage="compute"`) {
+		t.Errorf("Tokio's compact figure has no compute: %.200q", svg)
+	}
+
+	t.Setenv(peerEnv, t.TempDir())
+	_, views, _ = p.submit(t, "/api/runs", "runtime=tokio&scenario=single-thread&tasks=3&unit=20ms")
+	v = awaitState(t, p.runner, views[0].ID, time.Minute, Done, Failed)
+	if v.State != Failed || !strings.Contains(v.Error, "scripts/build-peer") || !strings.Contains(v.Error, "client_single") {
+		t.Errorf("Tokio run without the programs: %s %q, want failed saying how to build them", v.State, v.Error)
+	}
+}
+
+// Compare in Go and Tokio: the five scenarios in each, ten runs under one
+// group, Go's and Tokio's of each scenario side by side; single-thread
+// keeps its one thread, Go's os-threads its P per task, and the procs
+// knob sets Tokio's workers and rayon's threads.
+func TestCompareRuntimes(t *testing.T) {
+	needPeer(t)
+	p := newPage(t, RunnerConfig{})
+	code, views, m := p.submit(t, "/api/compare", "runtimes=go,tokio&tasks=2&unit=5ms&procs=2")
+	if code != http.StatusAccepted || len(views) != 10 {
+		t.Fatalf("compare: %d %v", code, m)
+	}
+	for i, v := range views {
+		sc, rt := scenario.All[i/2], scenario.Runtimes[i%2]
+		if v.Knobs.Scenario != sc || v.Knobs.Runtime != rt || v.Group == 0 || v.Group != views[0].Group {
+			t.Errorf("run %d: %s on %s, group %d; want %s on %s", i, v.Knobs.Scenario, v.Knobs.Runtime, v.Group, sc, rt)
+		}
+		wantP := 2
+		if sc == scenario.SingleThread || sc == scenario.OSThreads && rt == scenario.Go {
+			wantP = 0
+		}
+		if v.Knobs.Procs != wantP {
+			t.Errorf("%s on %s: procs %d, want %d", sc, rt, v.Knobs.Procs, wantP)
+		}
+	}
+	for _, v := range views {
+		got := awaitState(t, p.runner, v.ID, 2*time.Minute, Done, Failed)
+		if got.State != Done || !got.HasSVG || got.Result == nil || got.Result.Runtime != v.Knobs.Runtime {
+			t.Errorf("%s on %s: %s %q, svg %v", v.Knobs.Scenario, v.Knobs.Runtime, got.State, got.Error, got.HasSVG)
+		}
+	}
+	if group := p.runner.Group(views[0].Group); len(group) != 10 {
+		t.Errorf("group: %d runs", len(group))
 	}
 }

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -49,7 +51,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.jaegerURL, "jaeger", jaeger.DefaultURL(), "Jaeger query `URL`; $"+jaeger.URLEnv+" sets the default")
 	fs.StringVar(&c.traceID, "trace", "", "trace `id` to draw")
 	fs.StringVar(&c.file, "file", "", "read traces from a `file` saved from Jaeger's /api/traces instead")
-	fs.StringVar(&c.service, "service", tracing.ClientService, "without -trace: the service whose latest traces to draw")
+	fs.StringVar(&c.service, "service", tracing.ClientService, "without -trace: the service whose latest traces to draw; several, comma-separated (async-client,tokio-client), -last of each")
 	fs.IntVar(&c.last, "last", 1, "without -trace: how many of the latest traces")
 	fs.DurationVar(&c.lookback, "lookback", time.Hour, "without -trace: how far back to look")
 	fs.DurationVar(&c.wait, "wait", 0, "wait up to this long for the traces to be complete in Jaeger")
@@ -199,7 +201,7 @@ func show(cfg config, d *diagram.Diagram, exec *diagram.ExecTrace, names map[str
 		}
 		exp.Tolerance = cfg.tolerance
 		checks := d.Verify(exp)
-		fmt.Fprintf(stdout, "trace %s, %s, checked as %s (compute %s, P=%d):\n", d.TraceID, d.Scenario, exp.Scenario, exp.Compute, exp.Procs)
+		fmt.Fprintf(stdout, "trace %s, %s on %s, checked as %s (compute %s, P=%d):\n", d.TraceID, d.Scenario, cmp.Or(d.Runtime, scenario.Go), exp.Scenario, exp.Compute, exp.Procs)
 		for _, c := range checks {
 			fmt.Fprintf(stdout, "  %s\n", c)
 		}
@@ -251,8 +253,8 @@ func load(ctx context.Context, cfg config) ([]*diagram.Diagram, error) {
 		if err == nil {
 			ds, err = build(traces)
 		}
-		if err == nil && cfg.traceID == "" && cfg.file == "" && len(ds) < cfg.last {
-			err = fmt.Errorf("%d trace(s) of %s in Jaeger, want %d", len(ds), cfg.service, cfg.last)
+		if want := cfg.last * len(cfg.services()); err == nil && cfg.traceID == "" && cfg.file == "" && len(ds) < want {
+			err = fmt.Errorf("%d trace(s) of %s in Jaeger, want %d", len(ds), cfg.service, want)
 		}
 		if err == nil || cfg.file != "" || time.Now().After(deadline) {
 			return ds, err
@@ -295,7 +297,26 @@ func fetch(ctx context.Context, cfg config) ([]jaeger.Trace, error) {
 		}
 		return []jaeger.Trace{*t}, nil
 	}
-	return c.Latest(ctx, cfg.service, cfg.last, cfg.lookback)
+	var all []jaeger.Trace
+	for _, s := range cfg.services() {
+		ts, err := c.Latest(ctx, s, cfg.last, cfg.lookback)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, ts...)
+	}
+	return all, nil
+}
+
+// services are -service's names.
+func (c config) services() []string {
+	var out []string
+	for s := range strings.SplitSeq(c.service, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // build makes the models, oldest run first; a trace is complete when it

@@ -37,9 +37,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`; 0.0.0.0:8080 to be reached from other machines (runs are processes on this one)")
 	ui := fs.String("jaeger-ui", jaeger.DefaultURL(), "Jaeger UI's base `URL` for the trace links, as the browser reaches it; empty for none; $"+jaeger.URLEnv+" sets the default")
 	api := fs.String("jaeger-api", "", "Jaeger query API's base `URL`, as this program reaches it (default: -jaeger-ui)")
+	hostList := fs.String("allowed-hosts", os.Getenv(web.HostsEnv), "host `names` the page answers to besides IP addresses and localhost, comma-separated (the names a browser opens it by, e.g. on another machine); $"+web.HostsEnv+" sets the default")
+	var hosts []string
 	if err := cli.Parse(fs, args, func() error {
 		if _, _, err := net.SplitHostPort(*addr); err != nil {
 			return fmt.Errorf("-addr %q: %v", *addr, err)
+		}
+		var err error
+		if hosts, err = web.ParseHosts(*hostList); err != nil {
+			return fmt.Errorf("-allowed-hosts: %v", err)
 		}
 		return nil
 	}); err != nil {
@@ -69,14 +75,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	endpoint, exporting := tracing.Endpoint()
 	traces := web.Traces{UI: strings.TrimSuffix(*ui, "/"), API: strings.TrimSuffix(*api, "/"), OTLP: endpoint, Exporting: exporting}
-	runner := web.NewRunner(web.RunnerConfig{Exe: exe, Servers: servers, Traces: traces})
+	runner := web.NewRunner(web.RunnerConfig{Exe: exe, Servers: servers, Traces: traces, Peers: peers})
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		runner.Close()
 		return err
 	}
-	srv := &http.Server{Handler: web.Handler(runner), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: web.Handler(runner, hosts...), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	host := ln.Addr().String()
@@ -84,6 +90,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		host = net.JoinHostPort("localhost", p)
 	}
 	fmt.Fprintf(stdout, "asynctrace web: open http://%s to run the article's scenarios\n", host)
+	if len(hosts) > 0 {
+		fmt.Fprintf(stdout, "It answers at IP addresses, localhost and %s\n", strings.Join(hosts, ", "))
+	}
 	if _, st := traces.Before(); st.Note != "" {
 		fmt.Fprintln(stdout, st.Note)
 	} else {
@@ -110,4 +119,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// peers says whether the article's Tokio programs are where this
+// program's children, the client command, will look for them.
+func peers() web.PeerStatus {
+	dir := clientcmd.PeerDir()
+	if err := clientcmd.CheckPeers(dir); err != nil {
+		return web.PeerStatus{Dir: dir, Note: err.Error()}
+	}
+	return web.PeerStatus{Available: true, Dir: dir}
 }

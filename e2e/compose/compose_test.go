@@ -67,9 +67,29 @@ func TestEchoServer(t *testing.T) {
 	}
 }
 
-// One client per scenario, pointed at the echo server's port with the
-// server's unit, exporting to Jaeger.
+// clientPrefixes name the client services of each runtime: client-sync
+// runs Go's client, tokio-sync the article's Tokio program.
+var clientPrefixes = map[scenario.Runtime]string{scenario.Go: "client-", scenario.Tokio: "tokio-"}
+
+// isClient says whether a service is one of the clients.
+func isClient(name string) bool {
+	for _, prefix := range clientPrefixes {
+		if strings.HasPrefix(name, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// One client per scenario and runtime, pointed at the echo server's port
+// with the server's unit, exporting to Jaeger.
 func TestClients(t *testing.T) {
+	for rt, prefix := range clientPrefixes {
+		t.Run(string(rt), func(t *testing.T) { checkClients(t, rt, prefix) })
+	}
+}
+
+func checkClients(t *testing.T, rt scenario.Runtime, prefix string) {
 	p := load(t)
 	srv := p.Services["echo-server"]
 	_, srvPort, _ := net.SplitHostPort(flag(t, "echo-server", srv.Command, "addr"))
@@ -77,8 +97,11 @@ func TestClients(t *testing.T) {
 
 	var seen []scenario.Scenario
 	for name, s := range p.Services {
-		if !strings.HasPrefix(name, "client-") {
+		if !strings.HasPrefix(name, prefix) {
 			continue
+		}
+		if got, _ := Flag(s.Command, "runtime"); got != string(rt) && (rt != scenario.Go || got != "") {
+			t.Errorf("%s -runtime %q, want %s", name, got, rt)
 		}
 		if len(s.Command) == 0 || s.Command[0] != "/client" {
 			t.Errorf("%s command %q, want /client ...", name, s.Command)
@@ -88,8 +111,8 @@ func TestClients(t *testing.T) {
 			t.Errorf("%s image %q, want the echo server's %q", name, s.Image, srv.Image)
 		}
 		sc, err := scenario.Parse(flag(t, name, s.Command, "scenario"))
-		if err != nil || "client-"+string(sc) != name {
-			t.Errorf("%s runs scenario %q (%v), want %s", name, sc, err, strings.TrimPrefix(name, "client-"))
+		if err != nil || prefix+string(sc) != name {
+			t.Errorf("%s runs scenario %q (%v), want %s", name, sc, err, strings.TrimPrefix(name, prefix))
 		}
 		seen = append(seen, sc)
 		host, port, _ := net.SplitHostPort(flag(t, name, s.Command, "addr"))
@@ -153,8 +176,11 @@ func TestVerify(t *testing.T) {
 	if n := flag(t, "verify", v.Command, "last"); n != strconv.Itoa(len(scenario.All)) {
 		t.Errorf("verify -last %s, want one per scenario (%d)", n, len(scenario.All))
 	}
+	if s := flag(t, "verify", v.Command, "service"); s != "async-client,tokio-client" {
+		t.Errorf("verify -service %s, want both runtimes' clients: async-client,tokio-client", s)
+	}
 	for name := range p.Services {
-		if strings.HasPrefix(name, "client-") && v.DependsOn[name].Condition != types.ServiceConditionCompletedSuccessfully {
+		if isClient(name) && v.DependsOn[name].Condition != types.ServiceConditionCompletedSuccessfully {
 			t.Errorf("verify does not wait for %s to complete", name)
 		}
 	}

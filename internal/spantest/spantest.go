@@ -13,6 +13,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"asynctrace/tracing"
 )
 
 // Recorder is a span processor that keeps every span started and ended.
@@ -27,7 +29,7 @@ type Recorder struct {
 // when the test ends.
 func New(t testing.TB) (*Recorder, *sdktrace.TracerProvider) {
 	r := &Recorder{changed: make(chan struct{})}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(r))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(r), sdktrace.WithIDGenerator(tracing.IDGenerator()))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
 	return r, tp
 }
@@ -58,7 +60,7 @@ func (r *Recorder) ForceFlush(context.Context) error { return nil }
 // the named service: a client and a server in one test, as two processes
 // would be. Shut down when the test ends.
 func (r *Recorder) Provider(t testing.TB, service string) *sdktrace.TracerProvider {
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(r),
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(r), sdktrace.WithIDGenerator(tracing.IDGenerator()),
 		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(service))))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
 	return tp

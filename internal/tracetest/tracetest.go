@@ -6,8 +6,10 @@
 package tracetest
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +22,10 @@ import (
 
 // Want is what the run was asked to be.
 type Want struct {
+	// Runtime ran the tasks: Go's (the default), whose spans carry the
+	// goroutine, or Tokio's (the article's programs), whose carry only the
+	// OS thread, from service tokio-client.
+	Runtime  scenario.Runtime
 	Scenario scenario.Scenario
 	Tasks    int
 	Compute  scenario.Compute // the lane rule depends on it
@@ -32,6 +38,26 @@ type Want struct {
 	// checks only that they last at least 8u (in-process under one P with
 	// hold, a compute also holds up the server's goroutines).
 	EchoOver time.Duration
+}
+
+// clientService is the service of the run's client spans.
+func (w Want) clientService() string {
+	if w.Runtime == scenario.Tokio {
+		return tracing.TokioClientService
+	}
+	return tracing.ClientService
+}
+
+// checkIDs: the ids of whoever ran a task's work: the goroutine, which
+// it returns, and its OS thread in Go's runs; the OS thread in Tokio's,
+// whose tasks have no goroutine (0).
+func (w Want) checkIDs(t testing.TB, what string, s *diagram.Span) (goroutine int64) {
+	t.Helper()
+	if w.Runtime == scenario.Tokio {
+		checkOSThread(t, what, s)
+		return 0
+	}
+	return checkThreadAttrs(t, what, s)
 }
 
 // Trace is a checked trace, indexed for a test's own checks.
@@ -110,7 +136,7 @@ func Check(t testing.TB, spans []diagram.Span, want Want) *Trace {
 		tr.checkTask(t, i, want)
 	}
 	tr.checkLanes(t, want)
-	tr.checkCounts(t, want.Tasks)
+	tr.checkCounts(t, want)
 	return tr
 }
 
@@ -125,6 +151,9 @@ func (tr *Trace) checkRoot(t testing.TB, want Want) {
 		if _, ok := a[string(k)]; !ok {
 			t.Errorf("root has no attribute %s", k)
 		}
+	}
+	if rt := cmp.Or(want.Runtime, scenario.Go); a[string(tracing.KeyRuntime)] != string(rt) || tr.Root.Service != want.clientService() {
+		t.Errorf("root: %s = %v from %s, want %s from %s", tracing.KeyRuntime, a[string(tracing.KeyRuntime)], tr.Root.Service, rt, want.clientService())
 	}
 	if a[string(tracing.KeyScenario)] != string(want.Scenario) || a[string(tracing.KeyTasks)] != int64(want.Tasks) {
 		t.Errorf("root: %s = %v, %s = %v; want %s, %d", tracing.KeyScenario, a[string(tracing.KeyScenario)],
@@ -207,7 +236,7 @@ func (tr *Trace) checkTask(t testing.TB, i int, want Want) {
 		t.Errorf("%s: %s = %v, %s = %v", label, tracing.KeyTask, task.Attrs[string(tracing.KeyTask)],
 			tracing.KeyLockedThread, task.Attrs[string(tracing.KeyLockedThread)])
 	}
-	g := checkThreadAttrs(t, label, task)
+	g := want.checkIDs(t, label, task)
 	for _, ev := range []string{tracing.EventStarted, tracing.EventWritten, tracing.EventRead, tracing.EventFinished} {
 		if !slices.Contains(task.Events, ev) {
 			t.Errorf("%s has no event %q", label, ev)
@@ -220,7 +249,11 @@ func (tr *Trace) checkTask(t testing.TB, i int, want Want) {
 			t.Errorf("%s has no %s span", label, st)
 			continue
 		}
-		checkStageThreads(t, label+"/"+string(st), s, g)
+		if want.Runtime == scenario.Tokio {
+			checkOSThread(t, label+"/"+string(st), s)
+		} else {
+			checkStageThreads(t, label+"/"+string(st), s, g)
+		}
 		if prev != nil && s.Start.Before(prev.End.Add(-want.Slack)) {
 			t.Errorf("%s: %s starts %v before %s ends", label, st, prev.End.Sub(s.Start), prev.Name)
 		}
@@ -228,6 +261,40 @@ func (tr *Trace) checkTask(t testing.TB, i int, want Want) {
 	}
 	if resp := tr.Stages[i][scenario.StageResponse]; resp != nil {
 		tr.checkEcho(t, label, resp, want)
+	}
+	if ready := tr.Stages[i][scenario.StageReady]; ready != nil {
+		tr.checkWait(t, label, ready, want)
+	}
+}
+
+// checkWait: a ready span says how much of its wait nothing explains,
+// and, in a named run, explains a wait of scenario.MinWait or more in a
+// line; each of its links points at the compute of another task that
+// overlapped the wait.
+func (tr *Trace) checkWait(t testing.TB, label string, ready *diagram.Span, want Want) {
+	t.Helper()
+	if _, ok := ready.Attrs[string(tracing.KeyWaitUnexplainedMS)].(float64); !ok {
+		t.Errorf("%s/ready has no %s", label, tracing.KeyWaitUnexplainedMS)
+	}
+	if line, _ := ready.Attrs[string(tracing.KeyWait)].(string); tracing.Named(want.Tasks) && ready.End.Sub(ready.Start) >= scenario.MinWait+want.Slack &&
+		!strings.HasPrefix(line, label+" waited ") {
+		t.Errorf("%s/ready lasts %v and %s = %q, want the wait explained", label, ready.End.Sub(ready.Start), tracing.KeyWait, line)
+	}
+	for _, id := range ready.Links {
+		c := tr.ByID[id]
+		if c == nil {
+			t.Errorf("%s/ready links to a span not in the trace", label)
+			continue
+		}
+		owner := tr.ByID[c.Parent]
+		if c.Name != tracing.SpanCompute || owner == nil || owner.Attrs[string(tracing.KeyTask)] == label {
+			t.Errorf("%s/ready links to %s, not another task's compute", label, c.Name)
+			continue
+		}
+		if c.End.Before(ready.Start.Add(-want.Slack)) || c.Start.After(ready.End.Add(want.Slack)) {
+			t.Errorf("%s/ready [%v, %v] links to %s's compute [%v, %v], which does not overlap it", label,
+				ready.Start.Sub(tr.Root.Start), ready.End.Sub(tr.Root.Start), owner.Attrs[string(tracing.KeyTask)], c.Start.Sub(tr.Root.Start), c.End.Sub(tr.Root.Start))
+		}
 	}
 }
 
@@ -337,15 +404,16 @@ func (tr *Trace) checkHeld(t testing.TB, lane *diagram.Span, tid int64, s *diagr
 }
 
 // checkCounts: every span the contract promises, and no more.
-func (tr *Trace) checkCounts(t testing.TB, n int) {
+func (tr *Trace) checkCounts(t testing.TB, w Want) {
 	t.Helper()
+	n := w.Tasks
 	held := 0
 	for _, l := range tr.Lanes {
 		held += len(tr.Held[l.ID])
 	}
-	if got, want := tr.Count[tracing.ClientService], 1+len(tr.Groups)+n+len(scenario.Stages)*n+len(tr.Lanes)+held; got != want {
+	if got, want := tr.Count[w.clientService()], 1+len(tr.Groups)+n+len(scenario.Stages)*n+len(tr.Lanes)+held; got != want {
 		t.Errorf("%d spans from %s, want %d (1 root + %d groups + %d tasks + %d stages + %d lanes holding %d stages)",
-			got, tracing.ClientService, want, len(tr.Groups), n, len(scenario.Stages)*n, len(tr.Lanes), held)
+			got, w.clientService(), want, len(tr.Groups), n, len(scenario.Stages)*n, len(tr.Lanes), held)
 	}
 	if got, want := tr.Count[tracing.ServerService], 3*n; got != want {
 		t.Errorf("%d spans from %s, want %d", got, tracing.ServerService, want)

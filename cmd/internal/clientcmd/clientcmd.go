@@ -6,6 +6,7 @@
 package clientcmd
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,10 +55,62 @@ type config struct {
 	progress   time.Duration
 }
 
+// peerEnv names the directory of the article's Tokio programs.
+const peerEnv = "ASYNCTRACE_TOKIO_PEER"
+
+// PeerDir is where -runtime tokio finds the article's programs: where
+// $ASYNCTRACE_TOKIO_PEER says; else beside this command, in tokio/ (the
+// image); else where scripts/build-peer puts them, from the checkout's
+// root. cmd/web, whose children are this command, asks it too.
+func PeerDir() string {
+	if d := os.Getenv(peerEnv); d != "" {
+		return d
+	}
+	if exe, err := os.Executable(); err == nil {
+		if d := filepath.Join(filepath.Dir(exe), "tokio"); isDir(d) {
+			return d
+		}
+	}
+	return filepath.Join(".bin", "tokio-peer", "release")
+}
+
+// peerMissing says that an article's program is not there, and how to
+// build it.
+func peerMissing(path string) error {
+	return fmt.Errorf("-runtime tokio runs the article's programs (peers/tokio), and %s is not there: build them with scripts/build-peer (it needs cargo), or set %s to the directory of their binaries", path, peerEnv)
+}
+
+// CheckPeers says whether every one of the article's programs that
+// -runtime tokio runs is in dir: nil, or the run's own error for the
+// first one missing.
+func CheckPeers(dir string) error {
+	seen := map[string]bool{}
+	for _, s := range scenario.All {
+		for _, m := range scenario.Computes {
+			program, _, err := client.PeerProgram(s, m)
+			if err != nil || seen[program] {
+				continue
+			}
+			seen[program] = true
+			path := filepath.Join(dir, program)
+			if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+				return peerMissing(path)
+			}
+		}
+	}
+	return nil
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := cli.NewFlagSet("client", "Runs the article's scenarios against the echo server. Spans go to OTLP gRPC, set by OTEL_* variables.", stderr)
 	var c config
 	fs.StringVar(&c.run.Addr, "addr", "127.0.0.1:6142", "echo server `address`")
+	rt := fs.String("runtime", string(scenario.Go), "what runs the tasks: go (asynctrace's client), or tokio (the article's own programs, peers/tokio, found in $"+peerEnv+", beside this command in tokio/, or in .bin/tokio-peer/release where scripts/build-peer puts them)")
 	name := fs.String("scenario", "all", "`name`: "+scenario.Names(scenario.All)+", or all (one trace each, one after another)")
 	fs.IntVar(&c.run.Tasks, "tasks", 3, "number of tasks `n`")
 	fs.DurationVar(&c.run.Unit, "unit", time.Second, "time `unit` u: connect 2u, compute 4u; the server must hold requests 8u")
@@ -90,6 +143,19 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 				return err
 			}
 			c.run.Compute = m
+		}
+		r, err := scenario.ParseRuntime(*rt)
+		if err != nil {
+			return err
+		}
+		c.run.Runtime = r
+		if r == scenario.Tokio {
+			c.run.PeerDir = PeerDir()
+			for _, s := range c.scenarios {
+				if _, _, err := client.PeerProgram(s, cmp.Or(c.run.Compute, scenario.Hold)); err != nil {
+					return err
+				}
+			}
 		}
 		switch {
 		case c.run.Tasks < 1:
@@ -137,7 +203,11 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		s.rec = diagram.NewRecorder()
 		extra = append(extra, s.rec)
 	}
-	tp, shutdown, err := tracing.Setup(ctx, tracing.Options{Service: tracing.ClientService, Version: tracing.Version(), Warn: stderr, Extra: extra, Counter: s.spans})
+	service := tracing.ClientService
+	if cfg.run.Runtime == scenario.Tokio {
+		service = tracing.TokioClientService
+	}
+	tp, shutdown, err := tracing.Setup(ctx, tracing.Options{Service: service, Version: tracing.Version(), Warn: stderr, Extra: extra, Counter: s.spans})
 	if err != nil {
 		return err
 	}
@@ -250,6 +320,9 @@ func (s *session) run(ctx context.Context, sc scenario.Scenario) (failure string
 	ended0, exported0 := s.spans.Counts()
 	res, runErr := client.Run(ctx, rc)
 	pw.end()
+	if missing := (*client.PeerMissingError)(nil); errors.As(runErr, &missing) {
+		return "", peerMissing(missing.Path)
+	}
 	// Export the run's spans before saying how many were lost; a flush
 	// that fails goes to the one export warning (tracing.Setup's handler),
 	// with the exporter's own error.

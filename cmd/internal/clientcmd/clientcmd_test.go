@@ -62,8 +62,18 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 	c, _ := parseFlags(strings.Fields("-scenario single-thread -tasks 5 -unit 10ms -compute syscall -procs 2"), io.Discard)
-	if want := (client.Config{Addr: "127.0.0.1:6142", Tasks: 5, Unit: 10 * time.Millisecond, Compute: scenario.Syscall, Procs: 2}); !reflect.DeepEqual(c.run, want) {
+	if want := (client.Config{Addr: "127.0.0.1:6142", Tasks: 5, Unit: 10 * time.Millisecond, Compute: scenario.Syscall, Procs: 2, Runtime: scenario.Go}); !reflect.DeepEqual(c.run, want) {
 		t.Errorf("config = %+v, want %+v", c.run, want)
+	}
+	// -runtime tokio finds the article's programs; a mode they do not
+	// have is a usage error.
+	t.Setenv("ASYNCTRACE_TOKIO_PEER", "/nowhere")
+	if c, err := parseFlags(strings.Fields("-runtime tokio -scenario multi-thread"), io.Discard); err != nil || c.run.Runtime != scenario.Tokio || c.run.PeerDir != "/nowhere" {
+		t.Errorf("-runtime tokio: %v, runtime %q, programs in %q", err, c.run.Runtime, c.run.PeerDir)
+	}
+	var stderr strings.Builder
+	if _, err := parseFlags(strings.Fields("-runtime tokio -scenario single-thread -compute syscall"), &stderr); err == nil || !strings.Contains(stderr.String(), "no Tokio program") {
+		t.Errorf("-runtime tokio -compute syscall: %v, stderr %q; want a usage error saying there is no Tokio program", err, stderr.String())
 	}
 	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h = %v, want flag.ErrHelp", err)
@@ -336,5 +346,33 @@ func TestRunExecTrace(t *testing.T) {
 	err = Command(context.Background(), []string{"-addr", addr, "-unit", unit.String(), "-scenario", "sync", "-exectrace", filepath.Join(t.TempDir(), "no", "such", "dir", "x.trace")}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "execution trace") {
 		t.Errorf("unwritable -exectrace: %v", err)
+	}
+}
+
+// The summary: a wait's line under the ready time, the unit mismatch with
+// the flag that fixes it, the failures counted by cause; a run in which
+// every task failed, none of the figures.
+func TestWriteSummary(t *testing.T) {
+	r := client.Result{Scenario: scenario.SingleThread, Tasks: 3, GOMAXPROCS: 1, Compute: scenario.Hold, Unit: time.Second,
+		Makespan: 22 * time.Second, Expected: 22 * time.Second, TraceID: "abc",
+		Waits:        []client.Wait{{Task: 3, Line: "task3 waited 8s for task1's and task2's computes"}},
+		UnitMismatch: "the server held requests 8s, not 8u = 8s: its unit is 1s, the client's 1s",
+		Errors:       []string{"task2: connect: refused"}, Failures: map[string]int{"connect: refused": 1},
+	}
+	var b strings.Builder
+	writeSummary(&b, r, "http://jaeger/trace/abc")
+	for _, want := range []string{"\n    task3 waited 8s for task1's and task2's computes\n", "; start the server with -unit 1s\n",
+		"1 of 3 tasks failed: 1 connect: refused; the first: task2: connect: refused", "trace abc  http://jaeger/trace/abc"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary:\n%s\nwant %q", b.String(), want)
+		}
+	}
+	r.Errors, r.Failures = []string{"task1: x", "task2: x", "task3: x"}, map[string]int{"task: other": 3}
+	r.SpansDropped = 8
+	b.Reset()
+	writeSummary(&b, r, "http://jaeger/trace/abc")
+	if got := b.String(); !strings.HasPrefix(got, "single-thread: all 3 tasks failed (GOMAXPROCS=1, compute=hold, unit=1s): 3 task: other\n") ||
+		strings.Contains(got, "trace") || strings.Contains(got, "makespan") || strings.Contains(got, "not exported") {
+		t.Errorf("summary of a run that all failed, its spans not exported:\n%s", got)
 	}
 }

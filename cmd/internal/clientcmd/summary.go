@@ -8,6 +8,7 @@ import (
 
 	"asynctrace/client"
 	"asynctrace/jaeger"
+	"asynctrace/scenario"
 )
 
 // writeSummary writes the human summary of a run: measured against the
@@ -21,13 +22,24 @@ func writeSummary(w io.Writer, r client.Result, traceURL string) {
 	}
 	want := r.Expected + r.Network
 	diff := r.Makespan - want
-	fmt.Fprintf(w, "%s: %d tasks, GOMAXPROCS=%d, compute=%s, unit=%v\n", r.Scenario, r.Tasks, r.GOMAXPROCS, r.Compute, r.Unit)
+	if r.Runtime == scenario.Tokio {
+		fmt.Fprintf(w, "%s on Tokio %s: %d tasks, %s, compute=%s, unit=%v\n", r.Scenario, r.RuntimeVersion, r.Tasks, tokioThreads(r), r.Compute, r.Unit)
+	} else {
+		fmt.Fprintf(w, "%s: %d tasks, %s\n", r.Scenario, r.Tasks, knobs(r))
+	}
 	fmt.Fprintf(w, "  makespan %v, expected %v (%s) + network %v, difference %+v (%+.2f%%)\n",
 		r.Makespan.Round(time.Microsecond), r.Expected, r.Formula, r.Network.Round(time.Microsecond), diff.Round(time.Microsecond),
 		100*float64(diff)/float64(want))
 	fmt.Fprintf(w, "  ready (reply there, waiting for a thread) %v in all; %d OS thread lane(s)\n", r.Ready.Round(time.Microsecond), r.ThreadLanes)
-	fmt.Fprintf(w, "  peak %d OS threads, %d goroutines, %s resident (%s a task); tasks started in %v\n",
-		r.PeakOSThreads, r.PeakGoroutines, bytesIEC(r.PeakRSS), bytesIEC(r.RSSPerTask), r.Spawn.Round(time.Microsecond))
+	for _, wt := range r.Waits {
+		fmt.Fprintf(w, "    %s\n", wt.Line)
+	}
+	if r.Runtime == scenario.Tokio {
+		fmt.Fprintf(w, "  peak %s resident (the program's)\n", bytesIEC(r.PeakRSS))
+	} else {
+		fmt.Fprintf(w, "  peak %d OS threads, %d goroutines, %s resident (%s a task); tasks started in %v\n",
+			r.PeakOSThreads, r.PeakGoroutines, bytesIEC(r.PeakRSS), bytesIEC(r.RSSPerTask), r.Spawn.Round(time.Microsecond))
+	}
 	if r.SpansDropped > 0 {
 		fmt.Fprintf(w, "  %d spans were not exported\n", r.SpansDropped)
 	}
@@ -46,19 +58,43 @@ func writeSummary(w io.Writer, r client.Result, traceURL string) {
 		fmt.Fprintln(w, "  note: the server echoed the trace context preamble too: a plain echo server (the article's?), not asynctrace's, so the trace has no server spans")
 	}
 	if len(r.Errors) > 0 {
-		fmt.Fprintf(w, "  %d of %d tasks failed: %s; the first: %s\n", len(r.Errors), r.Tasks, failureCounts(r.Failures), r.Errors[0])
+		fmt.Fprintf(w, "  %d of %d tasks failed: %s; the first: %s\n", len(r.Errors), r.Tasks, failureCounts(r.ByCause()), r.Errors[0])
 	}
 }
 
 // writeAllFailed is the summary of a run in which every task failed: what
 // failed them, and the trace only where its spans were all exported.
 func writeAllFailed(w io.Writer, r client.Result, traceURL string) {
-	fmt.Fprintf(w, "%s: all %d tasks failed (GOMAXPROCS=%d, compute=%s, unit=%v): %s\n",
-		r.Scenario, r.Tasks, r.GOMAXPROCS, r.Compute, r.Unit, failureCounts(r.Failures))
+	fmt.Fprintf(w, "%s: all %d tasks failed (%s): %s\n", r.Scenario, r.Tasks, knobs(r), failureCounts(r.ByCause()))
 	fmt.Fprintf(w, "  the first: %s\n", r.Errors[0])
 	if r.SpansDropped == 0 && traceURL != "" {
 		fmt.Fprintf(w, "  trace %s  %s: its spans say where each task failed\n", r.TraceID, traceURL)
 	}
+}
+
+// knobs are the run's runtime, P, compute mode and unit: "GOMAXPROCS=1,
+// compute=hold, unit=1s", or for Tokio "on Tokio 1.x: 3 workers, …".
+func knobs(r client.Result) string {
+	if r.Runtime == scenario.Tokio {
+		return fmt.Sprintf("on Tokio %s: %s, compute=%s, unit=%v", r.RuntimeVersion, tokioThreads(r), r.Compute, r.Unit)
+	}
+	return fmt.Sprintf("GOMAXPROCS=%d, compute=%s, unit=%v", r.GOMAXPROCS, r.Compute, r.Unit)
+}
+
+// tokioThreads says what a Tokio run's P was: its runtime's workers, or
+// rayon's threads.
+func tokioThreads(r client.Result) string {
+	what := "worker"
+	switch r.Scenario {
+	case scenario.OSThreads:
+		what = "rayon thread"
+	case scenario.Sync:
+		what = "thread"
+	}
+	if r.GOMAXPROCS != 1 {
+		what += "s"
+	}
+	return fmt.Sprintf("%d %s", r.GOMAXPROCS, what)
 }
 
 // failureCounts is "2 connect: refused (…), 1 response: …", the most
@@ -78,7 +114,7 @@ func writeFailures(w io.Writer, r client.Result) {
 		return
 	}
 	fmt.Fprintf(w, "client: %s: %d of %d tasks failed:\n", r.Scenario, len(r.Errors), r.Tasks)
-	for _, f := range r.Failures {
+	for _, f := range r.ByCause() {
 		more := ""
 		if f.Tasks > len(f.Examples) {
 			more = fmt.Sprintf(", the first %d", len(f.Examples))

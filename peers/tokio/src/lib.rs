@@ -7,7 +7,8 @@
 //! (2 units), request and wait for the echo, compute (4 units, a blocking
 //! sleep) in the article's five ways. A unit is the article's second
 //! unless `--unit` says otherwise. Each task prints the article's lines,
-//! which asynctrace's `cmd/diagram -tokio` draws.
+//! which asynctrace's `cmd/diagram -printed` draws. With `--record FILE`
+//! the tasks record their stages for asynctrace's client (module record).
 
 use std::error::Error;
 use std::io::{Read, Write};
@@ -16,6 +17,8 @@ use std::process::exit;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub mod record;
 
 /// A task's result; errors cross threads in the spawned and parallel runs.
 pub type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
@@ -30,6 +33,9 @@ pub struct Options {
     pub tasks: usize,
     /// Tokio worker threads (the spawning client), or rayon threads.
     pub threads: Option<usize>,
+    /// Where the run is recorded (`--record FILE`): None for the article's
+    /// program as it is.
+    pub recorder: Option<record::Recorder>,
 }
 
 impl Options {
@@ -42,6 +48,7 @@ impl Options {
             unit: Duration::from_secs(1),
             tasks,
             threads: None,
+            recorder: None,
         };
         let usage = || {
             let mut u = format!(
@@ -50,7 +57,8 @@ impl Options {
             if let Some(t) = threads {
                 u += &format!(" [--{t} N]");
             }
-            format!("{summary}\n{u}\n  --addr   the echo server (default 127.0.0.1:6142)\n  --unit   the unit, as 1s, 50ms (default 1s: the article's seconds)\n  --tasks  how many tasks (default {tasks})")
+            u += " [--record FILE]";
+            format!("{summary}\n{u}\n  --addr   the echo server (default 127.0.0.1:6142)\n  --unit   the unit, as 1s, 50ms (default 1s: the article's seconds)\n  --tasks  how many tasks (default {tasks})\n  --record record each task's stages, threads and the echo's arrival into FILE, for asynctrace's client")
         };
         let fail = |msg: String| -> ! {
             eprintln!("{program}: {msg}\n{}", usage());
@@ -73,10 +81,11 @@ impl Options {
                     let v = value();
                     o.tasks = v.parse().ok().filter(|&n| n > 0).unwrap_or_else(|| fail(format!("--tasks {v}: want a positive number")));
                 }
-                a if threads.map_or(false, |t| a == format!("--{t}")) => {
+                a if threads.is_some_and(|t| a == format!("--{t}")) => {
                     let v = value();
                     o.threads = Some(v.parse().ok().filter(|&n| n > 0).unwrap_or_else(|| fail(format!("{a} {v}: want a positive number"))));
                 }
+                "--record" => o.recorder = Some(record::Recorder::new(value())),
                 _ => fail(format!("unknown argument {arg}")),
             }
         }
@@ -171,9 +180,50 @@ pub async fn task(label: String, start: Instant, o: std::sync::Arc<Options>) -> 
     Ok(())
 }
 
-/// Ends a client: 0 if every task succeeded, else each error on stderr
-/// and exit 1.
-pub fn finish(program: &str, results: Vec<Result<()>>) {
+/// The run begins: now, noted by the recorder if there is one, with the
+/// threads the program's runtime or pool runs its tasks on.
+/// at_once: the program creates all its tasks now (else one after
+/// another).
+pub fn begin(program: &str, o: &Options, threads: usize, at_once: bool) -> Instant {
+    if let Some(r) = &o.recorder {
+        r.begin(program, o, threads, record::Point::now(), at_once);
+    }
+    Instant::now()
+}
+
+/// Task i (1-based) of the async clients: the article's, or recorded.
+pub async fn run_task(i: usize, label: String, start: Instant, o: std::sync::Arc<Options>) -> Result<()> {
+    if o.recorder.is_some() {
+        record::task(i, label, start, o, record::Compute::Block).await
+    } else {
+        task(label, start, o).await
+    }
+}
+
+/// Task i (1-based) of the blocking clients: the article's, or recorded.
+pub fn run_task_blocking(i: usize, label: &str, start: Instant, o: &Options) -> Result<()> {
+    if o.recorder.is_some() {
+        record::task_blocking(i, label, start, o)
+    } else {
+        task_blocking(label, start, o)
+    }
+}
+
+/// The threads a Tokio runtime of the given workers has: Tokio's default
+/// is one per core.
+pub fn workers(threads: Option<usize>) -> usize {
+    threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Ends a client: writes its record, if asked to; 0 if every task
+/// succeeded, else each error on stderr and exit 1.
+pub fn finish(program: &str, o: &Options, results: Vec<Result<()>>) {
+    if let Some(r) = &o.recorder {
+        if let Err(e) = r.write(record::Point::now()) {
+            eprintln!("{program}: writing the record: {e}");
+            exit(1);
+        }
+    }
     let failed: Vec<_> = results.into_iter().filter_map(|r| r.err()).collect();
     for e in &failed {
         eprintln!("{program}: {e}");

@@ -7,9 +7,9 @@
 //! fork too).
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use asynctrace_tokio_peer::{Options, Result};
+use asynctrace_tokio_peer::record::{self, Compute, Point};
+use asynctrace_tokio_peer::{begin, workers, Options, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn task(label: String, o: Arc<Options>) -> Result<()> {
@@ -47,8 +47,22 @@ fn main() {
     }
     let rt = b.enable_all().build().expect("a Tokio runtime");
     let (makespan, errors) = rt.block_on(async {
-        let start = Instant::now();
-        let handles: Vec<_> = o.labels().into_iter().map(|l| tokio::spawn(task(l, o.clone()))).collect();
+        let start = begin("client_many", &o, workers(o.threads), true);
+        let handles: Vec<_> = o
+            .labels()
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let o = o.clone();
+                tokio::spawn(async move {
+                    if o.recorder.is_some() {
+                        record::task(i + 1, l, start, o, Compute::Sleep).await
+                    } else {
+                        task(l, o).await
+                    }
+                })
+            })
+            .collect();
         let mut errors = Vec::new();
         for h in handles {
             match h.await {
@@ -59,6 +73,12 @@ fn main() {
         }
         (start.elapsed(), errors)
     });
+    if let Some(r) = &o.recorder {
+        if let Err(e) = r.write(Point::now()) {
+            eprintln!("client_many: writing the record: {e}");
+            std::process::exit(1);
+        }
+    }
     for e in errors.iter().take(5) {
         eprintln!("client_many: {e}");
     }

@@ -4,9 +4,8 @@
 //! worker per core.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use asynctrace_tokio_peer::{finish, task, Options};
+use asynctrace_tokio_peer::{begin, finish, run_task, workers, Options};
 use futures::stream::{FuturesUnordered, StreamExt};
 
 fn main() {
@@ -17,13 +16,13 @@ fn main() {
     }
     let rt = b.enable_all().build().expect("a Tokio runtime");
     let results = rt.block_on(async {
-        let start = Instant::now();
-        let mut futs: FuturesUnordered<_> = o.labels().into_iter().map(|l| tokio::spawn(task(l, start, o.clone()))).collect();
+        let start = begin("client_multi", &o, workers(o.threads), true);
+        let mut futs: FuturesUnordered<_> = o.labels().into_iter().enumerate().map(|(i, l)| tokio::spawn(run_task(i + 1, l, start, o.clone()))).collect();
         let mut results = Vec::new();
         while let Some(r) = futs.next().await {
             results.push(r.unwrap_or_else(|e| Err(e.into())));
         }
         results
     });
-    finish("client_multi", results);
+    finish("client_multi", &o, results);
 }

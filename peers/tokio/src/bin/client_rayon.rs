@@ -2,9 +2,7 @@
 //! an OS thread per task when the pool has as many threads as tasks (14
 //! units). rayon's default is a thread per core.
 
-use std::time::Instant;
-
-use asynctrace_tokio_peer::{finish, task_blocking, Options};
+use asynctrace_tokio_peer::{begin, finish, run_task_blocking, Options};
 use rayon::prelude::*;
 
 fn main() {
@@ -12,7 +10,7 @@ fn main() {
     if let Some(n) = o.threads {
         rayon::ThreadPoolBuilder::new().num_threads(n).build_global().expect("rayon's thread pool");
     }
-    let start = Instant::now();
-    let results = o.labels().par_iter().map(|l| task_blocking(l, start, &o)).collect();
-    finish("client_rayon", results);
+    let start = begin("client_rayon", &o, rayon::current_num_threads(), true);
+    let results = o.labels().par_iter().enumerate().map(|(i, l)| run_task_blocking(i + 1, l, start, &o)).collect();
+    finish("client_rayon", &o, results);
 }
