@@ -91,14 +91,16 @@ func checkDiagramCommands(t *testing.T, sc scenario.Scenario, res client.Result)
 }
 
 // checkComposeVerify runs the compose file's verify command, pointed at
-// this Jaeger: it must pass on the five runs just made.
-func checkComposeVerify(t *testing.T) {
+// this Jaeger and at one runtime's client service: it must pass on the
+// five runs just made. (Compose's, both services at once, is
+// compose-check's.)
+func checkComposeVerify(t *testing.T, service string) {
 	t.Helper()
 	s, ok := project.Services["verify"]
 	if !ok {
 		t.Fatal("docker-compose.yml has no verify service")
 	}
-	args := replaceFlags(s.Command[1:], map[string]string{"jaeger": jaegerd.client().BaseURL})
+	args := replaceFlags(s.Command[1:], map[string]string{"jaeger": jaegerd.client().BaseURL, "service": service})
 	out, ok := runDiagram(t, args...)
 	if !ok || strings.Count(out, "checked as") != len(scenario.All) {
 		t.Errorf("compose's verify command (%s): exit ok %v:\n%s", strings.Join(args, " "), ok, out)

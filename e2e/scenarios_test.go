@@ -127,7 +127,7 @@ func TestE2EScenarios(t *testing.T) {
 		})
 	}
 	if !t.Failed() && len(makespans) == len(scenario.All) {
-		checkComposeVerify(t) // it reads the latest five traces
+		checkComposeVerify(t, tracing.ClientService) // it reads the latest five traces
 	}
 	if len(makespans) == len(scenario.All) {
 		var parts []string

@@ -97,9 +97,7 @@ func TestE2ETokio(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	if _, ok := runDiagram(t, "-jaeger", jaegerd.client().BaseURL, "-service", tracing.TokioClientService, "-last", "5", "-wait", "30s", "-verify"); !ok {
-		t.Error("diagram -service tokio-client -last 5 -verify failed")
-	}
+	checkComposeVerify(t, tracing.TokioClientService)
 	checkTokioUI(t, traces)
 }
 

@@ -118,12 +118,26 @@ func TestCheckBroken(t *testing.T) {
 		}, "echo/write: thread.id = 1099511627776, want"},
 		{"a lane span without its link", func(spans []diagram.Span) {
 			for i := range spans {
-				if len(spans[i].Links) > 0 {
+				if len(spans[i].Links) > 0 && spans[i].Name != tracing.SpanReady {
 					spans[i].Links = nil
 					return
 				}
 			}
 		}, "has 0 links"},
+		{"a ready span linked to its own task's compute", func(spans []diagram.Span) {
+			own := map[string]string{} // a task span's id: its compute's
+			for _, s := range spans {
+				if s.Name == tracing.SpanCompute {
+					own[s.Parent] = s.ID
+				}
+			}
+			for i := range spans {
+				if spans[i].Name == tracing.SpanReady && len(spans[i].Links) > 0 {
+					spans[i].Links[0] = own[spans[i].Parent]
+					return
+				}
+			}
+		}, "not another task's compute"},
 		{"no root", func(spans []diagram.Span) {
 			for i := range spans {
 				if strings.HasPrefix(spans[i].Name, tracing.ScenarioSpanPrefix) {
