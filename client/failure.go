@@ -36,8 +36,8 @@ func Cause(err error) string {
 
 func limit(err error) string {
 	switch {
-	case errors.Is(err, context.Canceled):
-		return "cancelled"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "cancelled" // by the caller, or the caller's deadline
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
 		return "out of file descriptors (EMFILE/ENFILE)"
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
