@@ -80,7 +80,7 @@ func (r *runner) readySpans(ctx context.Context, tl *scenario.Timeline) []Wait {
 			}
 			attrs = append(attrs, tracing.KeyWaitUnexplainedMS.Float64(scenario.MS(w.Unexplained)))
 			for _, h := range w.Holders {
-				if sc := r.stageSpan(root, h.Task, h.Stage); sc.IsValid() {
+				if sc := r.stageSpanContext(root, h.Task, h.Stage); sc.IsValid() {
 					links = append(links, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{tracing.KeyWaitCoveredMS.Float64(scenario.MS(h.Covered))}})
 				}
 			}
