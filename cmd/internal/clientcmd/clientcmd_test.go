@@ -376,3 +376,19 @@ func TestWriteSummary(t *testing.T) {
 		t.Errorf("summary of a run that all failed, its spans not exported:\n%s", got)
 	}
 }
+
+// docs/design.md gives the flush's bound in figures: they are
+// flushTimeout's.
+func TestFlushTimeoutDocumented(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "design.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Join(strings.Fields(string(b)), " ")
+	per := (flushTimeout(1001) - flushTimeout(1)) / 1000
+	want := fmt.Sprintf("at most %d ms plus %d µs a task (`clientcmd.flushTimeout`: %.1f s for the article's three tasks, %.1f s at 10,000)",
+		(flushTimeout(0) / time.Millisecond), per/time.Microsecond, flushTimeout(3).Seconds(), flushTimeout(10000).Seconds())
+	if !strings.Contains(doc, want) {
+		t.Errorf("docs/design.md does not say %q", want)
+	}
+}
