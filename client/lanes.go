@@ -17,10 +17,7 @@ func (r *runner) timeline(p scenario.Params, end time.Time) *scenario.Timeline {
 	start := r.start.Round(0)
 	at := func(t time.Time) time.Duration { return t.Round(0).Sub(start) }
 	tl := &scenario.Timeline{Params: p, Makespan: at(end)}
-	for i, rec := range r.records {
-		if rec.start.IsZero() {
-			continue // never created: an earlier task failed
-		}
+	for i, rec := range r.records { // every task is created, whatever failed before it
 		t := scenario.Task{Index: i + 1, Goroutine: rec.goroutine, Locked: p.Scenario.Locked(), Start: at(rec.start), End: at(rec.end),
 			Handshake: rec.handshake, RoundTrip: rec.roundTrip, ServerHold: rec.serverHold}
 		for _, s := range rec.stages {
@@ -59,7 +56,7 @@ func (r *runner) laneSpans(ctx context.Context, lanes []scenario.Lane, n int) {
 		for _, seg := range l.Segments {
 			_, span := r.tracer.Start(lctx, tracing.LaneStageSpanName(seg.Task, seg.Stage, n),
 				trace.WithTimestamp(start.Add(seg.Start)),
-				trace.WithLinks(trace.Link{SpanContext: r.stageSpan(root, seg.Task, seg.Stage)}),
+				trace.WithLinks(trace.Link{SpanContext: r.stageSpanContext(root, seg.Task, seg.Stage)}),
 				trace.WithAttributes(
 					tracing.KeyTask.String(scenario.TaskLabel(seg.Task)),
 					tracing.KeyStage.String(string(seg.Stage)),
@@ -83,9 +80,9 @@ func (r *runner) lastTaskEnd() time.Time {
 	return end
 }
 
-// stageSpan is the span context of task i's stage s, a span of the trace
+// stageSpanContext is the span context of task i's stage s, a span of the trace
 // of root.
-func (r *runner) stageSpan(root trace.SpanContext, i int, s scenario.Stage) trace.SpanContext {
+func (r *runner) stageSpanContext(root trace.SpanContext, i int, s scenario.Stage) trace.SpanContext {
 	for _, rec := range r.records[i-1].stages {
 		if rec.stage == s {
 			return root.WithSpanID(rec.span)

@@ -165,8 +165,8 @@ func (r *runner) peerTaskSpans(ctx context.Context, run *peerRun) []error {
 				}
 				opts = append(opts, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
 					tracing.KeyArrival.String(t.arrival),
-					tracing.KeyRoundTripMS.Float64(ms(rec.roundTrip)),
-					tracing.KeyServerHoldMS.Float64(ms(rec.serverHold))))
+					tracing.KeyRoundTripMS.Float64(scenario.MS(rec.roundTrip)),
+					tracing.KeyServerHoldMS.Float64(scenario.MS(rec.serverHold))))
 			}
 			_, ss := r.tracer.Start(sctx, string(s.stage), opts...)
 			if s.threadEnd != s.thread {

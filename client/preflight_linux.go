@@ -47,19 +47,64 @@ const Headroom = 64
 // ErrLimit: a run cannot work on this machine as configured.
 var ErrLimit = errors.New("a limit of this machine stops the run")
 
-// limitError says which limits, and matches ErrLimit.
-type limitError struct{ err error }
+// Limit names a limit of the machine or process that a run can meet.
+type Limit string
 
-func (e limitError) Error() string        { return e.err.Error() }
-func (e limitError) Unwrap() error        { return e.err }
-func (e limitError) Is(target error) bool { return target == ErrLimit }
+const (
+	LimitOpenFiles Limit = "open files" // RLIMIT_NOFILE
+	LimitPorts     Limit = "local ports"
+	LimitThreads   Limit = "OS threads" // Go's limit (runtime/debug.SetMaxThreads)
+)
+
+// LimitError says that a run needs more of a limit than the machine
+// gives: what is wrong, not what to do (the commands and the page say
+// that, each in its own words). It matches ErrLimit.
+type LimitError struct {
+	Limit  Limit
+	AtOnce int // the run's tasks at once
+	Need   int // what the run needs of the limit
+	Have   int // the limit
+}
+
+func (e *LimitError) Error() string {
+	switch e.Limit {
+	case LimitOpenFiles:
+		return fmt.Sprintf("%d tasks at once need %d open files, the limit is %d", e.AtOnce, e.Need, e.Have)
+	case LimitPorts:
+		return fmt.Sprintf("%d tasks at once need as many local ports, the system has %d (/proc/sys/net/ipv4/ip_local_port_range)", e.AtOnce, e.Have)
+	case LimitThreads:
+		return fmt.Sprintf("os-threads with %d tasks needs an OS thread per task, %d with the runtime's own; Go stops a program past %d threads", e.AtOnce, e.Need, e.Have)
+	}
+	return fmt.Sprintf("%d tasks at once need %d %s, the limit is %d", e.AtOnce, e.Need, e.Limit, e.Have)
+}
+
+func (e *LimitError) Is(target error) bool { return target == ErrLimit }
+
+// LimitErrors are the limits err (Preflight's) names, in order.
+func LimitErrors(err error) []*LimitError {
+	var out []*LimitError
+	var walk func(error)
+	walk = func(err error) {
+		if le, ok := err.(*LimitError); ok {
+			out = append(out, le)
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
 
 // Preflight checks, before a run starts, that the machine's limits let it
 // work: one connection (an open file and an ephemeral port) per task at
-// once, and for os-threads an OS thread per task. It returns an error
-// naming each limit that stops it and what to do, wrapping ErrLimit; and
-// notes worth saying before a long run starts (how long a serial run
-// will take).
+// once, and for os-threads an OS thread per task. It returns a
+// *LimitError for each limit that stops it, joined (LimitErrors lists
+// them; each matches ErrLimit); and notes worth saying before a long run
+// starts (how long a serial run will take).
 func Preflight(cfg Config, l Limits) (notes []string, err error) {
 	p := params(&cfg)
 	atOnce := p.N
@@ -71,18 +116,15 @@ func Preflight(cfg Config, l Limits) (notes []string, err error) {
 	}
 	var errs []error
 	if need := atOnce + Headroom; l.OpenFiles > 0 && need > l.OpenFiles {
-		errs = append(errs, fmt.Errorf("%d tasks at once need %d open files, the limit is %d: raise it (ulimit -n %d) or run fewer -tasks", atOnce, need, l.OpenFiles, need))
+		errs = append(errs, &LimitError{Limit: LimitOpenFiles, AtOnce: atOnce, Need: need, Have: l.OpenFiles})
 	}
 	if l.EphemeralPorts > 0 && atOnce > l.EphemeralPorts {
-		errs = append(errs, fmt.Errorf("%d tasks at once need as many local ports, the system has %d (/proc/sys/net/ipv4/ip_local_port_range): widen the range or run fewer -tasks", atOnce, l.EphemeralPorts))
+		errs = append(errs, &LimitError{Limit: LimitPorts, AtOnce: atOnce, Need: atOnce, Have: l.EphemeralPorts})
 	}
 	if p.Scenario.Locked() && !p.Scenario.Serial() {
 		if need := atOnce + Headroom; need > l.MaxThreads {
-			errs = append(errs, fmt.Errorf("os-threads with %d tasks needs an OS thread per task, %d with the runtime's own; Go stops a program past %d threads: add -max-threads %d (runtime/debug.SetMaxThreads), or run fewer -tasks", atOnce, need, l.MaxThreads, need))
+			errs = append(errs, &LimitError{Limit: LimitThreads, AtOnce: atOnce, Need: need, Have: l.MaxThreads})
 		}
 	}
-	if len(errs) > 0 {
-		return notes, limitError{errors.Join(errs...)}
-	}
-	return notes, nil
+	return notes, errors.Join(errs...)
 }

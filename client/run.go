@@ -79,10 +79,13 @@ type Result struct {
 	// SpansDropped is how many of the run's spans were not exported; the
 	// caller, which owns the exporter, fills it in after a flush.
 	SpansDropped int64 `json:"spans_dropped"`
-	// Errors has one line per failed task; Failures counts them by cause
-	// (Cause: the stage and the limit it hit).
-	Errors   []string       `json:"errors,omitempty"`
-	Failures map[string]int `json:"failures,omitempty"`
+	// Errors has one line per failed task, in task order; Failures counts
+	// them by cause (Cause: the stage and the limit it hit), and
+	// FailureExamples keeps the first few of each cause: what a person
+	// reads (ByCause).
+	Errors          []string            `json:"errors,omitempty"`
+	Failures        map[string]int      `json:"failures,omitempty"`
+	FailureExamples map[string][]string `json:"failure_examples,omitempty"`
 	// UnitMismatch, if not empty, says that the server's delay is not 8 of
 	// the run's units, and how to fix it.
 	UnitMismatch string `json:"unit_mismatch,omitempty"`
@@ -100,6 +103,10 @@ type Result struct {
 	// Timeline is the run as the tasks measured it.
 	Timeline *scenario.Timeline `json:"-"`
 }
+
+// AllFailed says that every task failed: the run measured nothing of the
+// article's (its makespan is how long the failures took).
+func (r Result) AllFailed() bool { return r.Tasks > 0 && len(r.Errors) == r.Tasks }
 
 // ErrBusy: Run is already running in this process.
 var ErrBusy = errors.New("client: a run is already under way in this process (GOMAXPROCS is process-wide)")
@@ -142,7 +149,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		r.lines = &lineWriter{w: cfg.Lines}
 	}
 	r.start = time.Now()
-	r.responseDeadline = r.start.Add(2*res.Expected + 10*time.Second)
+	r.responseDeadline = r.start.Add(2*res.Expected + responseGrace)
 	ctx, root := r.startRoot(ctx, p, &res)
 	r.peak.sample()
 	stopPeak := every(peakEvery, r.peak.sample)
@@ -180,8 +187,8 @@ func (r *runner) startRoot(ctx context.Context, p scenario.Params, res *Result) 
 			tracing.KeyGOMAXPROCS.Int(p.Procs),
 			tracing.KeyNumCPU.Int(p.CPUs),
 			tracing.KeyCompute.String(string(p.Compute)),
-			tracing.KeyUnitMS.Float64(ms(p.Unit)),
-			tracing.KeyExpectedMS.Float64(ms(res.Expected)),
+			tracing.KeyUnitMS.Float64(scenario.MS(p.Unit)),
+			tracing.KeyExpectedMS.Float64(scenario.MS(res.Expected)),
 		))
 	if sc := root.SpanContext(); sc.IsValid() {
 		res.TraceID = sc.TraceID().String()
@@ -229,15 +236,7 @@ func (r *runner) finish(ctx context.Context, root trace.Span, p scenario.Params,
 	r.laneSpans(ctx, lanes, p.N) // the article's right half
 	r.measured(&res, tl, len(lanes), end)
 	r.record(root, res, end)
-	for _, err := range errs {
-		if err != nil {
-			res.Errors = append(res.Errors, err.Error())
-			if res.Failures == nil {
-				res.Failures = map[string]int{}
-			}
-			res.Failures[Cause(err)]++
-		}
-	}
+	res.Errors, res.Failures, res.FailureExamples = failures(errs)
 	return res, errors.Join(errs...)
 }
 
@@ -272,23 +271,23 @@ func (r *runner) measured(res *Result, tl *scenario.Timeline, lanes int, end tim
 // record puts what the run measured on its root span, and ends it.
 func (r *runner) record(root trace.Span, res Result, end time.Time) {
 	if res.UnitMismatch != "" {
-		d, _ := res.Timeline.ServerDelay()
+		d, _ := res.Timeline.ServerHeld()
 		root.AddEvent(tracing.EventUnitMismatch, trace.WithTimestamp(end), trace.WithAttributes(
-			tracing.KeyServerDelayMS.Float64(ms(d)), tracing.KeyMessage.String(res.UnitMismatch)))
+			tracing.KeyServerDelayMS.Float64(scenario.MS(d)), tracing.KeyMessage.String(res.UnitMismatch)))
 	}
 	if res.PlainServer {
 		root.AddEvent(tracing.EventPlainServer, trace.WithTimestamp(end))
 	}
 	root.SetAttributes(
-		tracing.KeyMakespanMS.Float64(ms(res.Makespan)),
-		tracing.KeyReadyMS.Float64(ms(res.Ready)),
-		tracing.KeyNetworkMS.Float64(ms(res.Network)),
+		tracing.KeyMakespanMS.Float64(scenario.MS(res.Makespan)),
+		tracing.KeyReadyMS.Float64(scenario.MS(res.Ready)),
+		tracing.KeyNetworkMS.Float64(scenario.MS(res.Network)),
 		tracing.KeyThreadLanes.Int(res.ThreadLanes),
 		tracing.KeyPeakOSThreads.Int(res.PeakOSThreads),
 		tracing.KeyPeakGoroutines.Int(res.PeakGoroutines),
 		tracing.KeyPeakRSSBytes.Int64(res.PeakRSS),
 		tracing.KeyRSSPerTaskBytes.Int64(res.RSSPerTask),
-		tracing.KeySpawnMS.Float64(ms(res.Spawn)),
+		tracing.KeySpawnMS.Float64(scenario.MS(res.Spawn)),
 	)
 	root.End(trace.WithTimestamp(end))
 }
@@ -326,6 +325,10 @@ func params(cfg *Config) scenario.Params {
 	}
 	return scenario.Params{Runtime: cfg.Runtime, Scenario: cfg.Scenario, Compute: cfg.Compute, N: cfg.Tasks, Procs: cfg.Procs, CPUs: cpus, Unit: cfg.Unit}
 }
+
+// responseGrace is what a task's wait for its echo gets beyond twice the
+// expected makespan.
+const responseGrace = 10 * time.Second
 
 // runner is the state shared by a run's tasks.
 type runner struct {
@@ -402,5 +405,3 @@ func (l *lineWriter) printf(format string, args ...any) {
 	defer l.mu.Unlock()
 	fmt.Fprintf(l.w, format, args...)
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

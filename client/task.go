@@ -159,7 +159,7 @@ func (t *task) connect(g threads.Goroutine) (_ net.Conn, err error) {
 	}
 	// The handshake's round trip: the network's part of connecting.
 	t.rec.handshake = time.Since(dialed)
-	s.SetAttributes(tracing.KeyHandshakeMS.Float64(ms(t.rec.handshake)))
+	s.SetAttributes(tracing.KeyHandshakeMS.Float64(scenario.MS(t.rec.handshake)))
 	return conn, nil
 }
 
@@ -233,11 +233,11 @@ func (t *task) response(g threads.Goroutine, conn net.Conn) (err error) {
 	case echo.ReplyOK:
 		t.rec.roundTrip = max(0, arrived.Sub(s.rec.start)-echo.Reply.Wait)
 		t.rec.serverHold = echo.Reply.Hold
-		s.SetAttributes(tracing.KeyServerHoldMS.Float64(ms(echo.Reply.Hold)))
+		s.SetAttributes(tracing.KeyServerHoldMS.Float64(scenario.MS(echo.Reply.Hold)))
 	case rttOK:
 		t.rec.roundTrip = rtt
 	}
-	s.SetAttributes(tracing.KeyArrival.String(how), tracing.KeyRoundTripMS.Float64(ms(t.rec.roundTrip)))
+	s.SetAttributes(tracing.KeyArrival.String(how), tracing.KeyRoundTripMS.Float64(scenario.MS(t.rec.roundTrip)))
 	s.end(arrived, tid, nil)
 	ended = true
 
@@ -253,9 +253,9 @@ func (t *task) readError(ctx context.Context, err error) error {
 	case ctx.Err() != nil:
 		return context.Cause(ctx) // the caller cancelled the run, not the server
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
-		return fmt.Errorf("the server closed the connection before echoing %q (is it stopping, or holding requests past -request-timeout?): %w", t.label, err)
+		return fmt.Errorf("the server closed the connection before echoing %q (is it stopping, or holding requests past its request timeout?): %w", t.label, err)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Errorf("no echo by %v, twice the expected makespan: %w", t.r.responseDeadline.Sub(t.r.start).Round(time.Millisecond), err)
+		return fmt.Errorf("no echo by %v, twice the expected makespan plus %v: %w", t.r.responseDeadline.Sub(t.r.start).Round(time.Millisecond), responseGrace, err)
 	}
 	return err
 }

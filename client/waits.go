@@ -76,12 +76,12 @@ func (r *runner) readySpans(ctx context.Context, tl *scenario.Timeline) []Wait {
 				attrs = append(attrs, tracing.KeyWait.String(w.Explain(r.cfg.Unit)))
 			}
 			if w.Handoff > 0 {
-				attrs = append(attrs, tracing.KeyWaitHandoffMS.Float64(ms(w.Handoff)))
+				attrs = append(attrs, tracing.KeyWaitHandoffMS.Float64(scenario.MS(w.Handoff)))
 			}
-			attrs = append(attrs, tracing.KeyWaitUnexplainedMS.Float64(ms(w.Unexplained)))
+			attrs = append(attrs, tracing.KeyWaitUnexplainedMS.Float64(scenario.MS(w.Unexplained)))
 			for _, h := range w.Holders {
-				if sc := r.stageSpan(root, h.Task, h.Stage); sc.IsValid() {
-					links = append(links, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{tracing.KeyWaitCoveredMS.Float64(ms(h.Covered))}})
+				if sc := r.stageSpanContext(root, h.Task, h.Stage); sc.IsValid() {
+					links = append(links, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{tracing.KeyWaitCoveredMS.Float64(scenario.MS(h.Covered))}})
 				}
 			}
 		}
@@ -90,8 +90,8 @@ func (r *runner) readySpans(ctx context.Context, tl *scenario.Timeline) []Wait {
 		for _, h := range w.Holders {
 			span.AddEvent(tracing.EventHeldBy, trace.WithTimestamp(start.Add(max(h.Start, w.Ready.Start))), trace.WithAttributes(
 				tracing.KeyTask.String(scenario.TaskLabel(h.Task)), tracing.KeyStage.String(string(h.Stage)),
-				tracing.KeyOSThreadID.Int64(h.Thread), tracing.KeyWaitCoveredMS.Float64(ms(h.Covered)),
-				tracing.KeyWaitOverlapMS.Float64(ms(h.Overlap)), tracing.KeyWaitHandoff.Bool(h.Handoff)))
+				tracing.KeyOSThreadID.Int64(h.Thread), tracing.KeyWaitCoveredMS.Float64(scenario.MS(h.Covered)),
+				tracing.KeyWaitOverlapMS.Float64(scenario.MS(h.Overlap)), tracing.KeyWaitHandoff.Bool(h.Handoff)))
 		}
 		span.End(trace.WithTimestamp(s.end))
 		s.span = span.SpanContext().SpanID()
@@ -103,9 +103,9 @@ func (r *runner) readySpans(ctx context.Context, tl *scenario.Timeline) []Wait {
 }
 
 func waitJSON(w scenario.Wait, unit time.Duration) Wait {
-	out := Wait{Task: w.Task, ReadyMS: ms(w.Ready.Len()), HandoffMS: ms(w.Handoff), UnexplainedMS: ms(w.Unexplained), Line: w.Explain(unit)}
+	out := Wait{Task: w.Task, ReadyMS: scenario.MS(w.Ready.Len()), HandoffMS: scenario.MS(w.Handoff), UnexplainedMS: scenario.MS(w.Unexplained), Line: w.Explain(unit)}
 	for _, h := range w.Holders {
-		out.Holders = append(out.Holders, WaitHolder{Task: h.Task, Stage: h.Stage, CoveredMS: ms(h.Covered), Handoff: h.Handoff})
+		out.Holders = append(out.Holders, WaitHolder{Task: h.Task, Stage: h.Stage, CoveredMS: scenario.MS(h.Covered), Handoff: h.Handoff})
 	}
 	return out
 }

@@ -83,11 +83,11 @@ func Build(traceID string, spans []Span) (*Diagram, error) {
 			N:        int(num(root, tracing.KeyTasks)),
 			Procs:    int(num(root, tracing.KeyGOMAXPROCS)),
 			CPUs:     int(num(root, tracing.KeyNumCPU)),
-			Unit:     ms(num(root, tracing.KeyUnitMS)),
+			Unit:     scenario.FromMS(num(root, tracing.KeyUnitMS)),
 		},
 		Makespan: root.End.Sub(root.Start),
 	}
-	d := &Diagram{Timeline: tl, TraceID: traceID, Start: root.Start, Expected: ms(num(root, tracing.KeyExpectedMS)), PeakOSThreads: int(num(root, tracing.KeyPeakOSThreads)),
+	d := &Diagram{Timeline: tl, TraceID: traceID, Start: root.Start, Expected: scenario.FromMS(num(root, tracing.KeyExpectedMS)), PeakOSThreads: int(num(root, tracing.KeyPeakOSThreads)),
 		PlainServer: slices.Contains(root.Events, tracing.EventPlainServer)}
 	at := func(t time.Time) time.Duration { return t.Sub(root.Start) }
 
@@ -168,7 +168,7 @@ func (tr spanTree) task(s *Span, at func(time.Time) time.Duration) (scenario.Tas
 		task.Segments = append(task.Segments, scenario.Segment{Task: i, Stage: scenario.Stage(c.Name), Start: at(c.Start), End: at(c.End), Thread: tid, ThreadEnd: tend})
 		switch c.Name {
 		case tracing.SpanConnect:
-			task.Handshake = ms(num(c, tracing.KeyHandshakeMS))
+			task.Handshake = scenario.FromMS(num(c, tracing.KeyHandshakeMS))
 		case tracing.SpanResponse:
 			server = tr.serverSegments(c, i, at)
 			tr.network(&task, c)
@@ -199,14 +199,14 @@ func (tr spanTree) tasks() []*Span {
 // echo, each on its own host's clock; the hold the server measured), else
 // as the client recorded them on its response span.
 func (tr spanTree) network(t *scenario.Task, response *Span) {
-	t.RoundTrip = ms(num(response, tracing.KeyRoundTripMS))
-	t.ServerHold = ms(num(response, tracing.KeyServerHoldMS))
+	t.RoundTrip = scenario.FromMS(num(response, tracing.KeyRoundTripMS))
+	t.ServerHold = scenario.FromMS(num(response, tracing.KeyServerHoldMS))
 	for _, echo := range tr.children[response.ID] {
 		if echo.Name != tracing.SpanEcho {
 			continue
 		}
 		t.RoundTrip = max(0, response.End.Sub(response.Start)-echo.End.Sub(echo.Start))
-		if h := ms(num(echo, tracing.KeyHoldMS)); h > 0 {
+		if h := scenario.FromMS(num(echo, tracing.KeyHoldMS)); h > 0 {
 			t.ServerHold = h
 		}
 	}
@@ -238,8 +238,6 @@ func num(s *Span, k attribute.Key) float64 {
 	v, _ := s.Float(string(k))
 	return v
 }
-
-func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
 
 // ServerSpans says how many of the server's stage spans (delay and write,
 // two a task) the trace holds, and how many the client's requests caused.

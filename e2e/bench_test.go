@@ -255,10 +255,8 @@ func TestBenchExecTrace(t *testing.T) {
 		slices.Sort(off)
 		slices.Sort(on)
 		a, b := off[runs/2], on[runs/2]
-		rows = append(rows, fmt.Sprintf("| `%s` | %.1f ms | %.1f ms | %+.2f %% | %.0f KiB |", sc, ms(a), ms(b), 100*(float64(b)/float64(a)-1), float64(size)/1024))
+		rows = append(rows, fmt.Sprintf("| `%s` | %.1f ms | %.1f ms | %+.2f %% | %.0f KiB |", sc, scenario.MS(a), scenario.MS(b), 100*(float64(b)/float64(a)-1), float64(size)/1024))
 		t.Log(rows[len(rows)-1])
 	}
 	writeBetween(t, out, "<!-- exectrace:begin -->", "<!-- exectrace:end -->", strings.Join(rows, "\n"))
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

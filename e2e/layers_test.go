@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -59,5 +60,28 @@ func TestLayers(t *testing.T) {
 	}
 	if pkgs < 10 {
 		t.Errorf("go list gave %d packages:\n%s", pkgs, out)
+	}
+}
+
+// The contract and the views build on every OS: cmd/diagram, which only
+// reads Jaeger and draws, builds for macOS; what reads the kernel (the
+// client, through threads and sockstamp) stops there with the promised
+// words, not "build constraints exclude all Go files".
+func TestBuildsOffLinux(t *testing.T) {
+	build := func(pkg string) (string, error) {
+		cmd := exec.Command("go", "build", "-o", os.DevNull, pkg)
+		cmd.Dir = moduleRoot()
+		cmd.Env = append(os.Environ(), "GOOS=darwin", "GOARCH=arm64", "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := build("./cmd/diagram"); err != nil {
+		t.Errorf("GOOS=darwin go build ./cmd/diagram: %v\n%s", err, out)
+	}
+	for _, pkg := range []string{"./client", "./sockstamp", "./threads"} {
+		out, err := build(pkg)
+		if err == nil || !strings.Contains(out, "asynctrace_is_linux_only__run_it_with_docker_compose") || strings.Contains(out, "build constraints exclude") {
+			t.Errorf("GOOS=darwin go build %s: %v\n%s\nwant it to stop with the promised words", pkg, err, out)
+		}
 	}
 }

@@ -178,7 +178,7 @@ func TestE2ENetworkUnitMismatch(t *testing.T) {
 	proxy := startDelayProxy(t, addr, 20*time.Millisecond)
 	args, env := composeCommand(t, "client-single-thread", map[string]string{"addr": proxy, "unit": unit.String()}, otlp)
 	p := runToEnd(t, clientBin, append(args, "-json"), env)
-	if res := clientResult(t, p); !strings.Contains(res.UnitMismatch, "start the server with -unit "+unit.String()) {
+	if res := clientResult(t, p); !strings.Contains(res.UnitMismatch, "the client's "+unit.String()) {
 		t.Errorf("a server at %v behind 20 ms each way: unit_mismatch %q", unit*6/5, res.UnitMismatch)
 	}
 }

@@ -21,12 +21,13 @@ import (
 // Trace is one trace as the query API returns it.
 type Trace struct {
 	TraceID   string             `json:"traceID"`
-	Spans     []Span             `json:"spans"`
+	Spans     []APISpan          `json:"spans"`
 	Processes map[string]Process `json:"processes"`
 }
 
-// Span is one span of a Trace. Times are in microseconds.
-type Span struct {
+// APISpan is one span of a Trace, as the query API spells it (package
+// diagram's Span is the one the project reads). Times are in microseconds.
+type APISpan struct {
 	TraceID       string      `json:"traceID"`
 	SpanID        string      `json:"spanID"`
 	OperationName string      `json:"operationName"`
@@ -69,7 +70,7 @@ type Process struct {
 }
 
 // Parent is the span ID of the CHILD_OF reference, or "".
-func (s Span) Parent() string {
+func (s APISpan) Parent() string {
 	for _, r := range s.References {
 		if r.RefType == "CHILD_OF" {
 			return r.SpanID
@@ -79,7 +80,7 @@ func (s Span) Parent() string {
 }
 
 // Links are the span IDs of the span's FOLLOWS_FROM references: its links.
-func (s Span) Links() []string {
+func (s APISpan) Links() []string {
 	var ids []string
 	for _, r := range s.References {
 		if r.RefType == "FOLLOWS_FROM" {
@@ -90,7 +91,7 @@ func (s Span) Links() []string {
 }
 
 // Tag returns the tag named key.
-func (s Span) Tag(key string) (Tag, bool) {
+func (s APISpan) Tag(key string) (Tag, bool) {
 	for _, t := range s.Tags {
 		if t.Key == key {
 			return t, true
@@ -100,7 +101,7 @@ func (s Span) Tag(key string) (Tag, bool) {
 }
 
 // Int returns an int64 tag's value.
-func (s Span) Int(key string) (int64, bool) {
+func (s APISpan) Int(key string) (int64, bool) {
 	t, ok := s.Tag(key)
 	if !ok || t.Type != "int64" {
 		return 0, false
@@ -110,11 +111,11 @@ func (s Span) Int(key string) (int64, bool) {
 }
 
 // Start and End of the span.
-func (s Span) Start() time.Time { return time.UnixMicro(s.StartTime) }
-func (s Span) End() time.Time   { return time.UnixMicro(s.StartTime + s.Duration) }
+func (s APISpan) Start() time.Time { return time.UnixMicro(s.StartTime) }
+func (s APISpan) End() time.Time   { return time.UnixMicro(s.StartTime + s.Duration) }
 
 // Service is the name of the service that recorded s.
-func (t *Trace) Service(s Span) string { return t.Processes[s.ProcessID].ServiceName }
+func (t *Trace) Service(s APISpan) string { return t.Processes[s.ProcessID].ServiceName }
 
 // URLEnv names the variable that overrides DefaultURL.
 const URLEnv = "ASYNCTRACE_JAEGER_UI"

@@ -266,8 +266,7 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-// A server run with another unit: Verify says so, naming both units and
-// the flag that fixes it.
+// A server run with another unit: Verify says so, naming both units.
 func TestUnitMismatch(t *testing.T) {
 	tl := article(MultiThread, 3)
 	if msg := tl.UnitMismatch(DefaultTolerance); msg != "" {
@@ -284,10 +283,13 @@ func TestUnitMismatch(t *testing.T) {
 		}
 	}
 	msg := tl.UnitMismatch(DefaultTolerance)
-	for _, want := range []string{"held requests 8s", "not 8u = 800ms", "runs with -unit 1s", "start the server with -unit 100ms"} {
+	for _, want := range []string{"held requests 8s", "not 8u = 800ms", "its unit is 1s", "the client's 100ms"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("UnitMismatch = %q, want it to say %q", msg, want)
 		}
+	}
+	if strings.Contains(msg, "-unit") {
+		t.Errorf("UnitMismatch = %q names a flag: what to do is the commands' to say", msg)
 	}
 	if f := failed(tl.Verify(tl.Expect())); !strings.Contains(f, "server delay") {
 		t.Errorf("Verify failed %q, want server delay among them", f)

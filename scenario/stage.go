@@ -47,6 +47,13 @@ const (
 // to hold: 8 units.
 func ServerDelay(unit time.Duration) time.Duration { return DelayUnits * unit }
 
+// MS is d in milliseconds, as the trace's and the JSON's *_ms figures
+// give durations.
+func MS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// FromMS is the inverse of MS.
+func FromMS(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
+
 // HoldsThread is the lane rule: whether a task's stage occupies the OS
 // thread it runs on, and so is drawn on that thread's lane. Compute does
 // (it blocks the thread, or spins on it), unless it sleeps (time.Sleep

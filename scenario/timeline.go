@@ -167,10 +167,11 @@ func (tl *Timeline) Spread(s Stage, end bool) (first, last time.Duration, ok boo
 	return first, last, ok
 }
 
-// ServerDelay is how long the server held the requests: the shortest hold
-// the server reported, on its own clock; where it reported none, the
-// shortest response less its round trip, as the client saw it.
-func (tl *Timeline) ServerDelay() (time.Duration, bool) {
+// ServerHeld is how long the server held the requests, as measured (the
+// delay expected of it is ServerDelay): the shortest hold the server
+// reported, on its own clock; where it reported none, the shortest
+// response less its round trip, as the client saw it.
+func (tl *Timeline) ServerHeld() (time.Duration, bool) {
 	var held, seen time.Duration
 	foundHeld, foundSeen := false, false
 	for _, t := range tl.Tasks {
@@ -187,12 +188,13 @@ func (tl *Timeline) ServerDelay() (time.Duration, bool) {
 	return seen, foundSeen
 }
 
-// UnitMismatch says, in one line naming both units and the flag that fixes
-// it, whether the server held the requests for other than 8 of the run's
-// units, by more than tolerance (and 5ms); "" if it did not. The network's
-// round trip is not part of the hold (ServerDelay).
+// UnitMismatch says, in one line naming both units, whether the server
+// held the requests for other than 8 of the run's units, by more than
+// tolerance (and 5ms); "" if it did not. What to do about it (start the
+// server with the client's unit) is for the commands to say. The
+// network's round trip is not part of the hold (Timeline.ServerHeld).
 func (tl *Timeline) UnitMismatch(tolerance float64) string {
-	d, ok := tl.ServerDelay()
+	d, ok := tl.ServerHeld()
 	want := ServerDelay(tl.Unit)
 	if !ok || tl.Unit <= 0 {
 		return ""
@@ -202,8 +204,8 @@ func (tl *Timeline) UnitMismatch(tolerance float64) string {
 		return ""
 	}
 	serverUnit := roundUnit(d / DelayUnits)
-	return fmt.Sprintf("the server held requests %v, not 8u = %v: it runs with -unit %v, the client with -unit %v; start the server with -unit %v",
-		roundUnit(d), want, serverUnit, tl.Unit, tl.Unit)
+	return fmt.Sprintf("the server held requests %v, not 8u = %v: its unit is %v, the client's %v",
+		roundUnit(d), want, serverUnit, tl.Unit)
 }
 
 // roundUnit rounds a measured duration to a unit a person would type.

@@ -170,7 +170,7 @@ func (v *verifier) serverDelay() {
 		v.add("server delay", false, "%s", msg)
 		return
 	}
-	if d, ok := v.tl.ServerDelay(); ok {
+	if d, ok := v.tl.ServerHeld(); ok {
 		v.add("server delay", true, "requests held %v = %.2fu, want 8u", d.Round(time.Microsecond), units(d, v.exp.Unit))
 	}
 }

@@ -24,7 +24,7 @@ import (
 var (
 	errShutdown    = errors.New("server shutting down: request cut short")
 	errHoldFull    = errors.New("hold buffer full")
-	errRequestTime = errors.New("request deadline exceeded (-request-timeout): connection reset")
+	errRequestTime = errors.New("request timed out, not received and echoed within the request timeout past its delay: connection reset")
 )
 
 // request is what one connection has sent and the server holds.
@@ -61,23 +61,23 @@ func (r *request) read() {
 func (s *Server) handle(ctx context.Context, conn net.Conn, accepted time.Time) {
 	defer conn.Close()
 	g := threads.ThisGoroutine()
-	// Cancelling ctx interrupts reads and writes: delays are reads with a
-	// deadline.
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
-	defer stop()
+	// Delays are reads with a deadline; an abort (Shutdown past its
+	// deadline: cutShort) closes conn, which ends them, and cancels ctx.
 
 	r := &request{conn: conn, limit: s.cfg.HoldBuffer}
+	s.hook("first byte")
 	conn.SetReadDeadline(accepted.Add(s.cfg.FirstByteTimeout))
 	r.read()
 	if len(r.buf) == 0 {
 		if errors.Is(r.err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
-			s.logf("%s: no request within %v (-first-byte-timeout), closing", conn.RemoteAddr(), s.cfg.FirstByteTimeout)
+			s.logf("%s: no request within %v of the accept, closing", conn.RemoteAddr(), s.cfg.FirstByteTimeout)
 		}
 		return
 	}
 	start := time.Now()
 	deadline := accepted.Add(s.cfg.Delay)
 	end := later(deadline, start).Add(s.cfg.RequestTimeout)
+	s.hook("delay")
 	conn.SetReadDeadline(deadline)
 
 	ctx, echo, kind, payloadAt := s.startEcho(ctx, g, r, start)
@@ -114,7 +114,7 @@ func (s *Server) handle(ctx context.Context, conn net.Conn, accepted time.Time) 
 		s.fail(conn, fmt.Errorf("echoed %d bytes: %w", n, err))
 		return
 	}
-	more, err := copyRest(r, end)
+	more, err := s.copyRest(r, end)
 	if err != nil && ctx.Err() != nil {
 		err = errShutdown
 	}
@@ -196,6 +196,7 @@ func (s *Server) reply(ctx context.Context, g threads.Goroutine, r *request, pre
 	defer tracing.ExecRegion(ctx, tracing.SpanWrite)()
 	conn := r.conn
 	stamped := sockstamp.StampSends(conn)
+	s.hook("write")
 	conn.SetWriteDeadline(end)
 	n, err := conn.Write(append(preamble, r.buf[payloadAt:]...))
 	n = max(0, n-len(preamble)) // the payload's bytes
@@ -209,6 +210,9 @@ func (s *Server) reply(ctx context.Context, g threads.Goroutine, r *request, pre
 	span.SetAttributes(tracing.KeySent.String(how))
 	if err != nil {
 		err = timedOut(err)
+		if ctx.Err() != nil {
+			err = errShutdown
+		}
 		tracing.Fail(span, err)
 	}
 	span.EndAt(sent, threads.OSThreadID())
@@ -219,10 +223,11 @@ func (s *Server) reply(ctx context.Context, g threads.Goroutine, r *request, pre
 // until it closes, as tokio::io::copy does: what did not fit the hold
 // buffer, and whatever it writes later. It ends at the request's end; the
 // copy goes through a buffer, never a splice of a socket into itself.
-func copyRest(r *request, end time.Time) (int64, error) {
+func (s *Server) copyRest(r *request, end time.Time) (int64, error) {
 	if errors.Is(r.err, io.EOF) {
 		return 0, nil // the client closed during the delay: all it sent was held
 	}
+	s.hook("copy")
 	r.conn.SetDeadline(end)
 	// Most clients have sent everything and now close: wait for that in
 	// the request's own buffer (at least 512 bytes, its bytes sent back
@@ -259,9 +264,7 @@ func timedOut(err error) error {
 // client sees it was cut short rather than a clean end.
 func (s *Server) fail(conn net.Conn, err error) {
 	s.logf("%s: %v", conn.RemoteAddr(), err)
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetLinger(0)
-	}
+	reset(conn)
 }
 
 // waitUntil waits for the delay to end, after reading stopped with readErr.

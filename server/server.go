@@ -67,16 +67,21 @@ type Server struct {
 	abort  context.CancelFunc
 	active sync.WaitGroup
 
-	mu        sync.Mutex // guards listeners, closed, open, and active.Add
+	mu        sync.Mutex // guards listeners, closed, live, and active.Add
 	listeners map[net.Listener]struct{}
 	closed    bool
-	open      int // connections being served
+	live      map[net.Conn]struct{} // connections being served
 
 	refused      atomic.Int64 // connections refused past MaxConns, in all
 	refusedShown atomic.Int64 // of those, how many a log line has told
 	lastRefusal  atomic.Int64 // unix nanoseconds of the last refusal log line
 
 	logMu sync.Mutex
+
+	// testHook, if not nil, is called by a connection's goroutine right
+	// before each deadline it sets, with the deadline's name: where a
+	// test makes the abort land.
+	testHook func(deadline string)
 }
 
 // New returns a server that is not yet serving.
@@ -106,7 +111,7 @@ func New(cfg Config) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		cfg: cfg, tracer: cfg.TracerProvider.Tracer("asynctrace/server"),
-		conns: ctx, abort: cancel, listeners: map[net.Listener]struct{}{},
+		conns: ctx, abort: cancel, listeners: map[net.Listener]struct{}{}, live: map[net.Conn]struct{}{},
 	}
 }
 
@@ -114,8 +119,11 @@ func New(cfg Config) *Server {
 var ErrServerClosed = errors.New("server closed")
 
 // Serve accepts connections on ln until Shutdown, and returns
-// ErrServerClosed then.
+// ErrServerClosed then. It closes ln when it returns, as net/http's Serve
+// does: a Shutdown that came before Serve began had no ln to close, and
+// the kernel would go on completing connections that nobody accepts.
 func (s *Server) Serve(ln net.Listener) error {
+	defer ln.Close()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -143,7 +151,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return fmt.Errorf("accept: %w", err)
 		}
 		backoff = 0
-		switch s.track() {
+		switch s.track(conn) {
 		case closing:
 			conn.Close() // accepted as Shutdown closed the listener
 			return ErrServerClosed
@@ -153,7 +161,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		accepted := time.Now()
 		go func() {
-			defer s.untrack()
+			defer s.untrack(conn)
 			s.handle(s.conns, conn, accepted)
 		}()
 	}
@@ -170,40 +178,68 @@ const (
 // track counts a connection in, unless Shutdown has begun or the server
 // is full: Add under the lock that Shutdown takes before it Waits, as
 // net/http's trackConn does.
-func (s *Server) track() admission {
+func (s *Server) track(conn net.Conn) admission {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.closed:
 		return closing
-	case s.open >= s.cfg.MaxConns:
+	case len(s.live) >= s.cfg.MaxConns:
 		return full
 	}
-	s.open++
+	s.live[conn] = struct{}{}
 	s.active.Add(1)
 	return admitted
 }
 
-func (s *Server) untrack() {
+func (s *Server) untrack(conn net.Conn) {
 	s.mu.Lock()
-	s.open--
+	delete(s.live, conn)
 	s.mu.Unlock()
 	s.active.Done()
+}
+
+// cutShort aborts every connection being served: their waits end (conns
+// is cancelled) and each is reset and closed, as net/http's Server.Close
+// closes its connections. A deadline of now would not do: the
+// connection's goroutine may set a later one right after, and undo the
+// abort for as long as that deadline (up to the first-byte or the request
+// timeout); nothing undoes a close.
+func (s *Server) cutShort() {
+	s.abort()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.live {
+		reset(c)
+	}
+}
+
+// reset closes conn with a reset, which the client sees as a request cut
+// short rather than a clean end.
+func reset(conn net.Conn) {
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	conn.Close()
+}
+
+// hook calls the test's hook, if any, before the deadline named.
+func (s *Server) hook(deadline string) {
+	if s.testHook != nil {
+		s.testHook(deadline)
+	}
 }
 
 // refuse closes a connection past MaxConns at once, with a reset the
 // client sees, counts it, and logs at most once a second.
 func (s *Server) refuse(conn net.Conn) {
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetLinger(0)
-	}
-	conn.Close()
+	reset(conn)
 	n := s.refused.Add(1)
 	now := time.Now().UnixNano()
 	last := s.lastRefusal.Load()
 	if now-last >= int64(time.Second) && s.lastRefusal.CompareAndSwap(last, now) {
 		shown := s.refusedShown.Swap(n)
-		s.logf("refused %d connection(s) (%d in all): %d at once is the limit (-max-conns)", n-shown, n, s.cfg.MaxConns)
+		s.logf("refused %d connection(s) (%d in all): the limit is %d connections at once", n-shown, n, s.cfg.MaxConns)
 	}
 }
 
@@ -223,8 +259,8 @@ func (s *Server) pause(d time.Duration) bool {
 }
 
 // Shutdown stops accepting and waits for the connections in flight to
-// finish. If ctx ends first, it cuts their delays short, waits for them to
-// close, and returns ctx's error.
+// finish. If ctx ends first, it aborts them (resets and closes each),
+// waits for their goroutines to end, and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
@@ -241,7 +277,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		s.abort()
+		s.cutShort()
 		<-done
 		errs = append(errs, ctx.Err())
 	}

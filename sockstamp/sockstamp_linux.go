@@ -23,7 +23,8 @@ var timespecSize = int(unsafe.Sizeof(unix.Timespec{}))
 // timestamp the data that will arrive on the connection: set before the
 // connection exists. Where no other socket of the system asked before,
 // the kernel turns timestamping on a moment later (a deferred static key):
-// data arriving at once may come unstamped, and ReadFull says so.
+// data arriving at once may come unstamped, and Reader says so
+// (Reader.Stamped).
 func StampArrivals(_, _ string, rc syscall.RawConn) error {
 	var err error
 	if cerr := rc.Control(func(fd uintptr) {

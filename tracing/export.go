@@ -43,18 +43,39 @@ type retrying struct {
 	retryFor              time.Duration
 	c                     *SpanCounter
 	down                  atomic.Bool
+	last                  atomic.Pointer[error] // the last attempt's error, nil once one succeeds
+}
+
+// lastErr is the exporter's own error from the last attempt, if it failed:
+// connection refused, say, where the caller saw only its deadline pass.
+func (e *retrying) lastErr() error {
+	if p := e.last.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (e *retrying) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
 	var err error
 	if e.down.Load() {
-		err = e.SpanExporter.ExportSpans(ctx, spans)
+		err = e.attempt(ctx, spans)
 	} else {
-		err = retry(ctx, e.retryFor, func() error { return e.SpanExporter.ExportSpans(ctx, spans) })
+		err = retry(ctx, e.retryFor, func() error { return e.attempt(ctx, spans) })
 	}
 	e.down.Store(err != nil)
 	if err == nil {
 		e.c.exported.Add(int64(len(spans)))
+	}
+	return err
+}
+
+// attempt exports once, and keeps the error.
+func (e *retrying) attempt(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	err := e.SpanExporter.ExportSpans(ctx, spans)
+	if err != nil {
+		e.last.Store(&err)
+	} else {
+		e.last.Store(nil)
 	}
 	return err
 }

@@ -101,6 +101,7 @@ func Setup(ctx context.Context, o Options) (tp *sdktrace.TracerProvider, shutdow
 		c = &SpanCounter{}
 	}
 	exp := &retrying{SpanExporter: otlp, retryFor: o.RetryFor, c: c}
+	w.last = exp.lastErr
 	opts = append(opts, sdktrace.WithSpanProcessor(c), sdktrace.WithBatcher(exp, queueOptions(o.BatchDelay)...))
 	tp = sdktrace.NewTracerProvider(opts...)
 	return tp, func(ctx context.Context) error {
@@ -167,24 +168,40 @@ func endpointFromEnv() string {
 }
 
 // onceWarner prints the first export error and drops the rest: with no
-// collector, every batch fails the same way.
+// collector, every batch fails the same way. Setup installs its warn as
+// OpenTelemetry's error handler: a command reports an error of
+// ForceFlush with otel.Handle.
 type onceWarner struct {
 	w        io.Writer
 	endpoint string
+	last     func() error // the exporter's last error, if it has one; nil with no exporter
 	once     sync.Once
 }
 
 // lost reports, at shutdown, how many spans were not exported: as the
-// detail of the one warning, printed now if it was not already.
+// detail of the one warning, printed now if it was not already, with the
+// exporter's own error.
 func (o *onceWarner) lost(n, of int64) {
-	o.warn(errors.New("export failed"))
+	err := errors.New("export failed")
+	if o.last != nil && o.last() != nil {
+		err = o.last()
+	}
+	o.warn(err)
 	fmt.Fprintf(o.w, "  %d of %d spans of this process were not exported\n", n, of)
 }
 
+// warn prints err, the first time: a deadline that passed (a flush's, an
+// export's) says which endpoint did not answer, and the exporter's own
+// error from its last attempt, where it has one (connection refused).
 func (o *onceWarner) warn(err error) {
 	o.once.Do(func() {
 		if errors.Is(err, context.DeadlineExceeded) {
-			err = errors.New("no answer before the deadline")
+			err = fmt.Errorf("no answer from %s before the deadline: %w", o.endpoint, err)
+			if o.last != nil {
+				if last := o.last(); last != nil && !errors.Is(last, context.DeadlineExceeded) {
+					err = fmt.Errorf("%w; the last attempt: %w", err, last)
+				}
+			}
 		}
 		fmt.Fprintf(o.w, "warning: cannot export spans to %s (is Jaeger running?); traces of this run may be lost: %v\n", o.endpoint, err)
 	})

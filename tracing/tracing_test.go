@@ -3,6 +3,8 @@ package tracing
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -11,8 +13,9 @@ import (
 	"time"
 )
 
-// With no collector listening, spans are lost with one warning, and the
-// shutdown returns promptly and without error.
+// With no collector listening, spans are lost with one warning, which
+// carries the exporter's error, and the shutdown returns promptly and
+// without error.
 func TestSetupNoCollector(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -51,6 +54,10 @@ func TestSetupNoCollector(t *testing.T) {
 	out := warn.String()
 	if n := strings.Count(out, "warning:"); n != 1 || !strings.Contains(out, addr) {
 		t.Errorf("warnings:\n%s\nwant exactly one, naming %s", out, addr)
+	}
+	// The exporter's own error, not prose in its place.
+	if !strings.Contains(out, "connection refused") {
+		t.Errorf("warning:\n%s\nwant the exporter's error, connection refused", out)
 	}
 }
 
@@ -94,5 +101,27 @@ func TestPlaintextByDefault(t *testing.T) {
 			t.Errorf("%s set: still plaintext by default", v)
 		}
 		os.Unsetenv(v)
+	}
+}
+
+// A deadline that passed says which endpoint did not answer, and the
+// exporter's last error where it has one.
+func TestWarnDeadline(t *testing.T) {
+	refused := errors.New("dial tcp 127.0.0.1:4317: connect: connection refused")
+	for _, tt := range []struct {
+		last error
+		want []string
+	}{
+		{nil, []string{"no answer from collector:4317 before the deadline: flush: context deadline exceeded"}},
+		{refused, []string{"collector:4317", "deadline exceeded", "the last attempt: dial tcp 127.0.0.1:4317: connect: connection refused"}},
+	} {
+		var b strings.Builder
+		w := &onceWarner{w: &b, endpoint: "collector:4317", last: func() error { return tt.last }}
+		w.warn(fmt.Errorf("flush: %w", context.DeadlineExceeded))
+		for _, want := range tt.want {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("last error %v: warning %q, want %q", tt.last, b.String(), want)
+			}
+		}
 	}
 }

@@ -97,7 +97,7 @@ func (t Traces) Await(ctx context.Context, run *Run) {
 			}
 			if stable >= 2 {
 				note := fmt.Sprintf("In Jaeger: %d spans.", n)
-				if hint := client.LargeTraceHint(run.Knobs.Tasks); hint != "" {
+				if hint := jaeger.LargeTraceHint(run.Knobs.Tasks); hint != "" {
 					note += " " + hint + "; the figure here is the run's picture."
 				}
 				setTrace(run, TraceReady, n, note)

@@ -250,14 +250,16 @@ func load(ctx context.Context, cfg config) ([]*diagram.Diagram, error) {
 	for {
 		traces, err := fetch(ctx, cfg)
 		var ds []*diagram.Diagram
+		var failed []error
 		if err == nil {
-			ds, err = build(traces)
+			ds, failed, err = build(traces)
 		}
-		if want := cfg.last * len(cfg.services()); err == nil && cfg.traceID == "" && cfg.file == "" && len(ds) < want {
-			err = fmt.Errorf("%d trace(s) of %s in Jaeger, want %d", len(ds), cfg.service, want)
+		if want := cfg.last * len(cfg.services()); err == nil && cfg.traceID == "" && cfg.file == "" && len(ds)+len(failed) < want {
+			err = fmt.Errorf("%d trace(s) of %s in Jaeger, want %d", len(ds)+len(failed), cfg.service, want)
 		}
+		// A failed run's trace is as complete as it will be: no waiting.
 		if err == nil || cfg.file != "" || time.Now().After(deadline) {
-			return ds, err
+			return ds, errors.Join(append(failed, err)...)
 		}
 		t := time.NewTimer(500 * time.Millisecond)
 		select {
@@ -320,13 +322,18 @@ func (c config) services() []string {
 }
 
 // build makes the models, oldest run first; a trace is complete when it
-// has its root, every task and every task's stages. The incomplete ones
-// are left out, and named in the error.
-func build(traces []jaeger.Trace) ([]*diagram.Diagram, error) {
-	var ds []*diagram.Diagram
+// has its root, every task and every task's stages. A failed run's trace
+// (a task span marked an error) is left out, named in failed: waiting
+// will not complete it. The incomplete ones are left out, and named in
+// the error.
+func build(traces []jaeger.Trace) (ds []*diagram.Diagram, failed []error, err error) {
 	var errs []error
 	for i := len(traces) - 1; i >= 0; i-- {
 		t := &traces[i]
+		if f := failedTasks(t); f.failed > 0 {
+			failed = append(failed, f)
+			continue
+		}
 		d, err := diagram.Build(t.TraceID, diagram.FromJaeger(t))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("trace %s: %w", t.TraceID, err))
@@ -347,5 +354,46 @@ func build(traces []jaeger.Trace) ([]*diagram.Diagram, error) {
 		}
 		ds = append(ds, d)
 	}
-	return ds, errors.Join(errs...)
+	return ds, failed, errors.Join(errs...)
+}
+
+// failedRun is a trace whose run had failed tasks.
+type failedRun struct {
+	traceID string
+	failed  int    // tasks whose span is marked an error
+	first   string // the first one's error, as its span says it
+}
+
+func (f failedRun) Error() string {
+	s := fmt.Sprintf("trace %s is of a failed run: %d task(s) failed", f.traceID, f.failed)
+	if f.first != "" {
+		s += "; the first: " + f.first
+	}
+	return s
+}
+
+// failedTasks finds the task spans of t that the client marked an error
+// (tracing.Fail: OpenTelemetry's status, which Jaeger keeps as the tags
+// otel.status_code and error).
+func failedTasks(t *jaeger.Trace) failedRun {
+	f := failedRun{traceID: t.TraceID}
+	first := int64(-1)
+	for _, s := range t.Spans {
+		if _, isTask := s.Tag(string(tracing.KeyTask)); !isTask {
+			continue
+		}
+		code, _ := s.Tag("otel.status_code")
+		isErr, _ := s.Tag("error")
+		if fmt.Sprint(code.Value) != "ERROR" && fmt.Sprint(isErr.Value) != "true" {
+			continue
+		}
+		f.failed++
+		if first < 0 || s.StartTime < first {
+			first = s.StartTime
+			if d, ok := s.Tag("otel.status_description"); ok {
+				f.first = fmt.Sprint(d.Value)
+			}
+		}
+	}
+	return f
 }

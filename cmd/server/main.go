@@ -1,5 +1,6 @@
 // Command server is the article's echo server, traced: each connection's
-// bytes come back after a delay of 8 units, then the connection closes.
+// bytes come back after a delay of 8 units from its accept, and then
+// whatever it sends, until the client closes (package server).
 package main
 
 import (

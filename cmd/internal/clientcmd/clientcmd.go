@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"asynctrace/client"
@@ -269,11 +270,26 @@ func preflight(cfg config, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "client: %s\n", n)
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "client: %s: %v\n", s, err)
+			for _, le := range client.LimitErrors(err) {
+				fmt.Fprintf(stderr, "client: %s: %v: %s\n", s, le, limitAdvice(le))
+			}
 			return cli.UsageError{Err: err}
 		}
 	}
 	return nil
+}
+
+// limitAdvice says what to do about a limit, in the command's words.
+func limitAdvice(le *client.LimitError) string {
+	switch le.Limit {
+	case client.LimitOpenFiles:
+		return fmt.Sprintf("raise it (ulimit -n %d) or run fewer -tasks", le.Need)
+	case client.LimitPorts:
+		return "widen the range or run fewer -tasks"
+	case client.LimitThreads:
+		return fmt.Sprintf("add -max-threads %d (runtime/debug.SetMaxThreads), or run fewer -tasks", le.Need)
+	}
+	return "run fewer -tasks"
 }
 
 // session is what the command's runs share: where they write, and their
@@ -307,9 +323,13 @@ func (s *session) run(ctx context.Context, sc scenario.Scenario) (failure string
 	if missing := (*client.PeerMissingError)(nil); errors.As(runErr, &missing) {
 		return "", peerMissing(missing.Path)
 	}
-	// Export the run's spans before saying how many were lost.
+	// Export the run's spans before saying how many were lost; a flush
+	// that fails goes to the one export warning (tracing.Setup's handler),
+	// with the exporter's own error.
 	fctx, cancel := context.WithTimeout(context.Background(), flushTimeout(rc.Tasks))
-	s.tp.ForceFlush(fctx)
+	if err := s.tp.ForceFlush(fctx); err != nil {
+		otel.Handle(fmt.Errorf("flush: %w", err))
+	}
 	cancel()
 	if ended, exported := s.spans.Counts(); ended > 0 {
 		res.SpansDropped = (ended - ended0) - (exported - exported0)
@@ -324,11 +344,9 @@ func (s *session) run(ctx context.Context, sc scenario.Scenario) (failure string
 		if _, exporting := tracing.Endpoint(); exporting {
 			traceURL = jaeger.TraceURL(cfg.jaegerUI, res.TraceID)
 		}
-		res.WriteSummary(s.stdout, traceURL)
+		writeSummary(s.stdout, res, traceURL)
 	}
-	for _, e := range res.Errors {
-		fmt.Fprintf(s.stderr, "client: %s: %s\n", sc, e)
-	}
+	writeFailures(s.stderr, res)
 	if runErr != nil {
 		failure = fmt.Sprintf("%s: %d of %d tasks failed", sc, len(res.Errors), res.Tasks)
 	}

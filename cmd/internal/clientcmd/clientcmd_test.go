@@ -158,32 +158,92 @@ func TestRunHuman(t *testing.T) {
 	}
 }
 
-// A server that is not there: one line per failed task, the summary's
-// count by cause, a non-zero exit.
-func TestRunUnreachable(t *testing.T) {
-	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+// closedAddr is an address on which nothing listens: connections to it
+// are refused.
+func closedAddr(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	return addr
+}
+
+// A server that is not there: every task failed, and the summary says
+// that first, with the cause and the first error, and none of the
+// figures the run did not measure (makespan, spans lost, a trace link);
+// stderr groups the failures by cause, a non-zero exit.
+func TestRunUnreachable(t *testing.T) {
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	addr := closedAddr(t)
 	var stdout, stderr bytes.Buffer
-	err = Command(context.Background(), []string{"-addr", addr, "-unit", "1ms", "-scenario", "multi-thread"}, &stdout, &stderr)
+	err := Command(context.Background(), []string{"-addr", addr, "-unit", "1ms", "-scenario", "multi-thread"}, &stdout, &stderr)
 	if err == nil {
 		t.Fatal("run against a closed port: nil error")
 	}
-	if want := "3 of 3 tasks failed: 3 connect: refused (ECONNREFUSED"; !strings.Contains(stdout.String(), want) {
-		t.Errorf("summary:\n%s\nwant %q", stdout.String(), want)
+	out := stdout.String()
+	if want := "multi-thread: all 3 tasks failed (GOMAXPROCS="; !strings.Contains(out, "\n"+want) ||
+		!strings.Contains(out, "3 connect: refused (ECONNREFUSED") || !strings.Contains(out, "the first: task1: connect: dial tcp "+addr) {
+		t.Errorf("summary:\n%s\nwant a line beginning %q, with the cause and the first error", out, want)
+	}
+	for _, noise := range []string{"makespan", "expected", "not exported", "trace ", "peak"} {
+		if strings.Contains(out, noise) {
+			t.Errorf("summary of a run in which every task failed says %q:\n%s", noise, out)
+		}
+	}
+	if want := "client: multi-thread: 3 of 3 tasks failed:\nclient:   3 connect: refused"; !strings.HasPrefix(stderr.String(), want) ||
+		!strings.Contains(stderr.String(), "client:     task3: connect: dial tcp "+addr) {
+		t.Errorf("stderr:\n%s\nwant the failures grouped by cause, each task's error under it", stderr.String())
+	}
+}
+
+// 10,000 refused tasks print a few lines on stderr, not one a task: the
+// cause, counted, and its first errors.
+func TestRunUnreachableBounded(t *testing.T) {
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	const n = 10000
+	if _, err := client.Preflight(client.Config{Scenario: scenario.MultiThread, Tasks: n}, client.ReadLimits()); err != nil {
+		t.Skipf("this machine cannot run %d tasks at once: %v", n, err)
+	}
+	addr := closedAddr(t)
+	var stdout, stderr bytes.Buffer
+	err := Command(context.Background(), []string{"-addr", addr, "-unit", "1ms", "-scenario", "multi-thread", "-tasks", fmt.Sprint(n), "-progress-every", "1h"}, &stdout, &stderr)
+	if err == nil {
+		t.Fatal("run against a closed port: nil error")
 	}
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("stderr:\n%s\nwant one line per task", stderr.String())
+	// The progress line (twice: at the start and the end), the header,
+	// and per cause its line and client.FailureExamples errors; refused
+	// is the cause here, but a loaded machine may run out of something.
+	if len(lines) > 2+1+3*(1+client.FailureExamples) {
+		t.Errorf("%d lines on stderr for %d refused tasks, want a few:\n%.2000s", len(lines), n, stderr.String())
 	}
-	for _, l := range lines {
-		if !strings.Contains(l, "connect: dial tcp "+addr) {
-			t.Errorf("line %q does not say which dial failed", l)
-		}
+	if want := fmt.Sprintf("client: multi-thread: %d of %d tasks failed:", n, n); !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr:\n%.2000s\nwant %q", stderr.String(), want)
+	}
+	if want := fmt.Sprintf("all %d tasks failed", n); !strings.Contains(stdout.String(), want) {
+		t.Errorf("summary:\n%s\nwant %q", stdout.String(), want)
+	}
+}
+
+// With no collector listening, the one export warning carries the
+// exporter's own error (connection refused) and the endpoint, not prose
+// in their place.
+func TestRunNoCollector(t *testing.T) {
+	collector := closedAddr(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+collector)
+	t.Setenv("OTEL_EXPORTER_OTLP_INSECURE", "true")
+	const unit = 2 * time.Millisecond
+	addr := newLocalServer(t, unit)
+	var stdout, stderr bytes.Buffer
+	if err := Command(context.Background(), []string{"-addr", addr, "-unit", unit.String(), "-scenario", "multi-thread"}, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	warn := stderr.String()
+	if strings.Count(warn, "warning:") != 1 || !strings.Contains(warn, collector) || !strings.Contains(warn, "connection refused") {
+		t.Errorf("stderr:\n%s\nwant one warning naming %s and saying connection refused", warn, collector)
 	}
 }
 
@@ -197,7 +257,7 @@ func TestRunRefusesPastThreadLimit(t *testing.T) {
 	if !errors.As(err, &u) || !errors.Is(err, client.ErrLimit) {
 		t.Fatalf("run = %v, want a usage error for a limit", err)
 	}
-	if lines := strings.Split(strings.TrimSpace(stderr.String()), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "-max-threads 10064") {
+	if lines := strings.Split(strings.TrimSpace(stderr.String()), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "past 10000 threads: add -max-threads 10064") {
 		t.Errorf("stderr %q, want one line naming -max-threads", stderr.String())
 	}
 	if stdout.Len() != 0 {
@@ -286,5 +346,49 @@ func TestRunExecTrace(t *testing.T) {
 	err = Command(context.Background(), []string{"-addr", addr, "-unit", unit.String(), "-scenario", "sync", "-exectrace", filepath.Join(t.TempDir(), "no", "such", "dir", "x.trace")}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "execution trace") {
 		t.Errorf("unwritable -exectrace: %v", err)
+	}
+}
+
+// The summary: a wait's line under the ready time, the unit mismatch with
+// the flag that fixes it, the failures counted by cause; a run in which
+// every task failed, none of the figures.
+func TestWriteSummary(t *testing.T) {
+	r := client.Result{Scenario: scenario.SingleThread, Tasks: 3, GOMAXPROCS: 1, Compute: scenario.Hold, Unit: time.Second,
+		Makespan: 22 * time.Second, Expected: 22 * time.Second, TraceID: "abc",
+		Waits:        []client.Wait{{Task: 3, Line: "task3 waited 8s for task1's and task2's computes"}},
+		UnitMismatch: "the server held requests 8s, not 8u = 8s: its unit is 1s, the client's 1s",
+		Errors:       []string{"task2: connect: refused"}, Failures: map[string]int{"connect: refused": 1},
+	}
+	var b strings.Builder
+	writeSummary(&b, r, "http://jaeger/trace/abc")
+	for _, want := range []string{"\n    task3 waited 8s for task1's and task2's computes\n", "; start the server with -unit 1s\n",
+		"1 of 3 tasks failed: 1 connect: refused; the first: task2: connect: refused", "trace abc  http://jaeger/trace/abc"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary:\n%s\nwant %q", b.String(), want)
+		}
+	}
+	r.Errors, r.Failures = []string{"task1: x", "task2: x", "task3: x"}, map[string]int{"task: other": 3}
+	r.SpansDropped = 8
+	b.Reset()
+	writeSummary(&b, r, "http://jaeger/trace/abc")
+	if got := b.String(); !strings.HasPrefix(got, "single-thread: all 3 tasks failed (GOMAXPROCS=1, compute=hold, unit=1s): 3 task: other\n") ||
+		strings.Contains(got, "trace") || strings.Contains(got, "makespan") || strings.Contains(got, "not exported") {
+		t.Errorf("summary of a run that all failed, its spans not exported:\n%s", got)
+	}
+}
+
+// docs/design.md gives the flush's bound in figures: they are
+// flushTimeout's.
+func TestFlushTimeoutDocumented(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "design.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Join(strings.Fields(string(b)), " ")
+	per := (flushTimeout(1001) - flushTimeout(1)) / 1000
+	want := fmt.Sprintf("at most %d ms plus %d µs a task (`clientcmd.flushTimeout`: %.1f s for the article's three tasks, %.1f s at 10,000)",
+		(flushTimeout(0) / time.Millisecond), per/time.Microsecond, flushTimeout(3).Seconds(), flushTimeout(10000).Seconds())
+	if !strings.Contains(doc, want) {
+		t.Errorf("docs/design.md does not say %q", want)
 	}
 }
