@@ -92,8 +92,8 @@ func Handler(r *Runner, allowedHosts ...string) http.Handler {
 			peers = &p
 		}
 		writeJSON(w, http.StatusOK, Info{
-			CPUs: runtime.NumCPU(), MaxTasks: MaxTasks, MinUnitMS: ms(MinUnit), MaxUnitMS: ms(MaxUnit), MaxProcs: MaxProcs,
-			MaxExpected: ms(MaxExpected), LineTasks: client.LineTasks, Runtimes: names(scenario.Runtimes), Tokio: peers,
+			CPUs: runtime.NumCPU(), MaxTasks: MaxTasks, MinUnitMS: scenario.MS(MinUnit), MaxUnitMS: scenario.MS(MaxUnit), MaxProcs: MaxProcs,
+			MaxExpected: scenario.MS(MaxExpected), LineTasks: client.LineTasks, Runtimes: names(scenario.Runtimes), Tokio: peers,
 			Scenarios: names(scenario.All), Computes: names(scenario.Computes), Defaults: defaultsMap(), Jaeger: st,
 		})
 	})
@@ -191,7 +191,7 @@ func checkKnobs(w http.ResponseWriter, req *http.Request, l client.Limits) {
 	} else {
 		p := k.params()
 		exp, formula := p.Expected()
-		a = answer{OK: true, ExpectedMS: ms(exp), Formula: formula, Procs: p.Procs, Command: "go run ./cmd/client " + strings.Join(k.userArgs(), " ")}
+		a = answer{OK: true, ExpectedMS: scenario.MS(exp), Formula: formula, Procs: p.Procs, Command: "go run ./cmd/client " + strings.Join(k.userArgs(), " ")}
 	}
 	writeJSON(w, http.StatusOK, a)
 }

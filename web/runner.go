@@ -212,9 +212,9 @@ func (r *Run) View() View {
 	defer r.mu.Unlock()
 	exp, formula := r.Knobs.params().Expected()
 	v := View{
-		ID: r.ID, Group: r.Group, Knobs: r.Knobs, UnitMS: ms(r.Knobs.Unit), Query: r.Knobs.Query().Encode(),
+		ID: r.ID, Group: r.Group, Knobs: r.Knobs, UnitMS: scenario.MS(r.Knobs.Unit), Query: r.Knobs.Query().Encode(),
 		Command: "go run ./cmd/client " + strings.Join(r.Knobs.userArgs(), " "),
-		State:   r.state, ExpectedMS: ms(exp), Formula: formula, Queued: r.queued,
+		State:   r.state, ExpectedMS: scenario.MS(exp), Formula: formula, Queued: r.queued,
 		Lines: r.written, Error: r.errMsg, FailedTasks: r.failed, Result: r.result, HasSVG: r.svg != nil, Trace: r.trace,
 	}
 	if !r.started.IsZero() {
@@ -224,7 +224,7 @@ func (r *Run) View() View {
 		if !r.ended.IsZero() {
 			end = r.ended
 		}
-		v.ElapsedMS = ms(end.Sub(r.started))
+		v.ElapsedMS = scenario.MS(end.Sub(r.started))
 	}
 	if !r.ended.IsZero() {
 		t := r.ended
@@ -679,4 +679,3 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -106,11 +106,11 @@ func (t Traces) Await(ctx context.Context, run *Run) {
 		case !errors.Is(err, jaeger.ErrNotFound):
 			lastErr = err
 		}
-		t := time.NewTimer(500 * time.Millisecond)
+		poll := time.NewTimer(500 * time.Millisecond)
 		select {
-		case <-t.C:
+		case <-poll.C:
 		case <-ctx.Done():
-			t.Stop()
+			poll.Stop()
 			if last > 0 {
 				setTrace(run, TraceReady, last, fmt.Sprintf("In Jaeger: %d spans (still arriving after %v).", last, wait))
 				return
