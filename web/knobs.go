@@ -229,10 +229,10 @@ func (k Knobs) userArgs() []string {
 	return a
 }
 
-// args are the child's command line: the knobs' flags (userArgs), each
+// ChildArgs are the child's command line: the knobs' flags (userArgs), each
 // from a parsed and checked knob, never a string from the request; and
 // what the page reads of the run.
-func (k Knobs) args(addr, svgDir string) []string {
+func (k Knobs) ChildArgs(addr, svgDir string) []string {
 	a := append([]string{"-addr", addr}, k.userArgs()...)
 	a = append(a, "-json", "-svg", svgDir, "-svg-compact", "-jaeger-ui", "")
 	if k.Tasks <= client.LineTasks {

@@ -103,7 +103,7 @@ func TestKnobsCheck(t *testing.T) {
 	}
 	// os-threads past Go's thread limit: the page raises it for the child.
 	k = Knobs{Scenario: scenario.OSThreads, Tasks: 10000, Unit: 10 * time.Millisecond, Compute: scenario.Sleep}
-	a := k.args("127.0.0.1:1", "/tmp/x")
+	a := k.ChildArgs("127.0.0.1:1", "/tmp/x")
 	i := slices.Index(a, "-max-threads")
 	if i < 0 || a[i+1] != "10128" {
 		t.Errorf("os-threads 10,000 tasks: args %v, want -max-threads 10128", a)
@@ -153,18 +153,18 @@ func TestKnobsCheckTokio(t *testing.T) {
 // from a parsed knob; the article's lines (-v) only where there are few.
 func TestKnobsArgs(t *testing.T) {
 	k := Knobs{Scenario: scenario.MultiThread, Tasks: 3, Unit: 50 * time.Millisecond, Procs: 3, Compute: scenario.Hold}
-	got := strings.Join(k.args("127.0.0.1:9", "/d"), " ")
+	got := strings.Join(k.ChildArgs("127.0.0.1:9", "/d"), " ")
 	want := "-addr 127.0.0.1:9 -scenario multi-thread -tasks 3 -unit 50ms -procs 3 -compute hold -json -svg /d -svg-compact -jaeger-ui  -v"
 	if got != want {
 		t.Errorf("args:\n %s\nwant\n %s", got, want)
 	}
 	k.Runtime = scenario.Tokio
-	if got := strings.Join(k.args("127.0.0.1:9", "/d"), " "); got != "-addr 127.0.0.1:9 -runtime tokio "+strings.TrimPrefix(want, "-addr 127.0.0.1:9 ") {
+	if got := strings.Join(k.ChildArgs("127.0.0.1:9", "/d"), " "); got != "-addr 127.0.0.1:9 -runtime tokio "+strings.TrimPrefix(want, "-addr 127.0.0.1:9 ") {
 		t.Errorf("Tokio's args: %s", got)
 	}
 	k.Runtime = scenario.Go
 	k.Tasks = client.LineTasks + 1
-	if a := k.args("a", "b"); slices.Contains(a, "-v") || !slices.Contains(a, "-progress-every") {
+	if a := k.ChildArgs("a", "b"); slices.Contains(a, "-v") || !slices.Contains(a, "-progress-every") {
 		t.Errorf("%d tasks: %v; want the progress line, four times a second", k.Tasks, a)
 	}
 }

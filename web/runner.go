@@ -540,7 +540,7 @@ func (r *Runner) child(ctx context.Context, run *Run) (state State, errMsg strin
 	defer os.RemoveAll(dir)
 
 	export, before := r.cfg.Traces.Before()
-	cmd := exec.CommandContext(ctx, r.cfg.Exe, run.Knobs.args(addr, dir)...)
+	cmd := exec.CommandContext(ctx, r.cfg.Exe, run.Knobs.ChildArgs(addr, dir)...)
 	cmd.Env = childEnv(export)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second

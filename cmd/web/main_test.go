@@ -15,8 +15,12 @@ import (
 
 	"go.uber.org/goleak"
 
+	"asynctrace/client"
 	"asynctrace/cmd/internal/cli"
+	"asynctrace/cmd/internal/clientcmd"
 	"asynctrace/internal/logtest"
+	"asynctrace/scenario"
+	"asynctrace/web"
 )
 
 // Every goroutine the page starts has ended when run returns.
@@ -106,5 +110,38 @@ func TestPeers(t *testing.T) {
 	}
 	if p := peers(); !p.Available || p.Note != "" {
 		t.Errorf("every program there: %+v, want available", p)
+	}
+}
+
+// The command lines the page builds for its runs (web.Knobs.ChildArgs)
+// mean, to the client command, what the knobs say: the client's flags are
+// spelt by the client (clientcmd) and by the page's one builder, and this
+// keeps the two one.
+func TestChildArgsAreTheClients(t *testing.T) {
+	t.Setenv("ASYNCTRACE_TOKIO_PEER", t.TempDir())
+	for _, k := range []web.Knobs{
+		web.DefaultKnobs,
+		{Runtime: scenario.Go, Scenario: scenario.MultiThread, Tasks: 100, Unit: 200 * time.Millisecond, Procs: 3, Compute: scenario.Sleep},
+		{Runtime: scenario.Go, Scenario: scenario.OSThreads, Tasks: 10000, Unit: 200 * time.Millisecond, Compute: scenario.Sleep},
+		{Runtime: scenario.Tokio, Scenario: scenario.OSThreads, Tasks: 3, Unit: 50 * time.Millisecond, Procs: 3},
+		{Runtime: scenario.Tokio, Scenario: scenario.MultiThread, Tasks: 3, Unit: time.Second, Compute: scenario.Hold},
+	} {
+		args := k.ChildArgs("127.0.0.1:9", "/figures")
+		p, err := clientcmd.Parse(args)
+		if err != nil {
+			t.Errorf("the client refuses %q: %v", args, err)
+			continue
+		}
+		r := p.Run
+		if r.Addr != "127.0.0.1:9" || r.Runtime != k.Runtime || r.Scenario != k.Scenario || r.Tasks != k.Tasks || r.Unit != k.Unit ||
+			r.Procs != k.Procs || r.Compute != k.Compute {
+			t.Errorf("the client reads %q as %+v, want the knobs %+v", args, r, k)
+		}
+		if !p.JSON || p.SVGDir != "/figures" || !p.SVGCompact || p.JaegerUI != "" || p.Verbose != (k.Tasks <= client.LineTasks) {
+			t.Errorf("the client reads %q as %+v: want -json, the figures in /figures, compact too, no trace links, the lines up to %d tasks", args, p, client.LineTasks)
+		}
+		if k.Scenario == scenario.OSThreads && k.Tasks >= 10000 && p.MaxThreads <= k.Tasks {
+			t.Errorf("%d os-threads tasks: -max-threads %d", k.Tasks, p.MaxThreads)
+		}
 	}
 }

@@ -438,3 +438,25 @@ func (p *progressWriter) end() {
 		fmt.Fprintln(p.w)
 	}
 }
+
+// Parsed is what a client command line asks for, as the command reads it:
+// for cmd/web's check that the command lines it builds for its children
+// (web.Knobs.ChildArgs) mean what the page's knobs say.
+type Parsed struct {
+	Run                       client.Config // Scenario: the one scenario, if one was named
+	MaxThreads                int
+	JSON, Verbose, SVGCompact bool
+	SVGDir, JaegerUI          string
+	ProgressEvery             time.Duration
+}
+
+// Parse reads a client command line as Command does.
+func Parse(args []string) (Parsed, error) {
+	c, err := parseFlags(args, io.Discard)
+	p := Parsed{Run: c.run, MaxThreads: c.maxThreads, JSON: c.json, Verbose: c.verbose, SVGCompact: c.svgCompact,
+		SVGDir: c.svgDir, JaegerUI: c.jaegerUI, ProgressEvery: c.progress}
+	if len(c.scenarios) == 1 {
+		p.Run.Scenario = c.scenarios[0]
+	}
+	return p, err
+}
