@@ -59,12 +59,13 @@ func (r *runner) progress() Progress {
 	}
 }
 
-// every calls f every d from a goroutine of its own until the func it
+// Every calls f every d from a goroutine of its own until the func it
 // returns is called, which calls f once more and returns when f has run
-// for the last time. The progress line and the peak sampler use it. Its
+// for the last time. The progress line, the peak sampler and the heap
+// profile of the commands (cli.PeakHeapProfile) use it. Its
 // goroutine does not run while a hold keeps the only P: f comes late
 // then, as the article's lines would.
-func every(d time.Duration, f func()) (stop func()) {
+func Every(d time.Duration, f func()) (stop func()) {
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)

@@ -152,7 +152,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	r.responseDeadline = r.start.Add(2*res.Expected + responseGrace)
 	ctx, root := r.startRoot(ctx, p, &res)
 	r.peak.sample()
-	stopPeak := every(peakEvery, r.peak.sample)
+	stopPeak := Every(peakEvery, r.peak.sample)
 	r.expected = res.Expected
 	stopProgress := r.startProgress()
 
@@ -250,7 +250,7 @@ func (r *runner) startProgress() (stop func()) {
 	if r.cfg.ProgressEvery <= 0 {
 		r.cfg.ProgressEvery = time.Second
 	}
-	return every(r.cfg.ProgressEvery, func() { r.cfg.Progress(r.progress()) })
+	return Every(r.cfg.ProgressEvery, func() { r.cfg.Progress(r.progress()) })
 }
 
 // measured fills in what the run measured: its timeline, checked against

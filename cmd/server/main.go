@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"asynctrace/client"
 	"asynctrace/cmd/internal/cli"
 	"asynctrace/server"
 	"asynctrace/tracing"
@@ -116,7 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		ln.Close()
 		return err
 	}
-	stopHeap := cli.PeakHeapProfile(cfg.memProfile)
+	stopHeap := cli.PeakHeapProfile(cfg.memProfile, client.Every)
 	defer func() { err = errors.Join(err, stopCPU(), stopHeap()) }()
 	fmt.Fprintf(stdout, "Server running on %s (delay %v)\n", ln.Addr(), cfg.delay)
 	sc := cfg.limits

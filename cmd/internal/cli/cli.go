@@ -105,31 +105,18 @@ func StartCPUProfile(path string) (stop func() error, err error) {
 // returns writes it to path; "" profiles nothing. A heap profile says what
 // was live at the last collection: taken at the end of a run, it misses
 // what the run held at its peak (spans waiting for export, tasks in
-// flight). It looks every 10ms, so a collection within 10ms of a larger one
-// may be missed: the profile is of a collection at about the peak.
-func PeakHeapProfile(path string) (stop func() error) {
+// flight). It looks every 10ms, on the ticker every gives (client.Every:
+// this package builds everywhere, for cmd/diagram, and client does not),
+// so a collection within 10ms of a larger one may be missed: the profile
+// is of a collection at about the peak.
+func PeakHeapProfile(path string, every func(time.Duration, func()) (stop func())) (stop func() error) {
 	if path == "" {
 		return func() error { return nil }
 	}
 	var h heapPeak
-	quit, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				h.look()
-			case <-quit:
-				h.look()
-				return
-			}
-		}
-	}()
+	stopLooking := every(10*time.Millisecond, h.look) // and a last look
 	return func() error {
-		close(quit)
-		<-done
+		stopLooking()
 		return os.WriteFile(path, h.profile.Bytes(), 0o644)
 	}
 }

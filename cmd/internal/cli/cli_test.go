@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"asynctrace/client"
 )
 
 func TestParse(t *testing.T) {
@@ -74,7 +76,7 @@ func TestHeapPeak(t *testing.T) {
 
 func TestPeakHeapProfileWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "heap.pprof")
-	if err := PeakHeapProfile(path)(); err != nil {
+	if err := PeakHeapProfile(path, client.Every)(); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(path); err != nil || len(b) == 0 {

@@ -223,7 +223,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	if err != nil {
 		return err
 	}
-	stopHeap := cli.PeakHeapProfile(cfg.memProfile)
+	stopHeap := cli.PeakHeapProfile(cfg.memProfile, client.Every)
 	defer func() { err = errors.Join(err, stopCPU(), stopHeap()) }()
 	if cfg.execTrace != "" {
 		stopTrace, err := tracing.StartExecTrace(cfg.execTrace)
