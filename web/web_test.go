@@ -139,7 +139,12 @@ func TestRunThroughAPI(t *testing.T) {
 	}
 	id := views[0].ID
 
-	resp, err := http.Get(fmt.Sprintf("%s/api/runs/%d/events", p.URL, id))
+	// The stream ends with the run; a run that hangs ends it at the
+	// deadline, and the test says so rather than wait for ever.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/api/runs/%d/events", p.URL, id), nil)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +169,9 @@ func TestRunThroughAPI(t *testing.T) {
 		if event == "end" {
 			break
 		}
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("the event stream did not end within 60s: %d lines, state %s", len(lines), last.State)
 	}
 	if last.State != Done {
 		t.Fatalf("run ended %s: %s\nlines:\n%s", last.State, last.Error, strings.Join(lines, "\n"))
@@ -202,7 +210,7 @@ func TestRunThroughAPI(t *testing.T) {
 	}
 
 	// A reconnecting EventSource resumes after the last line it had.
-	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/runs/%d/events", p.URL, id), nil)
+	req, _ = http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/api/runs/%d/events", p.URL, id), nil)
 	req.Header.Set("Last-Event-ID", "5")
 	resp2, err := http.DefaultClient.Do(req)
 	if err != nil {
