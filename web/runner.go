@@ -678,4 +678,3 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	l.cut = l.cut || len(p) > room
 	return len(p), nil
 }
-
