@@ -69,31 +69,9 @@ func TestE2EJaegerUI(t *testing.T) {
 		v := checkJaegerTrace(t, tr, res)
 		want := expectedRows(v)
 
-		url := jaegerd.client().BaseURL + "/trace/" + res.TraceID
-		var rows []uiRow
 		start := time.Now()
-		if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
-			t.Fatal(err)
-		}
-		ok := poll(60*time.Second, 100*time.Millisecond, nil, func() bool {
-			var err error
-			rows, err = chromedp.Run(ctx, chromedp.Evaluate[[]uiRow](rowsJS))
-			return err == nil && len(rows) >= len(want)
-		})
+		rows := checkUIRows(t, ctx, string(sc), res.TraceID, want)
 		drawn := time.Since(start)
-		if !ok {
-			t.Fatalf("%s: %d rows drawn in 60s, want %d", sc, len(rows), len(want))
-		}
-		var got []string
-		for _, r := range rows {
-			got = append(got, r.String())
-			if r.Error {
-				t.Errorf("%s: %s has an error icon", sc, r)
-			}
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: rows as drawn:\n  %s\nwant:\n  %s", sc, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
-		}
 		var critical []string
 		for _, r := range rows {
 			if len(r.Critical) > 0 {
@@ -169,6 +147,34 @@ func checkReadyReferences(t *testing.T, ctx context.Context, v *tracetest.Trace,
 		t.Fatal(err)
 	}
 	t.Logf("task%d's ready span: References %q; %s", longest+1, strings.Join(strings.Fields(refs), " "), path)
+}
+
+// checkUIRows opens a trace in the real UI and waits (up to 60s) for its
+// rows: they must be want, in that order, and none with an error icon.
+func checkUIRows(t *testing.T, ctx context.Context, what, traceID string, want []string) []uiRow {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(jaegerd.client().BaseURL+"/trace/"+traceID)); err != nil {
+		t.Fatal(err)
+	}
+	var rows []uiRow
+	if !poll(60*time.Second, 100*time.Millisecond, nil, func() bool {
+		var err error
+		rows, err = chromedp.Run(ctx, chromedp.Evaluate[[]uiRow](rowsJS))
+		return err == nil && len(rows) >= len(want)
+	}) {
+		t.Fatalf("%s: %d rows drawn in 60s, want %d", what, len(rows), len(want))
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.String())
+		if r.Error {
+			t.Errorf("%s: %s has an error icon", what, r)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: rows as drawn:\n  %s\nwant:\n  %s", what, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	return rows
 }
 
 // rowsJS reads the timeline's rows: the service and operation of each, its

@@ -175,27 +175,7 @@ func checkTokioUI(t *testing.T, traces map[scenario.Scenario]string) {
 		tr := jaegerd.awaitTrace(t, traces[sc], scenarioSpansOf(tracing.TokioClientService, sc, 3))
 		v := tracetest.Check(t, diagram.FromJaeger(tr), tracetest.Want{Runtime: scenario.Tokio, Scenario: sc, Tasks: 3, Compute: scenario.Hold, Unit: unit, Slack: time.Millisecond})
 		want := expectedRows(v)
-		if err := chromedp.Do(ctx, chromedp.Navigate(jaegerd.client().BaseURL+"/trace/"+traces[sc])); err != nil {
-			t.Fatal(err)
-		}
-		var rows []uiRow
-		if !poll(60*time.Second, 100*time.Millisecond, nil, func() bool {
-			var err error
-			rows, err = chromedp.Run(ctx, chromedp.Evaluate[[]uiRow](rowsJS))
-			return err == nil && len(rows) >= len(want)
-		}) {
-			t.Fatalf("tokio %s: %d rows drawn in 60s, want %d", sc, len(rows), len(want))
-		}
-		var got []string
-		for _, r := range rows {
-			got = append(got, r.String())
-			if r.Error {
-				t.Errorf("tokio %s: %s has an error icon", sc, r)
-			}
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("tokio %s: rows as drawn:\n  %s\nwant:\n  %s", sc, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
-		}
+		rows := checkUIRows(t, ctx, "tokio "+string(sc), traces[sc], want)
 		png := run(t, ctx, chromedp.Screenshot(chromedp.CSS(".TraceTimelineViewer")))
 		path := filepath.Join(shots, "jaeger-ui-tokio-"+string(sc)+".png")
 		if err := os.WriteFile(path, png, 0o644); err != nil {
