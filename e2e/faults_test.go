@@ -206,7 +206,7 @@ func TestE2EJaegerRestart(t *testing.T) {
 }
 
 // SIGTERM to a client with 1,000 tasks waiting for their echoes: it stops
-// within 2s, every task saying why, exit non-zero.
+// within 2s, saying why each task failed, once for all, exit non-zero.
 func TestE2EClientSignalAtScale(t *testing.T) {
 	// The server's grace is not what is tested: cut its held requests
 	// short when the test ends.
@@ -233,8 +233,11 @@ func TestE2EClientSignalAtScale(t *testing.T) {
 	if !errors.As(p.err, &exit) || exit.ExitCode() != 1 {
 		t.Errorf("client exit %v, want 1", p.err)
 	}
-	if n := strings.Count(p.stderr.String(), "terminated signal received"); n != 1000 {
-		t.Errorf("%d task errors name the signal, want 1000:\n%.500s", n, p.stderr.String())
+	// Every task says why, once: grouped by cause, with a few examples
+	// naming the signal, not a line a task.
+	if out := p.stderr.String(); !strings.Contains(out, "1000 of 1000 tasks failed") || !strings.Contains(out, "1000 response: cancelled") ||
+		!strings.Contains(out, "terminated signal received") || strings.Count(out, "\n") > 20 {
+		t.Errorf("stderr says, in %d lines:\n%.800s\nwant the 1,000 tasks cancelled, grouped, an example naming the signal", strings.Count(out, "\n"), out)
 	}
 	t.Logf("1,000 tasks: the client exited %v after SIGTERM", time.Since(t0))
 }

@@ -246,3 +246,26 @@ func TestVerifyReadyExplained(t *testing.T) {
 		}
 	}
 }
+
+// Tokio's stair: with three workers, the first woken task's compute runs
+// alone and the other two after it. It fails the formula's 14u, and
+// passes as the stair, saying so; Go's run of the same shape fails.
+func TestVerifyTokioStair(t *testing.T) {
+	stair := func(rt Runtime) *Timeline {
+		return run(Params{Runtime: rt, Scenario: MultiThread, Compute: Hold, Procs: 3, CPUs: 2},
+			waiting(1, 10*u, 14*u, 203), resumed(waiting(2, 10*u, 14*u, 201), 201), waiting(3, 10*u, 10*u, 201))
+	}
+	checks := stair(Tokio).Verify(stair(Tokio).Expect())
+	if !Passed(checks) || !slices.ContainsFunc(checks, func(c Check) bool { return c.Name == "Tokio's stair" && strings.Contains(c.Detail, "makespan") }) {
+		t.Errorf("Tokio's stair: %v, want it passed as the stair, the formula's makespan named as failed", checks)
+	}
+	if checks := stair(Go).Verify(stair(Go).Expect()); Passed(checks) {
+		t.Errorf("Go's run of the stair's shape passed: %v", checks)
+	}
+	// Two tasks waiting where the stair has one: not the stair either.
+	worse := run(Params{Runtime: Tokio, Scenario: MultiThread, Compute: Hold, Procs: 3, CPUs: 2},
+		waiting(1, 10*u, 18*u, 203), waiting(2, 10*u, 14*u, 201), waiting(3, 10*u, 10*u, 201))
+	if checks := worse.Verify(worse.Expect()); Passed(checks) {
+		t.Errorf("a run of 22u passed as Tokio's: %v", checks)
+	}
+}
