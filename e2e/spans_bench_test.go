@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"asynctrace/client"
 	"asynctrace/scenario"
 )
 
@@ -107,11 +108,7 @@ func TestBenchC10kSpans(t *testing.T) {
 					if kind == none {
 						e = append(slices.Clone(env), "OTEL_TRACES_EXPORTER=none")
 					}
-					p := runToEnd(t, clientBin, args, e)
-					res := clientResult(t, p)
-					if len(res.Errors) > 0 {
-						t.Fatalf("%s -tasks %d: %d failed: %s", r.sc, r.n, len(res.Errors), res.Errors[0])
-					}
+					p, res := runClientRetry(t, args, e)
 					s[kind] = append(s[kind], cost{sample{res.Makespan, res.PeakRSS}, cpuOf(p), res.StacksPerTask})
 				case floor:
 					p := runToEnd(t, baseline, append([]string{"-addr", floorAddr}, fargs...), append(os.Environ(), r.floorEnv...))
@@ -142,8 +139,34 @@ func TestBenchC10kSpans(t *testing.T) {
 		for _, l := range lines[first:] {
 			t.Log(l)
 		}
+		// Row by row: a run the machine's load breaks later leaves these.
+		writeBetween(t, out, "<!-- spans:begin -->", "<!-- spans:end -->", strings.Join(lines, "\n"))
 	}
-	writeBetween(t, out, "<!-- spans:begin -->", "<!-- spans:end -->", strings.Join(lines, "\n"))
+}
+
+// runClientRetry runs asynctrace's client to its end. A run whose tasks failed
+// (at 10,000 locked threads on a loaded machine a reply can miss its
+// deadline, twice the expected makespan) is said and run once more.
+func runClientRetry(t *testing.T, args, env []string) (*proc, client.Result) {
+	t.Helper()
+	for try := 1; ; try++ {
+		p, err := start(clientBin, args, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.wait(5 * time.Minute) {
+			p.stop(time.Second)
+			t.Fatalf("%s did not finish", strings.Join(args, " "))
+		}
+		res := clientResult(t, p)
+		if len(res.Errors) == 0 && p.err == nil {
+			return p, res
+		}
+		if try == 2 {
+			t.Fatalf("%s: %d tasks failed twice; the first: %s", strings.Join(args, " "), len(res.Errors), strings.Join(res.Errors[:min(1, len(res.Errors))], ""))
+		}
+		t.Logf("%s: %d tasks failed (%v), run again: %.300s", strings.Join(args, " "), len(res.Errors), p.err, strings.Join(res.Errors[:min(1, len(res.Errors))], ""))
+	}
 }
 
 // cost is what one run took: its makespan and peak RSS, its CPU, and the
