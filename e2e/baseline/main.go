@@ -17,6 +17,7 @@
 //	baseline -addr 127.0.0.1:7000 -unit 200ms -tasks N   # the client: prints JSON
 //	baseline -addr ... -locked                           # a thread per task, as os-threads
 //	baseline -addr ... -spans                            # a span per stage, exported
+//	baseline -addr ... -cpuprofile FILE                  # its CPU profile, as the client's
 package main
 
 import (
@@ -31,6 +32,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,8 +58,22 @@ func run(args []string, stdout io.Writer) (err error) {
 	unit := fs.Duration("unit", 200*time.Millisecond, "time unit u")
 	locked := fs.Bool("locked", false, "each task on an OS thread of its own (runtime.LockOSThread), as os-threads runs; GOMAXPROCS 64 and a thread limit above the tasks")
 	spans := fs.Bool("spans", false, "a span per stage, as asynctrace's tree, no attributes, exported as asynctrace exports (OTEL_* say where)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the client to this file, as the client's -cpuprofile")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			err = errors.Join(err, f.Close())
+		}()
 	}
 	switch {
 	case *serve != "":
