@@ -9,7 +9,8 @@ import (
 // peakEvery is how often a run samples its OS threads and goroutines.
 const peakEvery = 10 * time.Millisecond
 
-// peak tracks the most OS threads and goroutines seen during a run:
+// peak tracks the most OS threads, goroutines and stack memory seen
+// during a run:
 // sampled every peakEvery (Run, with every) and at the run's start, once
 // its tasks are spawned, and at its end. Reading them takes a runtime
 // lock: at every task event, 40,000 reads from 10,000 locked threads
@@ -20,19 +21,28 @@ const peakEvery = 10 * time.Millisecond
 type peak struct {
 	mu                  sync.Mutex
 	threads, goroutines int
+	stacks              int64
+}
+
+// readPeakMetrics reads the OS threads, goroutines and stack memory (the
+// goroutines' stacks, and each OS thread's own runtime stacks) now.
+func readPeakMetrics() (threads, goroutines int, stacks int64) {
+	s := [3]metrics.Sample{{Name: "/sched/threads/total:threads"}, {Name: "/sched/goroutines:goroutines"}, {Name: "/memory/classes/heap/stacks:bytes"}}
+	metrics.Read(s[:])
+	return int(s[0].Value.Uint64()), int(s[1].Value.Uint64()), int64(s[2].Value.Uint64())
 }
 
 func (p *peak) sample() {
-	s := [2]metrics.Sample{{Name: "/sched/threads/total:threads"}, {Name: "/sched/goroutines:goroutines"}}
-	metrics.Read(s[:])
+	threads, goroutines, stacks := readPeakMetrics()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.threads = max(p.threads, int(s[0].Value.Uint64()))
-	p.goroutines = max(p.goroutines, int(s[1].Value.Uint64()))
+	p.threads = max(p.threads, threads)
+	p.goroutines = max(p.goroutines, goroutines)
+	p.stacks = max(p.stacks, stacks)
 }
 
-func (p *peak) get() (threads, goroutines int) {
+func (p *peak) get() (threads, goroutines int, stacks int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.threads, p.goroutines
+	return p.threads, p.goroutines, p.stacks
 }

@@ -74,6 +74,15 @@ type Result struct {
 	// RSSPerTask the growth over the memory before the tasks, per task.
 	PeakRSS    int64 `json:"peak_rss_bytes"`
 	RSSPerTask int64 `json:"rss_per_task_bytes"`
+	// StacksPerTask is what the waiting tasks themselves take: the
+	// runtime's stack memory at its peak (runtime/metrics'
+	// /memory/classes/heap/stacks) less that before the tasks, per task.
+	// Where each task has an OS thread (os-threads), it holds the
+	// thread's own runtime stacks too; OSThreadsAdded is the OS threads at
+	// the peak less those before the tasks. Not Tokio's: its tasks have no
+	// stacks.
+	StacksPerTask  int64 `json:"stacks_per_task_bytes"`
+	OSThreadsAdded int   `json:"os_threads_added"`
 	// Spawn is how long creating and starting the tasks took.
 	Spawn time.Duration `json:"-"`
 	// SpansDropped is how many of the run's spans were not exported; the
@@ -143,6 +152,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	runtime.GC()
 	resetPeakRSS()
 	rssBefore, _ := readRSS()
+	threadsBefore, _, stacksBefore := readPeakMetrics()
 
 	r := &runner{cfg: cfg, tracer: cfg.TracerProvider.Tracer("asynctrace/client"), records: make([]taskRecord, p.N)}
 	if cfg.Lines != nil {
@@ -172,6 +182,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if res.PeakRSS > rssBefore {
 		res.RSSPerTask = (res.PeakRSS - rssBefore) / int64(p.N)
 	}
+	threads, _, stacks := r.peak.get()
+	res.StacksPerTask = max(0, stacks-stacksBefore) / int64(p.N)
+	res.OSThreadsAdded = max(0, threads-threadsBefore)
 	return r.finish(ctx, root, p, res, end, errs)
 }
 
@@ -265,7 +278,7 @@ func (r *runner) measured(res *Result, tl *scenario.Timeline, lanes int, end tim
 	res.Network = tl.Network()
 	res.ThreadLanes = lanes
 	res.Spawn = r.spawn
-	res.PeakOSThreads, res.PeakGoroutines = r.peak.get()
+	res.PeakOSThreads, res.PeakGoroutines, _ = r.peak.get()
 }
 
 // record puts what the run measured on its root span, and ends it.

@@ -17,7 +17,7 @@ type Expectation struct {
 	// stair of tokio::spawn"): its makespan, computes and ready time are
 	// TokioStair's. Verify tries it where the formula fails a Tokio
 	// multi-thread run.
-	Stair bool
+	Stair     bool
 	Tolerance float64 // allowed excess of the makespan, as a fraction of the expected one
 	// Network is the time the run spent on the network, as measured
 	// (Timeline.Network): the makespan is expected to be the formula's

@@ -37,8 +37,8 @@ func writeSummary(w io.Writer, r client.Result, traceURL string) {
 	if r.Runtime == scenario.Tokio {
 		fmt.Fprintf(w, "  peak %s resident (the program's)\n", bytesIEC(r.PeakRSS))
 	} else {
-		fmt.Fprintf(w, "  peak %d OS threads, %d goroutines, %s resident (%s a task); tasks started in %v\n",
-			r.PeakOSThreads, r.PeakGoroutines, bytesIEC(r.PeakRSS), bytesIEC(r.RSSPerTask), r.Spawn.Round(time.Microsecond))
+		fmt.Fprintf(w, "  peak %d OS threads, %d goroutines, %s resident (%s a task; %s); tasks started in %v\n",
+			r.PeakOSThreads, r.PeakGoroutines, bytesIEC(r.PeakRSS), bytesIEC(r.RSSPerTask), stacksNote(r), r.Spawn.Round(time.Microsecond))
 	}
 	if r.SpansDropped > 0 {
 		fmt.Fprintf(w, "  %d spans were not exported\n", r.SpansDropped)
@@ -79,6 +79,16 @@ func knobs(r client.Result) string {
 		return fmt.Sprintf("on Tokio %s: %s, compute=%s, unit=%v", r.RuntimeVersion, tokioThreads(r), r.Compute, r.Unit)
 	}
 	return fmt.Sprintf("GOMAXPROCS=%d, compute=%s, unit=%v", r.GOMAXPROCS, r.Compute, r.Unit)
+}
+
+// stacksNote says what the waiting tasks themselves take, beside the
+// process's peak: their stacks, and where each task has an OS thread,
+// that the threads' own runtime stacks are in the figure.
+func stacksNote(r client.Result) string {
+	if r.Scenario.Locked() {
+		return fmt.Sprintf("stacks %s a task, with the %d OS threads' own", bytesIEC(r.StacksPerTask), r.OSThreadsAdded)
+	}
+	return fmt.Sprintf("goroutine stacks %s a task", bytesIEC(r.StacksPerTask))
 }
 
 // tokioThreads says what a Tokio run's P was: its runtime's workers, or
