@@ -279,6 +279,15 @@ func TestE2EWebPage(t *testing.T) {
 	if units, _ := strconv.ParseFloat(m[1], 64); units < 22 || units > 22*(1+scenario.DefaultTolerance) {
 		t.Errorf("makespan shown %q, want about 22u", makespan)
 	}
+	// Who made the two tasks that waited wait, as the summary says it, and
+	// what a waiting task's stack takes.
+	facts := run(t, ctx, chromedp.Text(chromedp.ID("summary")))
+	if n := len(regexp.MustCompile(`who made it wait\s*task\d waited [48]\.\du: task\d's compute`).FindAllString(facts, -1)); n != 2 {
+		t.Errorf("the page explains %d waits, want the 4u and the 8u ones:\n%s", n, facts)
+	}
+	if !regexp.MustCompile(`a task's stack\s*[0-9.]+ KiB: its goroutine's`).MatchString(facts) {
+		t.Errorf("the page does not say what a task's stack takes:\n%s", facts)
+	}
 
 	// The trace link names a trace the real Jaeger holds, every span of it.
 	href := run(t, ctx, chromedp.AttributeValue(chromedp.ID("trace-link"), "href")).Value

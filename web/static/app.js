@@ -356,6 +356,11 @@ function renderFacts(v) {
       add("peak goroutines", String(res.peak_goroutines), "peak-goroutines");
     }
     add("peak memory", `${fmtBytes(res.peak_rss_bytes)} (${fmtBytes(res.rss_per_task_bytes)} a task)`);
+    if (!tokio && res.stacks_per_task_bytes > 0) { // what the waiting tasks themselves take
+      const locked = res.scenario === "os-threads" || res.scenario === "sync";
+      add("a task's stack", `${fmtBytes(res.stacks_per_task_bytes)}` + (locked ? `, with the ${res.os_threads_added} OS threads' own` : ": its goroutine's"), "stacks");
+    }
+    for (const w of res.waits || []) add("who made it wait", w.line); // a line a task that waited
     if (res.spawn_ms > 1) add("tasks started in", fmtS(res.spawn_ms));
     if (res.unit_mismatch) add("unit", res.unit_mismatch);
   }
