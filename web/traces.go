@@ -41,7 +41,7 @@ func (t Traces) Before() (export bool, st TraceStatus) {
 	}
 	c.Close()
 	if t.UI == "" {
-		return true, TraceStatus{State: TraceNone, Note: fmt.Sprintf("Spans exported to %s; no trace link: no Jaeger UI address (-jaeger-ui).", hostport)}
+		return true, TraceStatus{State: TraceNone, Note: fmt.Sprintf("Spans exported to %s; no trace link: the page was given no address of the Jaeger UI.", hostport)}
 	}
 	return true, TraceStatus{State: TraceReady}
 }
