@@ -27,7 +27,7 @@ const ExecTraceSlack = time.Millisecond
 // thread waits for a CPU too (scenario.ReadyNoise). The ready span starts
 // at the echo's arrival (the kernel's timestamp), the runnable state when
 // the poll found it.
-const ExecTraceGranularity = 2*scenario.SysmonRetake + scenario.ReadyNoise
+const ExecTraceGranularity = scenario.WakeLatency
 
 // ExecTrace is what the checks read of a Go execution trace
 // (runtime/trace, as the -exectrace flags write it).

@@ -373,7 +373,12 @@ func (v *verifier) readyExplained() {
 	if e.Compute != Hold {
 		return
 	}
-	base := max(e.Unit/10, ReadyNoise)
+	// A task whose reply came while a P was free waits for the scheduler
+	// to notice: an idle P's thread, or, when none is polling the network,
+	// sysmon, which looks every 10ms when the program is idle (measured:
+	// multi-thread at P = 2, one task in three runs of four waited 10 or
+	// 20ms with a P free). No compute explains that, and none is asked to.
+	base := max(e.Unit/10, WakeLatency)
 	var bad []string
 	var ready, unexplained, worst time.Duration
 	worstTask := 0
@@ -416,6 +421,12 @@ func (v *verifier) readyExplained() {
 // model predicts none: a thread woken on a busy machine waits for a CPU
 // too (measured: up to 7ms with two CPU hogs on 2 cores).
 const ReadyNoise = 10 * time.Millisecond
+
+// WakeLatency bounds how long a task whose reply is there may wait for a
+// free thread to notice it: sysmon polls the network when nothing else
+// has for 10ms, sleeping up to 10ms between looks, and on a busy machine
+// its thread waits for a CPU too.
+const WakeLatency = 2*SysmonRetake + ReadyNoise
 
 func units(d, u time.Duration) float64 {
 	if u <= 0 {
