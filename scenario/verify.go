@@ -471,17 +471,29 @@ func (v *verifier) threads() {
 		}
 		v.add("locked threads", ok, "every stage of a task on the task's own OS thread")
 		want := len(v.tl.Tasks)
-		if e.Scenario == Sync {
+		switch {
+		case e.Scenario == Sync:
 			want = 1
+		case e.pooled():
+			// rayon's pool: a thread per task up to P, each taking whole
+			// tasks one after another.
+			want = min(want, max(1, e.Procs))
 		}
 		own := true
 		for _, l := range lanes {
-			if e.Scenario == OSThreads && slices.ContainsFunc(l.Segments, func(s Segment) bool { return s.Task != l.Segments[0].Task }) {
+			if e.Scenario == OSThreads && !e.pooled() && slices.ContainsFunc(l.Segments, func(s Segment) bool { return s.Task != l.Segments[0].Task }) {
+				own = false
+			}
+			if e.pooled() && maxConcurrent(laneIntervals(l)) > 1 {
 				own = false
 			}
 		}
+		bad := ", one holding stages of two tasks"
+		if e.pooled() {
+			bad = ", one holding two tasks at once"
+		}
 		v.add("OS threads", len(lanes) == want && own, "%d thread lane(s) for %d tasks, want %d%s",
-			len(lanes), len(v.tl.Tasks), want, map[bool]string{true: "", false: ", one holding stages of two tasks"}[own])
+			len(lanes), len(v.tl.Tasks), want, map[bool]string{true: "", false: bad}[own])
 	}
 }
 

@@ -269,3 +269,19 @@ func TestVerifyTokioStair(t *testing.T) {
 		t.Errorf("a run of 22u passed as Tokio's: %v", checks)
 	}
 }
+
+// rayon's two threads take three whole tasks, one thread two in a row:
+// 28u, two lanes, and the run passes every check.
+func TestVerifyRayonPool(t *testing.T) {
+	third := waiting(3, 24*u, 24*u, 301) // on task1's thread, after it
+	third.Start, third.Segments[0].Start, third.Segments[0].End, third.Segments[1].Start = 14*u, 14*u, 16*u, 16*u
+	tl := run(Params{Runtime: Tokio, Scenario: OSThreads, Compute: Hold, Procs: 2, CPUs: 2}, waiting(1, 10*u, 10*u, 301), waiting(2, 10*u, 10*u, 302), third)
+	if checks := tl.Verify(tl.Expect()); !Passed(checks) {
+		t.Errorf("rayon with two threads: %v", checks)
+	}
+	// A thread of the pool holding two tasks at once is not rayon's.
+	tl.Tasks[2] = waiting(3, 10*u, 10*u, 301)
+	if checks := tl.Verify(tl.Expect()); Passed(checks) {
+		t.Errorf("two tasks at once on one of rayon's threads passed: %v", checks)
+	}
+}
