@@ -32,6 +32,7 @@ type peerRun struct {
 	threads                 int // the runtime's workers, or the pool's threads
 	traceID                 trace.TraceID
 	start, end              time.Time
+	peakRSS                 int64 // the program's, as it read it (VmHWM); 0: not said
 }
 
 // peerTask is one task of a peerRun.
@@ -77,6 +78,7 @@ type peerLine struct {
 	HoldNS         *int64  `json:"hold_ns"`
 	WaitNS         *int64  `json:"wait_ns"`
 	Error          *string `json:"error"`
+	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
 }
 
 // readPeerRecord reads a run's record, and says what is wrong with one
@@ -111,7 +113,7 @@ func readPeerRecord(r io.Reader) (*peerRun, error) {
 				err = errors.New("end without end_ns")
 				break
 			}
-			run.end = time.Unix(0, *l.EndNS)
+			run.end, run.peakRSS = time.Unix(0, *l.EndNS), l.PeakRSSBytes
 			if run.end.Before(run.start) {
 				err = errors.New("the run ends before it starts")
 			}

@@ -167,7 +167,7 @@ impl Recorder {
         for l in self.lines.lock().unwrap().iter() {
             writeln!(w, "{l}")?;
         }
-        writeln!(w, "{{\"record\":\"end\",\"end_ns\":{}}}", end.ns)?;
+        writeln!(w, "{{\"record\":\"end\",\"end_ns\":{},\"peak_rss_bytes\":{}}}", end.ns, peak_rss())?;
         w.flush()
     }
 
@@ -195,6 +195,16 @@ fn created_in_order(n: usize, start: Point) -> Vec<Option<Point>> {
             Some(p)
         })
         .collect()
+}
+
+/// This process's peak resident memory (VmHWM), in bytes; 0 where /proc
+/// does not say. Read by the process itself: a parent's rusage of its
+/// child counts the parent's memory at the fork (or the vfork) too.
+pub fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()))
+        .map_or(0, |kb| kb * 1024)
 }
 
 fn json_escape(s: &str) -> String {

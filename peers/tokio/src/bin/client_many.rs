@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use asynctrace_tokio_peer::record::{self, Compute, Point};
+use asynctrace_tokio_peer::record::{self, peak_rss, Compute, Point};
 use asynctrace_tokio_peer::{begin, workers, Options, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -24,19 +24,6 @@ async fn task(label: String, o: Arc<Options>) -> Result<()> {
     }
     tokio::time::sleep(o.compute()).await;
     Ok(())
-}
-
-/// This process's peak resident memory (VmHWM), in bytes; 0 where /proc
-/// does not say.
-fn peak_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
 }
 
 fn main() {
