@@ -28,7 +28,7 @@ type Config struct {
 	Tasks    int               // n, default 3
 	Unit     time.Duration     // u, default 1s: connect 2u, compute 4u, server delay 8u
 	Compute  scenario.Compute  // default: Scenario.DefaultCompute (Tokio: hold)
-	Procs    int               // GOMAXPROCS for the run; default: Scenario.DefaultProcs (Tokio: its workers or rayon's threads, PeerProcs)
+	Procs    int               // GOMAXPROCS for the run; default: Scenario.DefaultProcs (Tokio: its workers or rayon's threads, one per core)
 	// Runtime runs the tasks: Go's scheduler (the default), or the
 	// article's own programs on Tokio and rayon, found in PeerDir
 	// (PeerProgram names them), as a child that records its run.

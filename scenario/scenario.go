@@ -68,7 +68,7 @@ func (s Scenario) DefaultProcs(n, cpus int) int {
 }
 
 // MaxOSThreadProcs caps os-threads' default GOMAXPROCS: 10,000 Ps on 2
-// cores made a 10,000-task run six times slower than its formula, and
+// cores made a 10,000-task run take nearly nine times its formula, and
 // timed most of its tasks out.
 const MaxOSThreadProcs = 64
 
