@@ -113,9 +113,6 @@ func (r *runner) runPeer(ctx context.Context, p scenario.Params) (*peerRun, erro
 	if run.unit != p.Unit || len(run.tasks) != p.N {
 		return nil, fmt.Errorf("%s recorded %d tasks at u = %v; asked for %d at %v", program, len(run.tasks), run.unit, p.N, p.Unit)
 	}
-	// The program's own reading: the rusage of a child started with
-	// vfork counts this process's memory too.
-	r.childPeakRSS = run.peakRSS
 	return run, nil
 }
 

@@ -235,7 +235,9 @@ func runTokio(ctx context.Context, cfg Config, p scenario.Params) (Result, error
 	errs := r.peerTaskSpans(tctx, run)
 	end := r.lastTaskEnd()
 	tasks.End(trace.WithTimestamp(end))
-	res.PeakRSS = r.childPeakRSS
+	// The program's own reading (its VmHWM): the rusage of a child
+	// started with vfork counts this process's memory too.
+	res.PeakRSS = run.peakRSS
 	return r.finish(ctx, root, p, res, end, errs)
 }
 
@@ -357,7 +359,6 @@ type runner struct {
 	expected         time.Duration
 	counts           counts
 	plainServer      atomic.Bool // a task's echo carried its preamble back
-	childPeakRSS     int64       // a Tokio run's: its program's peak resident memory
 }
 
 // tasks runs the tasks the scenario's way: this is where the scenarios

@@ -49,14 +49,11 @@ func (d *Diagram) knobs() string {
 	if d.Note != "" {
 		return fmt.Sprintf("%d thread(s) computed, the compute blocking its thread", d.Procs)
 	}
+	threads := scenario.Threads(d.Runtime, d.Scenario, d.Procs)
 	if d.Runtime == scenario.Tokio {
-		what := "Tokio worker(s)"
-		if d.Scenario == scenario.OSThreads {
-			what = "rayon thread(s)"
-		}
-		return fmt.Sprintf("Tokio, %d %s, compute %s", d.Procs, what, d.Compute)
+		threads = "Tokio, " + threads
 	}
-	return fmt.Sprintf("GOMAXPROCS=%d, compute %s", d.Procs, d.Compute)
+	return fmt.Sprintf("%s, compute %s", threads, d.Compute)
 }
 
 // New is the diagram of a timeline measured elsewhere (a Tokio run's

@@ -90,16 +90,12 @@ func TestBenchArticle(t *testing.T) {
 // threadsOf names what a run's P was: Go's GOMAXPROCS, Tokio's workers,
 // rayon's threads.
 func threadsOf(res client.Result) string {
-	switch {
-	case res.Runtime == scenario.Go:
-		return fmt.Sprintf("GOMAXPROCS %d", res.GOMAXPROCS)
-	case res.Scenario == scenario.OSThreads:
-		return fmt.Sprintf("`client_rayon`, %d threads", res.GOMAXPROCS)
-	case res.Scenario == scenario.MultiThread:
-		return fmt.Sprintf("`client_multi`, %d workers", res.GOMAXPROCS)
+	threads := scenario.Threads(res.Runtime, res.Scenario, res.GOMAXPROCS)
+	if res.Runtime == scenario.Go {
+		return threads
 	}
 	program, _, _ := client.PeerProgram(res.Scenario, res.Compute)
-	return "`" + program + "`"
+	return "`" + program + "`, " + threads
 }
 
 // runRuntime runs the client, one scenario, on runtime rt against addr,

@@ -94,6 +94,27 @@ func ParseRuntime(s string) (Runtime, error) {
 	return "", fmt.Errorf("unknown runtime %q (want one of %s)", s, Names(Runtimes))
 }
 
+// Threads says what P is in a run of s on rt, and how many: Go's
+// GOMAXPROCS ("GOMAXPROCS=3"), Tokio's workers ("3 workers"), rayon's
+// threads ("2 rayon threads"), the one thread of the article's
+// synchronous client ("1 thread").
+func Threads(rt Runtime, s Scenario, p int) string {
+	if rt != Tokio {
+		return fmt.Sprintf("GOMAXPROCS=%d", p)
+	}
+	what := "worker"
+	switch s {
+	case OSThreads:
+		what = "rayon thread"
+	case Sync:
+		what = "thread"
+	}
+	if p != 1 {
+		what += "s"
+	}
+	return fmt.Sprintf("%d %s", p, what)
+}
+
 // Compute is how a task's compute stage blocks. The article's computation
 // is std::thread::sleep inside async code: it blocks the OS thread, and so
 // the executor, without using the CPU. Go gives four different answers to

@@ -22,11 +22,7 @@ func writeSummary(w io.Writer, r client.Result, traceURL string) {
 	}
 	want := r.Expected + r.Network
 	diff := r.Makespan - want
-	if r.Runtime == scenario.Tokio {
-		fmt.Fprintf(w, "%s on Tokio %s: %d tasks, %s, compute=%s, unit=%v\n", r.Scenario, r.RuntimeVersion, r.Tasks, tokioThreads(r), r.Compute, r.Unit)
-	} else {
-		fmt.Fprintf(w, "%s: %d tasks, %s\n", r.Scenario, r.Tasks, knobs(r))
-	}
+	fmt.Fprintf(w, "%s: %d tasks, %s\n", title(r), r.Tasks, knobs(r))
 	fmt.Fprintf(w, "  makespan %v, expected %v (%s) + network %v, difference %+v (%+.2f%%)\n",
 		r.Makespan.Round(time.Microsecond), r.Expected, r.Formula, r.Network.Round(time.Microsecond), diff.Round(time.Microsecond),
 		100*float64(diff)/float64(want))
@@ -65,20 +61,26 @@ func writeSummary(w io.Writer, r client.Result, traceURL string) {
 // writeAllFailed is the summary of a run in which every task failed: what
 // failed them, and the trace only where its spans were all exported.
 func writeAllFailed(w io.Writer, r client.Result, traceURL string) {
-	fmt.Fprintf(w, "%s: all %d tasks failed (%s): %s\n", r.Scenario, r.Tasks, knobs(r), failureCounts(r.ByCause()))
+	fmt.Fprintf(w, "%s: all %d tasks failed (%s): %s\n", title(r), r.Tasks, knobs(r), failureCounts(r.ByCause()))
 	fmt.Fprintf(w, "  the first: %s\n", r.Errors[0])
 	if r.SpansDropped == 0 && traceURL != "" {
 		fmt.Fprintf(w, "  trace %s  %s: its spans say where each task failed\n", r.TraceID, traceURL)
 	}
 }
 
-// knobs are the run's runtime, P, compute mode and unit: "GOMAXPROCS=1,
-// compute=hold, unit=1s", or for Tokio "on Tokio 1.x: 3 workers, …".
-func knobs(r client.Result) string {
+// title names the run: its scenario, and the runtime where it is not Go:
+// "single-thread on Tokio 1.24.2".
+func title(r client.Result) string {
 	if r.Runtime == scenario.Tokio {
-		return fmt.Sprintf("on Tokio %s: %s, compute=%s, unit=%v", r.RuntimeVersion, tokioThreads(r), r.Compute, r.Unit)
+		return fmt.Sprintf("%s on Tokio %s", r.Scenario, r.RuntimeVersion)
 	}
-	return fmt.Sprintf("GOMAXPROCS=%d, compute=%s, unit=%v", r.GOMAXPROCS, r.Compute, r.Unit)
+	return string(r.Scenario)
+}
+
+// knobs are the run's P, compute mode and unit: "GOMAXPROCS=1,
+// compute=hold, unit=1s", or for Tokio "3 workers, compute=hold, …".
+func knobs(r client.Result) string {
+	return fmt.Sprintf("%s, compute=%s, unit=%v", scenario.Threads(r.Runtime, r.Scenario, r.GOMAXPROCS), r.Compute, r.Unit)
 }
 
 // stacksNote says what the waiting tasks themselves take, beside the
@@ -89,22 +91,6 @@ func stacksNote(r client.Result) string {
 		return fmt.Sprintf("stacks %s a task, with the %d OS threads' own", bytesIEC(r.StacksPerTask), r.OSThreadsAdded)
 	}
 	return fmt.Sprintf("goroutine stacks %s a task", bytesIEC(r.StacksPerTask))
-}
-
-// tokioThreads says what a Tokio run's P was: its runtime's workers, or
-// rayon's threads.
-func tokioThreads(r client.Result) string {
-	what := "worker"
-	switch r.Scenario {
-	case scenario.OSThreads:
-		what = "rayon thread"
-	case scenario.Sync:
-		what = "thread"
-	}
-	if r.GOMAXPROCS != 1 {
-		what += "s"
-	}
-	return fmt.Sprintf("%d %s", r.GOMAXPROCS, what)
 }
 
 // failureCounts is "2 connect: refused (…), 1 response: …", the most
