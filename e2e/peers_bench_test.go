@@ -126,13 +126,7 @@ func TestBenchC10kPeers(t *testing.T) {
 	needJaeger(t)
 	dir := needPeer(t)
 	const u = 200 * time.Millisecond
-	baseline := buildBaseline(t)
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	floorAddr := "127.0.0.1:" + strconv.Itoa(port)
-	startUntil(t, "baseline server", baseline, []string{"-serve", floorAddr, "-unit", u.String()}, nil, "Server running on "+floorAddr)
+	baseline, floorAddr := startFloor(t, u)
 
 	type row struct {
 		sc        scenario.Scenario
@@ -159,19 +153,9 @@ func TestBenchC10kPeers(t *testing.T) {
 	for _, r := range rows {
 		var ours, floor, tokio []sample
 		for range 3 {
-			// A server and a Jaeger of their own each round: a Jaeger
-			// holding the rounds before (130,000 spans an os-threads run)
-			// spends the CPUs on its heap, which is not this run's cost.
-			j, err := startJaeger(jaegerBin, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			addr, srv := startServerWith(t, j.otlpPorts(), map[string]string{"unit": u.String()})
-			set := map[string]string{"addr": addr, "unit": u.String(), "tasks": strconv.Itoa(r.n), "compute": "sleep", "procs": "0"}
-			for k, v := range r.extra {
-				set[k] = v
-			}
-			args, env := composeCommand(t, "client-"+string(r.sc), set, j.otlpPorts())
+			rnd := startRound(t, u)
+			addr := rnd.addr
+			args, env := rnd.client(t, r.sc, r.n, r.extra)
 			res := clientResult(t, runToEnd(t, clientBin, append(args, "-json"), env))
 			if len(res.Errors) > 0 {
 				t.Fatalf("%s -tasks %d: %d failed: %s", r.sc, r.n, len(res.Errors), res.Errors[0])
@@ -183,8 +167,7 @@ func TestBenchC10kPeers(t *testing.T) {
 				tokio = append(tokio, jsonSample(t, runToEnd(t, filepath.Join(dir, "client_many"),
 					[]string{"--addr", addr, "--unit", u.String(), "--tasks", strconv.Itoa(r.n)}, nil)))
 			}
-			srv.stop(10 * time.Second)
-			j.stop()
+			rnd.stop()
 		}
 		what := fmt.Sprintf("`%s -tasks %d`%s", r.sc, r.n, flagsNote(r.extra))
 		first := len(lines)
@@ -203,32 +186,90 @@ func TestBenchC10kPeers(t *testing.T) {
 // ratioRow is a row of the C10k table: the runs' medians, and their ratios
 // to the floor's, with the spread of the rounds' ratios.
 func ratioRow(what, who string, n int, runs, floor []sample) string {
-	med := func(s []sample, f func(sample) float64) float64 {
-		v := make([]float64, len(s))
-		for i := range s {
-			v[i] = f(s[i])
-		}
-		slices.Sort(v)
-		return v[len(v)/2]
-	}
-	spread := func(f func(sample) float64) (lo, hi float64) {
-		for i := range runs {
-			r := f(runs[i]) / f(floor[i])
-			if i == 0 || r < lo {
-				lo = r
-			}
-			if i == 0 || r > hi {
-				hi = r
-			}
-		}
-		return lo, hi
-	}
 	mk := func(s sample) float64 { return s.makespan.Seconds() }
 	rss := func(s sample) float64 { return float64(s.rss) / float64(n) / (1 << 10) }
-	mlo, mhi := spread(mk)
-	rlo, rhi := spread(rss)
-	return fmt.Sprintf("| %s | %s | %.3f s | %.2f× (%.2f–%.2f) | %.1f KiB | %.2f× (%.2f–%.2f) |", what, who,
-		med(runs, mk), med(runs, mk)/med(floor, mk), mlo, mhi, med(runs, rss), med(runs, rss)/med(floor, rss), rlo, rhi)
+	return fmt.Sprintf("| %s | %s | %.3f s | %s | %.1f KiB | %s |", what, who,
+		median(runs, mk), ratio(runs, floor, mk), median(runs, rss), ratio(runs, floor, rss))
+}
+
+// median is the median of f over runs (the middle one of three rounds).
+func median[T any](runs []T, f func(T) float64) float64 {
+	v := make([]float64, len(runs))
+	for i := range runs {
+		v[i] = f(runs[i])
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+// ratio is runs against floor by f: the ratio of their medians, and the
+// spread of the rounds' own ratios, "1.02× (0.99–1.05)"; "" with no floor.
+func ratio[T any](runs, floor []T, f func(T) float64) string {
+	if floor == nil {
+		return ""
+	}
+	var lo, hi float64
+	for i := range runs {
+		r := f(runs[i]) / f(floor[i])
+		if i == 0 || r < lo {
+			lo = r
+		}
+		if i == 0 || r > hi {
+			hi = r
+		}
+	}
+	return fmt.Sprintf("%.2f× (%.2f–%.2f)", median(runs, f)/median(floor, f), lo, hi)
+}
+
+// startFloor builds e2e/baseline and starts its plain server at unit u,
+// for the floors' runs; it returns the binary and the server's address.
+func startFloor(t *testing.T, u time.Duration) (baseline, addr string) {
+	t.Helper()
+	baseline = buildBaseline(t)
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = "127.0.0.1:" + strconv.Itoa(port)
+	startUntil(t, "baseline server", baseline, []string{"-serve", addr, "-unit", u.String()}, nil, "Server running on "+addr)
+	return baseline, addr
+}
+
+// round is a bench round's own Jaeger and asynctrace server: a Jaeger
+// holding the rounds before (130,000 spans an os-threads run) spends the
+// CPUs on its heap, which is not the run's cost.
+type round struct {
+	j    *jaegerProc
+	srv  *proc
+	addr string
+	u    time.Duration
+}
+
+func startRound(t *testing.T, u time.Duration) round {
+	t.Helper()
+	j, err := startJaeger(jaegerBin, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, srv := startServerWith(t, j.otlpPorts(), map[string]string{"unit": u.String()})
+	return round{j, srv, addr, u}
+}
+
+// client is the compose file's command for a C10k run of n tasks of sc
+// (`-compute sleep`, the scenario's P) against the round's server and
+// Jaeger, with extra flags.
+func (r round) client(t *testing.T, sc scenario.Scenario, n int, extra map[string]string) (args, env []string) {
+	t.Helper()
+	set := map[string]string{"addr": r.addr, "unit": r.u.String(), "tasks": strconv.Itoa(n), "compute": "sleep", "procs": "0"}
+	for k, v := range extra {
+		set[k] = v
+	}
+	return composeCommand(t, "client-"+string(sc), set, r.j.otlpPorts())
+}
+
+func (r round) stop() {
+	r.srv.stop(10 * time.Second)
+	r.j.stop()
 }
 
 // sample is one run's makespan and peak RSS, as the program reported

@@ -44,13 +44,7 @@ func TestBenchC10kSpans(t *testing.T) {
 	}
 	needJaeger(t)
 	const u = 200 * time.Millisecond
-	baseline := buildBaseline(t)
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	floorAddr := "127.0.0.1:" + strconv.Itoa(port)
-	startUntil(t, "baseline server", baseline, []string{"-serve", floorAddr, "-unit", u.String()}, nil, "Server running on "+floorAddr)
+	baseline, floorAddr := startFloor(t, u)
 
 	type row struct {
 		sc        scenario.Scenario
@@ -87,16 +81,9 @@ func TestBenchC10kSpans(t *testing.T) {
 	for _, r := range rows {
 		var s [kinds][]cost
 		for round := range 3 {
-			j, err := startJaeger(jaegerBin, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			addr, srv := startServerWith(t, j.otlpPorts(), map[string]string{"unit": u.String()})
-			set := map[string]string{"addr": addr, "unit": u.String(), "tasks": strconv.Itoa(r.n), "compute": "sleep", "procs": "0"}
-			for k, v := range r.extra {
-				set[k] = v
-			}
-			args, env := composeCommand(t, "client-"+string(r.sc), set, j.otlpPorts())
+			rnd := startRound(t, u)
+			addr := rnd.addr
+			args, env := rnd.client(t, r.sc, r.n, r.extra)
 			args = append(args, "-json")
 			// The plain-spans floor exports where the client does.
 			otlp := slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return !strings.HasPrefix(kv, "OTEL_EXPORTER_OTLP_") })
@@ -119,8 +106,7 @@ func TestBenchC10kSpans(t *testing.T) {
 					s[kind] = append(s[kind], cost{jsonSample(t, p), cpuOf(p), jsonStacks(t, p)})
 				}
 			}
-			srv.stop(10 * time.Second)
-			j.stop()
+			rnd.stop()
 		}
 		what := fmt.Sprintf("`%s -tasks %d`%s", r.sc, r.n, flagsNote(r.extra))
 		floorName := "plain Go"
@@ -202,37 +188,13 @@ func jsonStacks(t *testing.T, p *proc) int64 {
 // costRow is a row of the spans table: the runs' medians, and their
 // ratios to the untraced floor's and, if given, the plain-spans floor's.
 func costRow(what, who string, runs, untraced, spans []cost) string {
-	med := func(s []cost, f func(cost) float64) float64 {
-		v := make([]float64, len(s))
-		for i := range s {
-			v[i] = f(s[i])
-		}
-		slices.Sort(v)
-		return v[len(v)/2]
-	}
-	ratio := func(floor []cost, f func(cost) float64) string {
-		if floor == nil {
-			return ""
-		}
-		lo, hi := 0.0, 0.0
-		for i := range runs {
-			r := f(runs[i]) / f(floor[i])
-			if i == 0 || r < lo {
-				lo = r
-			}
-			if i == 0 || r > hi {
-				hi = r
-			}
-		}
-		return fmt.Sprintf("%.2f× (%.2f–%.2f)", med(runs, f)/med(floor, f), lo, hi)
-	}
 	mk := func(c cost) float64 { return c.makespan.Seconds() }
 	rss := func(c cost) float64 { return float64(c.rss) / (1 << 20) }
 	cpu := func(c cost) float64 { return c.cpu.Seconds() }
 	stacks := func(c cost) float64 { return float64(c.stacks) / (1 << 10) }
 	return fmt.Sprintf("| %s | %s | %.3f s | %s | %s | %.0f MiB | %s | %s | %.2f s | %s | %s | %.1f KiB |", what, who,
-		med(runs, mk), ratio(untraced, mk), ratio(spans, mk),
-		med(runs, rss), ratio(untraced, rss), ratio(spans, rss),
-		med(runs, cpu), ratio(untraced, cpu), ratio(spans, cpu),
-		med(runs, stacks))
+		median(runs, mk), ratio(runs, untraced, mk), ratio(runs, spans, mk),
+		median(runs, rss), ratio(runs, untraced, rss), ratio(runs, spans, rss),
+		median(runs, cpu), ratio(runs, untraced, cpu), ratio(runs, spans, cpu),
+		median(runs, stacks))
 }
