@@ -185,6 +185,16 @@ func (run *peerRun) add(l peerLine) error {
 		}
 		return v, nil
 	}
+	// span is the record's start and end, the one not before the other.
+	span := func(what string) (start, end time.Time, err error) {
+		if start, err = at(l.StartNS, "start_ns"); err != nil {
+			return
+		}
+		if end, err = at(l.EndNS, "end_ns"); err == nil && end.Before(start) {
+			err = fmt.Errorf("%s: %s ends before it starts", label, what)
+		}
+		return
+	}
 	switch l.Record {
 	case "event":
 		switch l.Event {
@@ -198,18 +208,11 @@ func (run *peerRun) add(l peerLine) error {
 		}
 		t.events = append(t.events, peerEvent{l.Event, v, l.Thread})
 	case "stage":
-		return t.addStage(label, l, at)
+		return t.addStage(label, l, span)
 	case "task":
-		start, err := at(l.StartNS, "start_ns")
+		start, end, err := span("the task")
 		if err != nil {
 			return err
-		}
-		end, err := at(l.EndNS, "end_ns")
-		if err != nil {
-			return err
-		}
-		if end.Before(start) {
-			return fmt.Errorf("%s ends before it starts", label)
 		}
 		if n := len(t.stages); n > 0 && t.stages[n-1].end.After(end) {
 			return fmt.Errorf("%s ends before its %s", label, t.stages[n-1].stage)
@@ -228,7 +231,7 @@ func (run *peerRun) add(l peerLine) error {
 
 // addStage adds a task's next stage, which must be the next in the
 // article's order, and begin no earlier than the one before ended.
-func (t *peerTask) addStage(label string, l peerLine, at func(*int64, string) (time.Time, error)) error {
+func (t *peerTask) addStage(label string, l peerLine, span func(what string) (start, end time.Time, err error)) error {
 	next := len(t.stages)
 	if next >= len(scenario.Stages) {
 		return fmt.Errorf("%s: a stage %q after its compute", label, l.Stage)
@@ -236,16 +239,9 @@ func (t *peerTask) addStage(label string, l peerLine, at func(*int64, string) (t
 	if want := scenario.Stages[next]; l.Stage != string(want) {
 		return fmt.Errorf("%s: stage %q where %q comes next: out of order", label, l.Stage, want)
 	}
-	start, err := at(l.StartNS, "start_ns")
+	start, end, err := span(l.Stage)
 	if err != nil {
 		return err
-	}
-	end, err := at(l.EndNS, "end_ns")
-	if err != nil {
-		return err
-	}
-	if end.Before(start) {
-		return fmt.Errorf("%s: %s ends before it starts", label, l.Stage)
 	}
 	if next > 0 && start.Before(t.stages[next-1].end) {
 		return fmt.Errorf("%s: %s starts before its %s ended", label, l.Stage, t.stages[next-1].stage)
