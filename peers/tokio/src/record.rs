@@ -342,17 +342,53 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// One task being recorded: each of its moments prints the article's line,
+/// where the program prints them, and is recorded.
+struct Recording<'a> {
+    rec: &'a Recorder,
+    i: usize,
+    label: &'a str,
+    start: Instant,
+    lines: bool,
+}
+
+impl Recording<'_> {
+    fn moment(&self, what: &str) {
+        if self.lines {
+            line(self.label, what, self.start);
+        }
+        self.rec.event(self.i, what);
+    }
+
+    /// The request: the preamble carrying span, then the label.
+    fn request(&self, span: &str) -> Vec<u8> {
+        let mut req = self.rec.preamble(span);
+        req.extend_from_slice(self.label.as_bytes());
+        req
+    }
+
+    /// The echo is read and the connection shut: the response, from r0
+    /// to the echo's arrival, and the ready time until now.
+    fn echoed(&self, span: &str, r0: Point, echo: &Echo) {
+        let ran = Point::now();
+        let (extra, arrived) = echo.response(span, ran);
+        self.rec.stage(self.i, "response", r0, arrived, &extra);
+        self.rec.stage(self.i, "ready", Point { ns: arrived.ns, thread: ran.thread }, ran, "");
+        self.moment("read");
+    }
+}
+
+const CLOSED: &str = "the server closed the connection before echoing";
+
 /// The article's async task, recorded: its stages as asynctrace's client
 /// runs them (connect, response, ready, compute), the article's lines as
-/// well.
+/// well (but for the C10k client's, which prints none).
 pub async fn task(i: usize, label: String, start: Instant, o: Arc<Options>, compute: Compute) -> Result<()> {
     let rec = o.recorder.as_ref().expect("a recording run");
     rec.create(i);
+    let t = Recording { rec, i, label: &label, start, lines: compute == Compute::Block };
     let r: Result<()> = async {
-        if compute == Compute::Block {
-            line(&label, "started", start);
-        }
-        rec.event(i, "started");
+        t.moment("started");
         let c0 = Point::now();
         tokio::time::sleep(o.connect()).await;
         let mut stream = tokio::net::TcpStream::connect(&o.addr).await?;
@@ -361,34 +397,22 @@ pub async fn task(i: usize, label: String, start: Instant, o: Arc<Options>, comp
 
         let span = random_hex(8);
         let r0 = Point::now();
-        let mut req = rec.preamble(&span);
-        req.extend_from_slice(label.as_bytes());
-        stream.write_all(&req).await?;
-        if compute == Compute::Block {
-            line(&label, "written", start);
-        }
-        rec.event(i, "written");
+        stream.write_all(&t.request(&span)).await?;
+        t.moment("written");
 
         let mut echo = Echo::default();
         let mut buf = [0u8; 512];
         while !echo.complete(label.as_bytes())? {
             stream.readable().await?;
             match stream.try_io(Interest::READABLE, || recv_stamped(stream.as_raw_fd(), &mut buf)) {
-                Ok((0, _)) => return Err("the server closed the connection before echoing".into()),
+                Ok((0, _)) => return Err(CLOSED.into()),
                 Ok((n, stamp)) => echo.add(&buf[..n], stamp),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Err(e.into()),
             }
         }
         stream.shutdown().await?;
-        let ran = Point::now();
-        let (extra, arrived) = echo.response(&span, ran);
-        rec.stage(i, "response", r0, arrived, &extra);
-        rec.stage(i, "ready", Point { ns: arrived.ns, thread: ran.thread }, ran, "");
-        if compute == Compute::Block {
-            line(&label, "read", start);
-        }
-        rec.event(i, "read");
+        t.echoed(&span, r0, &echo);
 
         let k0 = Point::now();
         match compute {
@@ -396,10 +420,7 @@ pub async fn task(i: usize, label: String, start: Instant, o: Arc<Options>, comp
             Compute::Sleep => tokio::time::sleep(o.compute()).await,
         }
         rec.stage(i, "compute", k0, Point::now(), "");
-        if compute == Compute::Block {
-            line(&label, "finished", start);
-        }
-        rec.event(i, "finished");
+        t.moment("finished");
         Ok(())
     }
     .await;
@@ -411,9 +432,9 @@ pub async fn task(i: usize, label: String, start: Instant, o: Arc<Options>, comp
 pub fn task_blocking(i: usize, label: &str, start: Instant, o: &Options) -> Result<()> {
     let rec = o.recorder.as_ref().expect("a recording run");
     rec.create(i);
+    let t = Recording { rec, i, label, start, lines: true };
     let r = (|| -> Result<()> {
-        line(label, "started", start);
-        rec.event(i, "started");
+        t.moment("started");
         let c0 = Point::now();
         std::thread::sleep(o.connect());
         let mut stream = TcpStream::connect(&o.addr)?;
@@ -422,37 +443,88 @@ pub fn task_blocking(i: usize, label: &str, start: Instant, o: &Options) -> Resu
 
         let span = random_hex(8);
         let r0 = Point::now();
-        let mut req = rec.preamble(&span);
-        req.extend_from_slice(label.as_bytes());
-        stream.write_all(&req)?;
-        line(label, "written", start);
-        rec.event(i, "written");
+        stream.write_all(&t.request(&span))?;
+        t.moment("written");
 
         let mut echo = Echo::default();
         let mut buf = [0u8; 512];
         while !echo.complete(label.as_bytes())? {
             match recv_stamped(stream.as_raw_fd(), &mut buf) {
-                Ok((0, _)) => return Err("the server closed the connection before echoing".into()),
+                Ok((0, _)) => return Err(CLOSED.into()),
                 Ok((n, stamp)) => echo.add(&buf[..n], stamp),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
             }
         }
         stream.shutdown(Shutdown::Both)?;
-        let ran = Point::now();
-        let (extra, arrived) = echo.response(&span, ran);
-        rec.stage(i, "response", r0, arrived, &extra);
-        rec.stage(i, "ready", Point { ns: arrived.ns, thread: ran.thread }, ran, "");
-        line(label, "read", start);
-        rec.event(i, "read");
+        t.echoed(&span, r0, &echo);
 
         let k0 = Point::now();
         std::thread::sleep(o.compute());
         rec.stage(i, "compute", k0, Point::now(), "");
-        line(label, "finished", start);
-        rec.event(i, "finished");
+        t.moment("finished");
         Ok(())
     })();
     rec.done(i, r.as_ref().err().map(|e| e.to_string()).as_deref());
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// asynctrace's server answers with a preamble of its own, then the
+    /// label: read past it, keeping what it says of its hold.
+    #[test]
+    fn echo_after_the_servers_preamble() {
+        let mut e = Echo::default();
+        let reply = b"ASYNCTRACE/1\r\nasynctrace-hold-ns: 400\r\nasynctrace-wait-ns: 390\r\n\r\ntask1";
+        for (k, chunk) in reply.chunks(7).enumerate() {
+            assert!(!e.complete(b"task1").unwrap(), "complete before the label came");
+            e.add(chunk, Some(1_000 + k as i64));
+        }
+        assert!(e.complete(b"task1").unwrap());
+        assert_eq!((e.hold_ns, e.wait_ns, e.arrived), (Some(400), Some(390), Some(1_000 + (reply.len() / 7) as i64)));
+    }
+
+    /// A plain echo server sends the request's preamble back, then the
+    /// label; a wrong echo is an error, not a wait for more.
+    #[test]
+    fn plain_and_wrong_echoes() {
+        let rec = Recorder::new(String::new());
+        let mut plain = Echo::default();
+        plain.add(&rec.preamble("0102030405060708"), None);
+        assert!(!plain.complete(b"task2").unwrap());
+        plain.add(b"task2", None);
+        assert!(plain.complete(b"task2").unwrap());
+        assert_eq!(plain.hold_ns, None);
+
+        let mut wrong = Echo::default();
+        wrong.add(b"task9", None);
+        assert!(wrong.complete(b"task2").is_err());
+    }
+
+    /// The response ends at the kernel's stamp, unless there was none or
+    /// it lies after the clock read when the read returned.
+    #[test]
+    fn response_end() {
+        let ran = Point { ns: 2_000, thread: 7 };
+        let mut e = Echo::default();
+        e.add(b"x", Some(1_500));
+        let (extra, end) = e.response("ab", ran);
+        assert_eq!((end.ns, end.thread), (1_500, 7));
+        assert!(extra.contains("\"arrival\":\"kernel\""), "{extra}");
+        e.add(b"y", Some(2_500)); // from the future
+        assert_eq!(e.response("ab", ran).1.ns, 2_000);
+        assert!(Echo::default().response("ab", ran).0.contains("\"arrival\":\"clock\""));
+    }
+
+    #[test]
+    fn ids_are_hex_and_never_zero() {
+        for n in [8, 16] {
+            let id = random_hex(n);
+            assert_eq!(id.len(), 2 * n);
+            assert!(id.chars().all(|c| c.is_ascii_hexdigit()) && id.chars().any(|c| c != '0'));
+        }
+    }
 }
