@@ -199,12 +199,8 @@ func checkScenarioLanes(t *testing.T, sc scenario.Scenario, v *tracetest.Trace, 
 			t.Errorf("os-threads: %d thread lanes, want one per task (%d)", len(v.Lanes), n)
 		}
 		for _, l := range v.Lanes {
-			tasks := map[any]bool{}
-			for _, s := range v.Held[l.ID] {
-				tasks[s.Attrs[string(tracing.KeyTask)]] = true
-			}
-			if len(tasks) != 1 {
-				t.Errorf("os-threads: %s holds stages of %d tasks, want 1", l.Name, len(tasks))
+			if n := v.TasksHeld(l); n != 1 {
+				t.Errorf("os-threads: %s holds stages of %d tasks, want 1", l.Name, n)
 			}
 		}
 	case scenario.Sync:
@@ -223,7 +219,7 @@ func checkScenarioLanes(t *testing.T, sc scenario.Scenario, v *tracetest.Trace, 
 // the model predicts for the arrivals measured (and the test says so).
 func checkReady(t *testing.T, sc scenario.Scenario, v *tracetest.Trace, res client.Result, want time.Duration) {
 	t.Helper()
-	p := scenario.Params{Scenario: sc, Compute: res.Compute, N: res.Tasks, Procs: res.GOMAXPROCS, CPUs: res.NumCPU, Unit: unit}
+	p := scenario.Params{Runtime: res.Runtime, Scenario: sc, Compute: res.Compute, N: res.Tasks, Procs: res.GOMAXPROCS, CPUs: res.NumCPU, Unit: unit}
 	arrivals := v.Arrivals()
 	given, _ := p.ReadyGiven(arrivals)
 	if (given - want).Abs() > unit/2 {

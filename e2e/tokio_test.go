@@ -124,9 +124,7 @@ func checkTokioLanes(t *testing.T, sc scenario.Scenario, v *tracetest.Trace, res
 				break
 			}
 		}
-		if r := v.Ready(); (r - 12*unit).Abs() > time.Duration(n)*(unit/10+scenario.ReadyNoise) {
-			t.Errorf("single-thread: ready %v = %.2fu in all, want 12u", r, float64(r)/float64(unit))
-		}
+		checkReady(t, sc, v, res, 12*unit)
 	case scenario.MultiThread:
 		if res.GOMAXPROCS != 3 {
 			t.Errorf("multi-thread ran %d workers, want the compose file's 3", res.GOMAXPROCS)
@@ -143,12 +141,8 @@ func checkTokioLanes(t *testing.T, sc scenario.Scenario, v *tracetest.Trace, res
 			t.Errorf("%s: %d lanes, want %d", sc, len(v.Lanes), want)
 		}
 		for _, l := range v.Lanes {
-			tasks := map[any]bool{}
-			for _, s := range v.Held[l.ID] {
-				tasks[s.Attrs[string(tracing.KeyTask)]] = true
-			}
-			if sc == scenario.OSThreads && len(tasks) != 1 {
-				t.Errorf("os-threads: %s holds stages of %d tasks, want rayon's thread to hold one task's", l.Name, len(tasks))
+			if n := v.TasksHeld(l); sc == scenario.OSThreads && n != 1 {
+				t.Errorf("os-threads: %s holds stages of %d tasks, want rayon's thread to hold one task's", l.Name, n)
 			}
 		}
 	}

@@ -73,6 +73,15 @@ type Trace struct {
 	Count  map[string]int                     // spans per service
 }
 
+// TasksHeld is how many tasks' stages a thread lane holds.
+func (tr *Trace) TasksHeld(lane *diagram.Span) int {
+	tasks := map[any]bool{}
+	for _, s := range tr.Held[lane.ID] {
+		tasks[s.Attrs[string(tracing.KeyTask)]] = true
+	}
+	return len(tasks)
+}
+
 // Children are the spans whose parent is id, in the order of the trace.
 func (tr *Trace) Children(id string) []*diagram.Span {
 	var out []*diagram.Span
